@@ -1,0 +1,184 @@
+#include "storage/db.hpp"
+
+#include <array>
+#include <stdexcept>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+namespace tidings::storage {
+
+namespace {
+
+constexpr std::array<const char*, table_count> names = {"inbox", "inbox_meta", "dedupe",
+                                                         "accounts", "tokens"};
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+} // namespace
+
+const char* table_name(table t) { return names[static_cast<std::size_t>(t)]; }
+
+struct batch::impl {
+  enum class kind : uint8_t { put, del, delete_range };
+  struct op {
+    kind k;
+    table t;
+    std::string a; ///< key, or range begin
+    std::string b; ///< value, or range end
+  };
+  std::vector<op> ops;
+};
+
+batch::batch() : impl_(std::make_unique<impl>()) {}
+batch::~batch() = default;
+batch::batch(batch&&) noexcept = default;
+batch& batch::operator=(batch&&) noexcept = default;
+
+void batch::put(table t, std::string_view key, std::string_view value) {
+  impl_->ops.push_back({impl::kind::put, t, std::string{key}, std::string{value}});
+}
+
+void batch::del(table t, std::string_view key) {
+  impl_->ops.push_back({impl::kind::del, t, std::string{key}, {}});
+}
+
+void batch::delete_range(table t, std::string_view begin, std::string_view end) {
+  impl_->ops.push_back({impl::kind::delete_range, t, std::string{begin}, std::string{end}});
+}
+
+std::size_t batch::count() const { return impl_->ops.size(); }
+
+struct db::impl {
+  db_options opts;
+  std::unique_ptr<rocksdb::DB> handle;
+  std::array<rocksdb::ColumnFamilyHandle*, table_count> cfs{};
+  rocksdb::WriteOptions write_opts;
+
+  rocksdb::ColumnFamilyHandle* cf(table t) const { return cfs[static_cast<std::size_t>(t)]; }
+
+  ~impl() {
+    for (auto* h : cfs)
+      if (h != nullptr)
+        handle->DestroyColumnFamilyHandle(h);
+    if (handle)
+      handle->Close();
+  }
+};
+
+db::db(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+db::~db() = default;
+
+std::unique_ptr<db> db::open(const db_options& opts) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.IncreaseParallelism(2);
+  options.max_background_jobs = 2;
+  options.keep_log_file_num = 4;
+  rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.level_compaction_dynamic_level_bytes = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opts);
+  for (const char* name : names)
+    descriptors.emplace_back(name, cf_opts);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(options, opts.path, descriptors, &handles, &raw);
+  if (!st.ok())
+    throw std::runtime_error("cannot open RocksDB at " + opts.path + ": " + st.ToString());
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  p->handle.reset(raw);
+  raw->DestroyColumnFamilyHandle(handles[0]); // the default family is unused
+  for (std::size_t i = 0; i < table_count; ++i)
+    p->cfs[i] = handles[i + 1];
+  p->write_opts.sync = opts.sync;
+  return std::unique_ptr<db>(new db(std::move(p)));
+}
+
+std::optional<std::string> db::get(table t, std::string_view key) {
+  std::string value;
+  auto st = impl_->handle->Get(rocksdb::ReadOptions{}, impl_->cf(t), slice(key), &value);
+  if (st.ok())
+    return value;
+  return std::nullopt;
+}
+
+status db::write(batch& b) {
+  rocksdb::WriteBatch wb;
+  for (const auto& op : b.impl_->ops) {
+    auto* cf = impl_->cf(op.t);
+    switch (op.k) {
+      case batch::impl::kind::put:
+        wb.Put(cf, op.a, op.b);
+        break;
+      case batch::impl::kind::del:
+        wb.Delete(cf, op.a);
+        break;
+      case batch::impl::kind::delete_range:
+        wb.DeleteRange(cf, op.a, op.b);
+        break;
+    }
+  }
+  auto st = impl_->handle->Write(impl_->write_opts, &wb);
+  if (!st.ok())
+    return {st.ToString()};
+  return {};
+}
+
+void db::scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
+              const std::function<bool(std::string_view, std::string_view)>& visit) {
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lower = slice(begin);
+  rocksdb::Slice upper = slice(end);
+  ro.iterate_lower_bound = &lower;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->handle->NewIterator(ro, impl_->cf(t))};
+  std::size_t n = 0;
+  for (it->Seek(lower); it->Valid() && n < limit; it->Next(), ++n) {
+    auto k = it->key();
+    auto v = it->value();
+    if (!visit({k.data(), k.size()}, {v.data(), v.size()}))
+      break;
+  }
+}
+
+status db::flush() {
+  rocksdb::FlushOptions fo;
+  std::vector<rocksdb::ColumnFamilyHandle*> all(impl_->cfs.begin(), impl_->cfs.end());
+  auto st = impl_->handle->Flush(fo, all);
+  if (st.ok())
+    st = impl_->handle->SyncWAL();
+  if (!st.ok())
+    return {st.ToString()};
+  return {};
+}
+
+void db::compact(table t, std::string_view begin, std::string_view end) {
+  rocksdb::Slice b = slice(begin);
+  rocksdb::Slice e = slice(end);
+  impl_->handle->CompactRange(rocksdb::CompactRangeOptions{}, impl_->cf(t), &b, &e);
+}
+
+const db_options& db::options() const { return impl_->opts; }
+
+std::string be64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+  return out;
+}
+
+uint64_t from_be64(std::string_view bytes) {
+  uint64_t v = 0;
+  for (std::size_t i = 0; i < 8 && i < bytes.size(); ++i)
+    v = (v << 8) | static_cast<unsigned char>(bytes[i]);
+  return v;
+}
+
+} // namespace tidings::storage

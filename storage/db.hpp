@@ -1,0 +1,93 @@
+#pragma once
+// The node's one RocksDB, behind a narrow interface.
+//
+// Owns: the database handle and one column family per table. Every multi-key change is a
+// single `batch` written atomically; `write` is durable per `options::sync` (fsync of the
+// WAL before it returns, or WAL-only: survives a process crash, not a power cut).
+// Concurrency: thread-safe (RocksDB is); callers serialise per key themselves (each inbox
+// has exactly one owning actor). May block: every call does disk I/O.
+// No RocksDB header leaks out of this file: the implementation is behind a pimpl.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tidings::storage {
+
+/// The tables (column families). Keys are documented next to the code that writes them.
+enum class table : uint8_t {
+  inbox,      ///< user \0 seq(be64) -> item (msgpack)
+  inbox_meta, ///< user -> next seq (be64)
+  dedupe,     ///< sender \0 cid -> sent record (msgpack)
+  accounts,   ///< user -> account record (msgpack)
+  tokens,     ///< blake2b(token) -> user
+};
+constexpr std::size_t table_count = 5;
+
+/// Name of a table's column family on disk.
+const char* table_name(table t);
+
+/// Result of a write: empty `error` means success.
+struct status {
+  std::string error;
+  bool ok() const { return error.empty(); }
+};
+
+struct db_options {
+  std::string path;
+  bool sync = true; ///< fsync the WAL on every batch before acknowledging it
+};
+
+class db;
+
+/// Changes to apply atomically with `db::write`.
+class batch {
+public:
+  batch();
+  ~batch();
+  batch(batch&&) noexcept;
+  batch& operator=(batch&&) noexcept;
+  void put(table t, std::string_view key, std::string_view value);
+  void del(table t, std::string_view key);
+  /// Deletes every key in [begin, end).
+  void delete_range(table t, std::string_view begin, std::string_view end);
+  std::size_t count() const;
+
+private:
+  friend class db;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+class db {
+public:
+  /// Opens (creating if missing) the database; throws std::runtime_error on failure.
+  static std::unique_ptr<db> open(const db_options& opts);
+  ~db();
+
+  std::optional<std::string> get(table t, std::string_view key);
+  status write(batch& b);
+  /// Visits keys in [begin, end) in order until `visit` returns false or `limit` keys.
+  void scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
+            const std::function<bool(std::string_view key, std::string_view value)>& visit);
+  /// Flushes memtables and syncs the WAL (used at shutdown).
+  status flush();
+  /// Compacts a key range of a table (after large deletions).
+  void compact(table t, std::string_view begin, std::string_view end);
+  const db_options& options() const;
+
+private:
+  struct impl;
+  explicit db(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+/// Big-endian encoding, so keys sort numerically.
+std::string be64(uint64_t v);
+uint64_t from_be64(std::string_view bytes);
+
+} // namespace tidings::storage

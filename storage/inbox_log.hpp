@@ -1,0 +1,54 @@
+#pragma once
+// One user's durable, ordered inbox on top of `db`.
+//
+// Keys: inbox `user \0 be64(seq)` -> item bytes; inbox_meta `user` -> be64(next seq).
+// Invariants: seq is strictly increasing and never reused, because the next seq is written
+// in the same batch as every item and survives even when the inbox is emptied by an ack.
+// Concurrency: not thread-safe; exactly one owner (the user's inbox actor) per user.
+// May block: every method except the accessors does disk I/O.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/db.hpp"
+
+namespace tidings::storage {
+
+struct inbox_entry {
+  uint64_t seq;
+  std::string item;
+};
+
+class inbox_log {
+public:
+  /// Loads the inbox's counters from disk.
+  inbox_log(db& store, std::string user);
+
+  const std::string& user() const { return user_; }
+  /// The seq the next appended item gets (first seq is 1).
+  uint64_t next_seq() const { return next_seq_; }
+  /// Lowest seq still stored (== next_seq() when empty).
+  uint64_t first_seq() const { return first_seq_; }
+  std::size_t size() const { return static_cast<std::size_t>(next_seq_ - first_seq_); }
+
+  /// Appends items atomically together with `extra` changes; returns their seqs.
+  status append(const std::vector<std::string>& items, batch& extra,
+                std::vector<uint64_t>* seqs = nullptr);
+  /// Reads up to `max` items with seq >= from, in seq order.
+  std::vector<inbox_entry> read(uint64_t from, std::size_t max);
+  /// Removes every item with seq <= upto (DeleteRange), plus `extra` in the same batch.
+  status remove_upto(uint64_t upto, batch& extra);
+
+  /// Key of item `seq` of `user` (exposed for tests and tools).
+  static std::string item_key(std::string_view user, uint64_t seq);
+
+private:
+  db& db_;
+  std::string user_;
+  uint64_t next_seq_ = 1;
+  uint64_t first_seq_ = 1;
+};
+
+} // namespace tidings::storage
