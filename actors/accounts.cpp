@@ -1,0 +1,181 @@
+#include "actors/accounts.hpp"
+
+#include <cstring>
+
+#include <sodium.h>
+
+#include "actors/fields.hpp"
+#include "actors/messages.hpp"
+#include "net/codec.hpp"
+
+namespace tidings {
+
+using net::json;
+
+namespace {
+
+unsigned status_of(errc code) {
+  switch (code) {
+    case errc::bad_request:
+      return 400;
+    case errc::unauthorized:
+      return 401;
+    case errc::forbidden:
+      return 403;
+    case errc::not_found:
+      return 404;
+    case errc::user_exists:
+      return 409;
+    case errc::too_large:
+      return 413;
+    case errc::rate_limited:
+      return 429;
+    case errc::overloaded:
+    case errc::unavailable:
+      return 503;
+    case errc::internal:
+      return 500;
+  }
+  return 500;
+}
+
+net::http_response json_response(unsigned status, const json& body) {
+  return {status, "application/json", body.dump(), {}};
+}
+
+struct credentials {
+  std::string user;
+  std::string password;
+};
+
+/// Parses `{"user","password"}`; on failure sets `error`.
+std::optional<credentials> read_credentials(const std::string& body, net::http_response* error) {
+  std::string why;
+  auto value = net::decode(body, net::encoding::json, &why);
+  if (!value) {
+    *error = http_error(errc::bad_request, "body must be a JSON object: " + why);
+    return std::nullopt;
+  }
+  field_reader r{*value};
+  auto user = r.user("user");
+  auto password = r.bytes("password", 8, 256);
+  if (!r.ok()) {
+    *error = http_error(errc::bad_request, r.error());
+    return std::nullopt;
+  }
+  return credentials{*user, *password};
+}
+
+std::string target_path(const std::string& target) { return target.substr(0, target.find('?')); }
+
+} // namespace
+
+std::string token_key(std::string_view token) {
+  std::string out(crypto_generichash_BYTES, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr, 0);
+  return out;
+}
+
+net::http_response http_error(errc code, std::string_view message) {
+  return json_response(status_of(code), json{{"error", to_string(code)}, {"message", message}});
+}
+
+std::size_t accounts_shard(const net::http_request& req, std::size_t shards) {
+  // Requests naming a user go to that user's shard; logout goes by token.
+  std::string key = req.bearer;
+  if (auto v = net::decode(req.body, net::encoding::json, nullptr); v && v->contains("user") &&
+                                                                    (*v)["user"].is_string())
+    key = (*v)["user"].get<std::string>();
+  return std::hash<std::string>{}(key) % shards;
+}
+
+net::http_response accounts_state::create(const net::http_request& req) {
+  net::http_response error;
+  auto cred = read_credentials(req.body, &error);
+  if (!cred)
+    return error;
+  if (ctx->store->get(storage::table::accounts, cred->user))
+    return http_error(errc::user_exists, "user already exists");
+  std::string hash(crypto_pwhash_STRBYTES, '\0');
+  if (crypto_pwhash_str(hash.data(), cred->password.data(), cred->password.size(),
+                        ctx->settings.argon2_ops, ctx->settings.argon2_mem_kib * 1024) != 0)
+    return http_error(errc::overloaded, "out of memory while hashing");
+  hash.resize(std::strlen(hash.c_str()));
+  storage::batch b;
+  b.put(storage::table::accounts, cred->user,
+        net::encode(json{{"argon2id", hash}, {"created", ctx->now()}}, net::encoding::msgpack));
+  if (!ctx->store->write(b).ok())
+    return http_error(errc::unavailable, "storage unavailable");
+  return json_response(201, json{{"user", cred->user}});
+}
+
+net::http_response accounts_state::login(const net::http_request& req) {
+  net::http_response error;
+  auto cred = read_credentials(req.body, &error);
+  if (!cred)
+    return error;
+  auto now = ctx->now();
+  auto& recent = failures[cred->user];
+  while (!recent.empty() && now - recent.front() >= 60'000)
+    recent.pop_front();
+  if (recent.size() >= ctx->settings.login_failures_per_min) {
+    auto h = http_error(errc::rate_limited, "too many failed logins, try again later");
+    h.headers.emplace_back("Retry-After", std::to_string((60'000 - (now - recent.front())) / 1000 + 1));
+    return h;
+  }
+  auto record = ctx->store->get(storage::table::accounts, cred->user);
+  std::string hash;
+  if (record)
+    if (auto v = net::decode(*record, net::encoding::msgpack, nullptr))
+      hash = v->value("argon2id", "");
+  bool ok = !hash.empty() && crypto_pwhash_str_verify(hash.c_str(), cred->password.data(),
+                                                      cred->password.size()) == 0;
+  if (!ok) {
+    recent.push_back(now);
+    return http_error(errc::unauthorized, "wrong user or password");
+  }
+  if (recent.empty())
+    failures.erase(cred->user);
+  auto token = random_id(32);
+  storage::batch b;
+  b.put(storage::table::tokens, token_key(token), cred->user);
+  if (!ctx->store->write(b).ok())
+    return http_error(errc::unavailable, "storage unavailable");
+  return json_response(200, json{{"user", cred->user}, {"token", token}});
+}
+
+net::http_response accounts_state::logout(const net::http_request& req) {
+  if (req.bearer.empty())
+    return http_error(errc::unauthorized, "missing bearer token");
+  auto key = token_key(req.bearer);
+  if (!ctx->store->get(storage::table::tokens, key))
+    return http_error(errc::unauthorized, "invalid or revoked token");
+  storage::batch b;
+  b.del(storage::table::tokens, key);
+  if (!ctx->store->write(b).ok())
+    return http_error(errc::unavailable, "storage unavailable");
+  return {204, "application/json", {}, {}};
+}
+
+net::http_response accounts_state::handle(const net::http_request& req) {
+  auto path = target_path(req.target);
+  if (path == "/v1/accounts" && req.method == "POST")
+    return create(req);
+  if (path == "/v1/sessions" && req.method == "POST")
+    return login(req);
+  if (path == "/v1/sessions" && req.method == "DELETE")
+    return logout(req);
+  return http_error(errc::not_found, "no such endpoint");
+}
+
+caf::behavior accounts_actor(caf::stateful_actor<accounts_state>* self, const node_context* ctx) {
+  self->state.ctx = ctx;
+  return {
+    [self](atom::account, const net::http_request& req, const http_reply_fn& reply) {
+      reply.fn(self->state.handle(req));
+    },
+  };
+}
+
+} // namespace tidings

@@ -1,0 +1,50 @@
+#pragma once
+// accounts actor: registration, login and logout (PROTOCOL.md section 2).
+//
+// Owns: the accounts and tokens tables, and the login-failure counters of its users.
+// Users are sharded over several workers by a hash of the name, so one user's requests
+// are serialised (registration is check-then-put without a race) while different users
+// hash passwords in parallel.
+// Blocks: argon2id takes tens of milliseconds by design, so workers are spawned detached
+// (a thread each) and never share a scheduler thread with the chat actors.
+// Passwords are stored only as argon2id strings (libsodium); tokens are 256 random bits,
+// handed out once and stored only as their BLAKE2b hash.
+
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "actors/context.hpp"
+#include "net/errors.hpp"
+#include "net/server.hpp"
+
+namespace tidings {
+
+/// The tokens-table key of a bearer token.
+std::string token_key(std::string_view token);
+
+struct accounts_state {
+  static inline const char* name = "accounts";
+
+  const node_context* ctx = nullptr;
+  /// Failure times per user within the last minute.
+  std::unordered_map<std::string, std::deque<int64_t>> failures;
+
+  net::http_response create(const net::http_request& req);
+  net::http_response login(const net::http_request& req);
+  net::http_response logout(const net::http_request& req);
+  net::http_response handle(const net::http_request& req);
+};
+
+caf::behavior accounts_actor(caf::stateful_actor<accounts_state>* self, const node_context* ctx);
+
+/// The shard of the accounts worker responsible for a request.
+std::size_t accounts_shard(const net::http_request& req, std::size_t shards);
+
+/// `{"error":CODE,"message":TEXT}` with the status of the code.
+net::http_response http_error(errc code, std::string_view message);
+
+} // namespace tidings

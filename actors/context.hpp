@@ -1,0 +1,49 @@
+#pragma once
+// What every actor of a node shares: settings, the store, the clock, well-known actors.
+// Immutable once the node has started (no shared mutable state): actors only read it.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <caf/actor.hpp>
+
+#include "storage/db.hpp"
+
+namespace tidings {
+
+/// Milliseconds since the Unix epoch. Injected so tests can control time.
+using clock_fn = std::function<int64_t()>;
+
+int64_t system_clock_ms();
+
+/// Tunables, each an option of tidings-node (docs/OPERATIONS.md).
+struct node_settings {
+  std::size_t push_window = 256;         ///< pushed-but-unacked items per session
+  std::size_t frame_limit = 128 * 1024;  ///< bytes per WebSocket frame
+  int64_t idle_timeout_ms = 60'000;      ///< session closed after this long without a frame
+  int64_t auth_timeout_ms = 10'000;      ///< time to send `auth`
+  std::size_t max_bad_frames = 20;       ///< bad frames tolerated before close 4003
+  double rate_per_sec = 50;              ///< sustained frames per second per session
+  double rate_burst = 200;               ///< token bucket size
+  std::size_t max_inflight_sends = 256;  ///< unanswered sends per session before `overloaded`
+  int64_t inbox_idle_stop_ms = 60'000;   ///< an inbox without session stops after this
+  int64_t dedupe_retention_ms = 48LL * 3600 * 1000; ///< (sender, cid) remembered this long
+  int64_t tick_ms = 1'000;               ///< period of the actors' housekeeping timers
+  unsigned argon2_ops = 2;               ///< argon2id passes
+  std::size_t argon2_mem_kib = 19 * 1024; ///< argon2id memory
+  std::size_t login_failures_per_min = 10; ///< per user, then 429
+};
+
+struct node_context {
+  node_settings settings;
+  storage::db* store = nullptr;
+  clock_fn now = system_clock_ms;
+  caf::actor directory;
+};
+
+/// A random identifier: `bytes` random bytes as lowercase hex.
+std::string random_id(std::size_t bytes);
+
+} // namespace tidings

@@ -1,0 +1,76 @@
+#include "actors/directory.hpp"
+
+#include "actors/inbox.hpp"
+#include "actors/messages.hpp"
+
+namespace tidings {
+
+directory_state::entry* directory_state::find_or_spawn(const std::string& user) {
+  auto it = inboxes.find(user);
+  if (it != inboxes.end())
+    return &it->second;
+  if (!ctx->store->get(storage::table::accounts, user))
+    return nullptr;
+  auto inbox = self->spawn(inbox_actor, ctx, user);
+  self->monitor(inbox);
+  return &inboxes.emplace(user, entry{inbox, 0}).first->second;
+}
+
+void directory_state::on_idle(const std::string& user, uint64_t handled) {
+  auto it = inboxes.find(user);
+  if (it == inboxes.end() || it->second.inbox != self->current_sender() ||
+      it->second.routed != handled)
+    return; // something is still on its way to that inbox: it stays
+  self->demonitor(it->second.inbox);
+  self->send(it->second.inbox, atom::stop::value);
+  inboxes.erase(it);
+}
+
+void directory_state::on_down(const caf::down_msg& dm) {
+  for (auto it = inboxes.begin(); it != inboxes.end(); ++it) {
+    if (it->second.inbox.address() == dm.source) {
+      inboxes.erase(it);
+      return;
+    }
+  }
+}
+
+void directory_state::shutdown(const caf::error& reason) {
+  for (auto& [user, e] : inboxes)
+    self->send_exit(e.inbox, reason);
+  inboxes.clear();
+  self->quit(reason);
+}
+
+caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const node_context* ctx) {
+  self->state.self = self;
+  self->state.ctx = ctx;
+  self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
+  self->set_exit_handler([self](const caf::exit_msg& em) { self->state.shutdown(em.reason); });
+  return {
+    [self](atom::deliver a, const std::string& to, const std::string& from,
+           const std::string& cid,
+           const std::string& content) -> caf::result<std::string, int64_t> {
+      auto* e = self->state.find_or_spawn(to);
+      if (e == nullptr)
+        return make_error(errc::not_found);
+      ++e->routed;
+      self->delegate(e->inbox, a, from, cid, content);
+      return caf::delegated<std::string, int64_t>{};
+    },
+    [self](atom::attach a, const std::string& user,
+           const caf::actor& session) -> caf::result<caf::actor> {
+      auto* e = self->state.find_or_spawn(user);
+      if (e == nullptr)
+        return make_error(errc::not_found);
+      ++e->routed;
+      self->delegate(e->inbox, a, session);
+      return caf::delegated<caf::actor>{};
+    },
+    [self](atom::idle, const std::string& user, uint64_t handled) {
+      self->state.on_idle(user, handled);
+    },
+  };
+}
+
+} // namespace tidings

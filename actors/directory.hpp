@@ -1,0 +1,42 @@
+#pragma once
+// directory actor: one per node. Maps users to their inbox actors.
+//
+// Owns: the user -> inbox map. Spawns an inbox on the first message for a user who has an
+// account (unknown users get `not_found`), and forwards (delegates) messages to it, so the
+// reply goes straight back to the requester.
+// Invariant: at most one inbox actor per user. An idle inbox asks to stop, telling how many
+// routed messages it has handled; the directory agrees only if that equals what it routed,
+// so nothing routed can be in flight when the inbox goes away.
+// May block: one RocksDB point read (account exists) when spawning an inbox.
+
+#include <string>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "actors/context.hpp"
+
+namespace tidings {
+
+struct directory_state {
+  static inline const char* name = "directory";
+
+  struct entry {
+    caf::actor inbox;
+    uint64_t routed = 0;
+  };
+
+  caf::event_based_actor* self = nullptr;
+  const node_context* ctx = nullptr;
+  std::unordered_map<std::string, entry> inboxes;
+
+  /// The entry of `user`, spawning the inbox if needed; nullptr for unknown users.
+  entry* find_or_spawn(const std::string& user);
+  void on_idle(const std::string& user, uint64_t handled);
+  void on_down(const caf::down_msg& dm);
+  void shutdown(const caf::error& reason);
+};
+
+caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const node_context* ctx);
+
+} // namespace tidings

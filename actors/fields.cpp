@@ -1,0 +1,101 @@
+#include "actors/fields.hpp"
+
+namespace tidings {
+
+bool valid_user(std::string_view user) {
+  if (user.size() < 3 || user.size() > 32)
+    return false;
+  for (char c : user)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+      return false;
+  return true;
+}
+
+std::size_t utf8_length(std::string_view text) {
+  std::size_t n = 0;
+  for (char c : text)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80)
+      ++n;
+  return n;
+}
+
+const net::json* field_reader::find(const char* key, bool required) {
+  auto it = frame_.find(key);
+  if (it == frame_.end() || it->is_null()) {
+    if (required)
+      fail(std::string{"missing field '"} + key + "'");
+    return nullptr;
+  }
+  return &*it;
+}
+
+std::optional<std::string> field_reader::text(const char* key, std::size_t min, std::size_t max,
+                                              bool required) {
+  const auto* v = find(key, required);
+  if (v == nullptr)
+    return std::nullopt;
+  if (!v->is_string()) {
+    fail(std::string{"field '"} + key + "' must be a string");
+    return std::nullopt;
+  }
+  const auto& s = v->get_ref<const std::string&>();
+  auto len = utf8_length(s);
+  if (len < min || len > max) {
+    fail(std::string{"field '"} + key + "' must have " + std::to_string(min) + " to " +
+         std::to_string(max) + " characters");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<std::string> field_reader::bytes(const char* key, std::size_t min, std::size_t max,
+                                               bool required) {
+  const auto* v = find(key, required);
+  if (v == nullptr)
+    return std::nullopt;
+  if (!v->is_string()) {
+    fail(std::string{"field '"} + key + "' must be a string");
+    return std::nullopt;
+  }
+  const auto& s = v->get_ref<const std::string&>();
+  if (s.size() < min || s.size() > max) {
+    fail(std::string{"field '"} + key + "' must have " + std::to_string(min) + " to " +
+         std::to_string(max) + " bytes");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<uint64_t> field_reader::uint(const char* key, bool required) {
+  const auto* v = find(key, required);
+  if (v == nullptr)
+    return std::nullopt;
+  if (v->is_number_unsigned())
+    return v->get<uint64_t>();
+  if (v->is_number_integer() && v->get<int64_t>() >= 0)
+    return static_cast<uint64_t>(v->get<int64_t>());
+  fail(std::string{"field '"} + key + "' must be an unsigned integer");
+  return std::nullopt;
+}
+
+std::optional<bool> field_reader::boolean(const char* key, bool required) {
+  const auto* v = find(key, required);
+  if (v == nullptr)
+    return std::nullopt;
+  if (!v->is_boolean()) {
+    fail(std::string{"field '"} + key + "' must be a boolean");
+    return std::nullopt;
+  }
+  return v->get<bool>();
+}
+
+std::optional<std::string> field_reader::user(const char* key, bool required) {
+  auto u = text(key, 0, 64, required);
+  if (u && !valid_user(*u)) {
+    fail(std::string{"field '"} + key + "' is not a valid user name");
+    return std::nullopt;
+  }
+  return u;
+}
+
+} // namespace tidings

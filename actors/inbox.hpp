@@ -1,0 +1,50 @@
+#pragma once
+// inbox actor: one per user on the user's home node, spawned on demand by the directory.
+//
+// Owns: the user's durable inbox (storage::inbox_log), the dedupe records of messages
+// stored into it, the user's one live session and its push window.
+// Invariants: an item is pushed only after it is durable; at most `push_window` items are
+// pushed-but-unacked; pushes go out in seq order; only the live session may ack, and only
+// up to what it was pushed. At most one inbox actor per user exists (the directory
+// guarantees it with the idle handshake).
+// May block: each deliver and ack is one synchronous RocksDB write.
+
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "actors/context.hpp"
+#include "storage/inbox_log.hpp"
+
+namespace tidings {
+
+struct inbox_state {
+  static inline const char* name = "inbox";
+
+  caf::event_based_actor* self = nullptr;
+  const node_context* ctx = nullptr;
+  std::unique_ptr<storage::inbox_log> log;
+  caf::actor session;      ///< the live session, if any
+  uint64_t pushed_upto = 0; ///< highest seq pushed to `session`
+  uint64_t routed = 0;     ///< messages received through the directory
+  int64_t last_active = 0;
+
+  void init(caf::event_based_actor* s, const node_context* c, std::string user);
+  /// Stores a message unless (from, cid) was seen; returns (mid, ts).
+  caf::result<std::string, int64_t> deliver(const std::string& from, const std::string& cid,
+                                             const std::string& content);
+  void attach(caf::actor s);
+  void ack(uint64_t upto, const caf::actor& from);
+  void on_down(const caf::down_msg& dm);
+  void tick();
+  /// Pushes stored items to the session while the window allows.
+  void push_more();
+};
+
+caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,
+                          std::string user);
+
+/// Key of a dedupe record.
+std::string dedupe_key(const std::string& sender, const std::string& cid);
+
+} // namespace tidings

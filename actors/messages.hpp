@@ -1,0 +1,58 @@
+#pragma once
+// Every atom and message type the actors exchange, and the one CAF type-ID block.
+//
+// Messages carry only built-in types (strings, integers, actor handles), so they cross
+// node boundaries unchanged. Inbox items travel as msgpack bytes (`std::string`).
+// Register on every actor_system_config with `register_types(cfg)`.
+
+#include <caf/all.hpp>
+
+#include "net/errors.hpp"
+#include "net/server.hpp"
+
+namespace tidings {
+
+// Atoms: at most 10 characters, none of CAF's own.
+namespace atom {
+using frame = caf::atom_constant<caf::atom("frame")>;       ///< shim -> session: a frame
+using wsclosed = caf::atom_constant<caf::atom("wsclosed")>; ///< shim -> session: gone
+using deliver = caf::atom_constant<caf::atom("deliver")>;   ///< session -> inbox: store a msg
+using attach = caf::atom_constant<caf::atom("attach")>;     ///< session -> inbox: I am live
+using push = caf::atom_constant<caf::atom("push")>;         ///< inbox -> session: an item
+using ack = caf::atom_constant<caf::atom("ack")>;           ///< session -> inbox: ack upto
+using replaced = caf::atom_constant<caf::atom("replaced")>; ///< inbox -> old session
+using idle = caf::atom_constant<caf::atom("idle")>;         ///< inbox -> directory
+using stop = caf::atom_constant<caf::atom("stopinbox")>;    ///< directory -> inbox
+using timer = caf::atom_constant<caf::atom("timer")>;       ///< periodic self-message
+using account = caf::atom_constant<caf::atom("account")>;   ///< gateway -> accounts worker
+} // namespace atom
+
+/// Completion of an HTTP request handed to an actor (local only, never serialised).
+struct http_reply_fn {
+  net::http_reply fn;
+};
+
+/// The error category of our errors inside CAF.
+constexpr caf::atom_value error_category = caf::atom("tidings");
+
+inline caf::error make_error(errc e) { return caf::error{static_cast<uint8_t>(e), error_category}; }
+
+/// Maps any CAF error to a protocol code (errors of other categories become `unavailable`).
+inline errc to_errc(const caf::error& err) {
+  if (err.category() == error_category)
+    return static_cast<errc>(err.code());
+  return errc::unavailable;
+}
+
+/// Registers the type-ID block and the error category on a config.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace tidings
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tidings::http_reply_fn)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tidings::net::http_request)
+
+CAF_BEGIN_TYPE_ID_BLOCK(tidings, caf::first_custom_type_id)
+CAF_ADD_TYPE_ID(tidings, (std::vector<std::string>))
+CAF_ADD_TYPE_ID(tidings, (std::vector<uint64_t>))
+CAF_END_TYPE_ID_BLOCK(tidings)

@@ -1,0 +1,73 @@
+#include "actors/node.hpp"
+
+#include <iostream>
+#include <sodium.h>
+
+#include "actors/accounts.hpp"
+#include "actors/directory.hpp"
+#include "actors/gateway.hpp"
+#include "actors/messages.hpp"
+
+namespace tidings {
+
+int64_t system_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+std::string random_id(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (unsigned char c : raw) {
+    out += hex[c >> 4];
+    out += hex[c & 0xF];
+  }
+  return out;
+}
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::tidings>();
+  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value, const caf::message&) -> std::string {
+    return std::string{to_string(static_cast<errc>(code))};
+  });
+}
+
+node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::move(opts)) {
+  if (sodium_init() < 0)
+    throw std::runtime_error("libsodium failed to initialise");
+  store_ = storage::db::open(opts_.db);
+  ctx_.settings = opts_.settings;
+  ctx_.store = store_.get();
+  opts_.server.frame_limit = ctx_.settings.frame_limit;
+  ctx_.directory = sys_.spawn(directory_actor, &ctx_);
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, opts_.account_workers); ++i)
+    accounts_.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));
+  gateway_ = std::make_unique<gateway>(sys_, ctx_, accounts_);
+  server_ = std::make_unique<net::server>(opts_.server, *gateway_);
+}
+
+node::~node() { stop(); }
+
+uint16_t node::start() { return server_->start(); }
+
+void node::stop() {
+  if (stopped_)
+    return;
+  stopped_ = true;
+  server_->shutdown(opts_.shutdown_grace);
+  caf::anon_send_exit(ctx_.directory, caf::exit_reason::user_shutdown);
+  for (auto& a : accounts_)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  // Session actors quit as their connections end; all of them hold &ctx_ and the store.
+  sys_.await_all_actors_done();
+  accounts_.clear();
+  ctx_.directory = nullptr;
+  if (auto st = store_->flush(); !st.ok())
+    std::cerr << "tidings: flush at shutdown failed: " << st.error << "\n";
+}
+
+} // namespace tidings

@@ -1,0 +1,50 @@
+#pragma once
+// node: one Tidings server inside an actor_system. Opens the store, spawns the
+// well-known actors, starts the Beast front; stops it all in the reverse order.
+//
+// Lifecycle: construct -> start() -> stop() (also run by the destructor). After stop()
+// returns every actor of the node has quit and the store is flushed.
+
+#include <memory>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/context.hpp"
+#include "net/server.hpp"
+#include "storage/db.hpp"
+
+namespace tidings {
+
+class gateway;
+
+struct node_options {
+  net::server_options server;
+  storage::db_options db;
+  node_settings settings;
+  std::size_t account_workers = 2;
+  std::chrono::milliseconds shutdown_grace{5000};
+};
+
+class node {
+public:
+  node(caf::actor_system& sys, node_options opts);
+  ~node();
+
+  /// Starts serving; returns the bound port.
+  uint16_t start();
+  /// Closes every connection with 1001, stops the actors, flushes the store. Idempotent.
+  void stop();
+
+private:
+  caf::actor_system& sys_;
+  node_options opts_;
+  std::unique_ptr<storage::db> store_;
+  node_context ctx_;
+  std::vector<caf::actor> accounts_;
+  std::unique_ptr<gateway> gateway_;
+  std::unique_ptr<net::server> server_;
+  bool stopped_ = false;
+};
+
+} // namespace tidings

@@ -1,0 +1,324 @@
+#include "actors/session.hpp"
+
+#include <random>
+
+#include "actors/accounts.hpp"
+#include "actors/fields.hpp"
+#include "actors/messages.hpp"
+
+namespace tidings {
+
+using net::json;
+
+namespace {
+
+constexpr std::size_t max_body_bytes = 64 * 1024;
+constexpr std::size_t max_thumb_bytes = 16 * 1024;
+constexpr auto request_timeout = std::chrono::seconds(30);
+
+bool is_media_kind(const std::string& kind) {
+  return kind == "image" || kind == "video" || kind == "audio" || kind == "document";
+}
+
+/// Random back-off in [base, 2*base) so refused clients do not retry in lockstep.
+int64_t jittered(int64_t base) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return base + static_cast<int64_t>(rng() % static_cast<uint64_t>(base));
+}
+
+/// Reads `media` of a send frame into the stored form (thumb as binary), or fails `r`.
+json read_media(const json& frame, net::encoding frame_enc, field_reader& r) {
+  auto it = frame.find("media");
+  if (it == frame.end() || !it->is_object()) {
+    r.fail("field 'media' must be an object");
+    return {};
+  }
+  field_reader m{*it};
+  json media;
+  if (auto hash = m.bytes("hash", 64, 64)) {
+    for (char c : *hash)
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+        m.fail("media.hash must be 64 lowercase hex digits");
+    media["hash"] = *hash;
+  }
+  if (auto mime = m.text("mime", 1, 127))
+    media["mime"] = *mime;
+  if (auto size = m.uint("size"))
+    media["size"] = *size;
+  if (auto name = m.text("name", 1, 255, false))
+    media["name"] = *name;
+  auto thumb = it->find("thumb");
+  if (thumb != it->end() && !thumb->is_null()) {
+    std::optional<std::string> bytes;
+    if (thumb->is_binary())
+      bytes = std::string(thumb->get_binary().begin(), thumb->get_binary().end());
+    else if (thumb->is_string() && frame_enc == net::encoding::json)
+      bytes = net::base64_decode(thumb->get<std::string>());
+    if (!bytes)
+      m.fail("media.thumb must be binary (base64 in JSON)");
+    else if (bytes->size() > max_thumb_bytes)
+      m.fail("media.thumb is larger than 16 KiB");
+    else
+      media["thumb"] = json::binary(std::vector<uint8_t>(bytes->begin(), bytes->end()));
+  }
+  if (!m.ok())
+    r.fail(m.error());
+  return media;
+}
+
+} // namespace
+
+void session_state::init(caf::event_based_actor* s, const node_context* c,
+                         std::shared_ptr<net::ws_peer> p, std::string bearer,
+                         net::encoding header_encoding) {
+  self = s;
+  ctx = c;
+  peer = std::move(p);
+  opened = last_frame = tokens_at = ctx->now();
+  tokens = ctx->settings.rate_burst;
+  if (!bearer.empty()) {
+    enc = header_encoding;
+    authenticate(bearer, enc, json{});
+  }
+}
+
+void session_state::on_frame(const std::string& data, bool binary) {
+  if (state == phase::closing)
+    return;
+  auto frame_enc = binary ? net::encoding::msgpack : net::encoding::json;
+  auto now = ctx->now();
+  last_frame = now;
+  std::string error;
+  auto frame = net::decode(data, frame_enc, &error);
+  if (!frame)
+    return bad_request(error, frame_enc, json{});
+  if (state == phase::live) {
+    int64_t retry_ms = 0;
+    if (!take_token(now, &retry_ms)) {
+      json id = frame->contains("id") ? (*frame)["id"] : json{};
+      return send_error(errc::rate_limited, "too many frames", frame_enc, id, retry_ms);
+    }
+  }
+  dispatch(*frame, frame_enc);
+}
+
+void session_state::dispatch(json& frame, net::encoding frame_enc) {
+  json id;
+  if (auto it = frame.find("id"); it != frame.end()) {
+    bool valid = it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0) ||
+                 (it->is_string() && utf8_length(it->get_ref<const std::string&>()) <= 64);
+    if (!valid)
+      return bad_request("'id' must be an unsigned integer or a string of at most 64 characters",
+                         frame_enc, json{});
+    id = *it;
+  }
+  auto type_it = frame.find("type");
+  if (type_it == frame.end() || !type_it->is_string())
+    return bad_request("missing field 'type'", frame_enc, id);
+  const auto& type = type_it->get_ref<const std::string&>();
+  if (state == phase::awaiting_auth) {
+    if (type != "auth") {
+      send_error(errc::unauthorized, "the first frame must be 'auth'", frame_enc, id);
+      return close(close_code::unauthorized, "unauthorized");
+    }
+    field_reader r{frame};
+    auto token = r.bytes("token", 1, 512);
+    r.boolean("foreground", false);
+    if (!r.ok())
+      return bad_request(r.error(), frame_enc, id);
+    enc = frame_enc;
+    return authenticate(*token, frame_enc, id);
+  }
+  if (type == "ping")
+    return reply(json{{"type", "pong"}}, frame_enc, id);
+  if (type == "send")
+    return handle_send(frame, frame_enc, id);
+  if (type == "ack")
+    return handle_ack(frame, frame_enc, id);
+  if (type == "auth")
+    return bad_request("already authenticated", frame_enc, id);
+  bad_request("unknown frame type '" + type + "'", frame_enc, id);
+}
+
+void session_state::authenticate(const std::string& token, net::encoding frame_enc,
+                                 const json& id) {
+  auto owner = ctx->store->get(storage::table::tokens, token_key(token));
+  if (!owner) {
+    send_error(errc::unauthorized, "invalid or revoked token", frame_enc, id);
+    return close(close_code::unauthorized, "unauthorized");
+  }
+  user = *owner;
+  state = phase::live;
+  reply(json{{"type", "welcome"}, {"user", user}, {"ts", ctx->now()}}, frame_enc, id);
+  attach();
+}
+
+void session_state::attach() {
+  self->request(ctx->directory, request_timeout, atom::attach::value, user, caf::actor_cast<caf::actor>(self))
+    .then(
+      [this](const caf::actor& handle) {
+        if (inbox != handle) {
+          inbox = handle;
+          self->monitor(inbox);
+        }
+      },
+      [this](const caf::error&) {
+        if (state != phase::closing) {
+          send_error(errc::unavailable, "inbox unavailable", enc, json{}, jittered(1000));
+          close(close_code::internal, "inbox unavailable");
+        }
+      });
+}
+
+void session_state::handle_send(const json& frame, net::encoding frame_enc, const json& id) {
+  field_reader r{frame};
+  auto cid = r.text("cid", 1, 64);
+  auto to = r.user("to");
+  auto kind = r.text("kind", 1, 16);
+  json content;
+  if (kind) {
+    content["kind"] = *kind;
+    if (*kind == "text") {
+      if (auto body = r.bytes("body", 1, max_body_bytes))
+        content["body"] = *body;
+    } else if (is_media_kind(*kind)) {
+      content["media"] = read_media(frame, frame_enc, r);
+      if (auto caption = r.bytes("body", 0, max_body_bytes, false))
+        content["body"] = *caption;
+    } else {
+      r.fail("unknown kind '" + *kind + "'");
+    }
+  }
+  if (!r.ok())
+    return bad_request(r.error(), frame_enc, id);
+  if (is_media_kind(*kind))
+    // The media service is not part of this node yet: no hash is readable by anyone.
+    return send_error(errc::forbidden, "you may not send this media", frame_enc, id);
+  if (inflight >= ctx->settings.max_inflight_sends)
+    return send_error(errc::overloaded, "too many sends in flight", frame_enc, id, jittered(200));
+  ++inflight;
+  auto cid_copy = *cid;
+  self
+    ->request(ctx->directory, request_timeout, atom::deliver::value, *to, user, *cid,
+              net::encode(content, net::encoding::msgpack))
+    .then(
+      [this, cid_copy, frame_enc, id](const std::string& mid, int64_t ts) {
+        --inflight;
+        reply(json{{"type", "sent"}, {"cid", cid_copy}, {"mid", mid}, {"ts", ts}}, frame_enc, id);
+      },
+      [this, frame_enc, id](const caf::error& err) {
+        --inflight;
+        auto code = to_errc(err);
+        if (code == errc::not_found)
+          return send_error(code, "unknown recipient", frame_enc, id);
+        send_error(code, "message not stored, retry with the same cid", frame_enc, id,
+                   jittered(500));
+      });
+}
+
+void session_state::handle_ack(const json& frame, net::encoding frame_enc, const json& id) {
+  field_reader r{frame};
+  auto upto = r.uint("upto");
+  if (!r.ok())
+    return bad_request(r.error(), frame_enc, id);
+  if (inbox)
+    self->send(inbox, atom::ack::value, *upto, caf::actor_cast<caf::actor>(self));
+}
+
+void session_state::on_push(uint64_t seq, const std::string& item) {
+  if (state != phase::live)
+    return;
+  if (!inbox)
+    inbox = caf::actor_cast<caf::actor>(self->current_sender());
+  if (seq <= forwarded_upto)
+    return; // already on this connection (the inbox restarted and pushed again)
+  auto value = net::decode(item, net::encoding::msgpack, nullptr);
+  if (!value)
+    return;
+  forwarded_upto = seq;
+  (*value)["seq"] = seq;
+  peer->send(net::encode(*value, enc), enc == net::encoding::msgpack);
+}
+
+void session_state::on_replaced() { close(close_code::replaced, "replaced"); }
+
+void session_state::on_inbox_down() {
+  inbox = nullptr;
+  if (state == phase::live)
+    attach();
+}
+
+void session_state::tick() {
+  if (state == phase::closing)
+    return;
+  auto now = ctx->now();
+  if (state == phase::awaiting_auth && now - opened >= ctx->settings.auth_timeout_ms) {
+    send_error(errc::unauthorized, "no auth frame in time", enc, json{});
+    return close(close_code::unauthorized, "auth timeout");
+  }
+  if (now - last_frame >= ctx->settings.idle_timeout_ms)
+    return close(1000, "idle timeout");
+  self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
+}
+
+bool session_state::take_token(int64_t now, int64_t* retry_ms) {
+  const auto& s = ctx->settings;
+  tokens = std::min(s.rate_burst, tokens + static_cast<double>(now - tokens_at) * s.rate_per_sec / 1000.0);
+  tokens_at = now;
+  if (tokens >= 1.0) {
+    tokens -= 1.0;
+    return true;
+  }
+  *retry_ms = static_cast<int64_t>((1.0 - tokens) * 1000.0 / s.rate_per_sec) + 1;
+  return false;
+}
+
+void session_state::reply(json frame, net::encoding frame_enc, const json& id) {
+  if (!id.is_null())
+    frame["id"] = id;
+  peer->send(net::encode(frame, frame_enc), frame_enc == net::encoding::msgpack);
+}
+
+void session_state::send_error(errc code, std::string message, net::encoding frame_enc,
+                               const json& id, int64_t retry_ms) {
+  json frame{{"type", "error"}, {"code", to_string(code)}, {"message", std::move(message)}};
+  if (retry_ms >= 0)
+    frame["retry_ms"] = retry_ms;
+  reply(std::move(frame), frame_enc, id);
+}
+
+void session_state::bad_request(std::string message, net::encoding frame_enc, const json& id) {
+  send_error(errc::bad_request, std::move(message), frame_enc, id);
+  if (++bad_frames > ctx->settings.max_bad_frames)
+    close(close_code::policy, "too many bad frames");
+}
+
+void session_state::close(uint16_t code, std::string reason) {
+  if (state == phase::closing)
+    return;
+  state = phase::closing;
+  peer->close(code, std::move(reason));
+  // The actor quits when the shim reports the connection gone (atom::wsclosed).
+}
+
+caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node_context* ctx,
+                            std::shared_ptr<net::ws_peer> peer, std::string bearer,
+                            net::encoding header_encoding) {
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    if (self->state.inbox && dm.source == self->state.inbox.address())
+      self->state.on_inbox_down();
+  });
+  self->state.init(self, ctx, std::move(peer), std::move(bearer), header_encoding);
+  self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
+  return {
+    [self](atom::frame, const std::string& data, bool binary) {
+      self->state.on_frame(data, binary);
+    },
+    [self](atom::push, uint64_t seq, const std::string& item) { self->state.on_push(seq, item); },
+    [self](atom::replaced) { self->state.on_replaced(); },
+    [self](atom::timer) { self->state.tick(); },
+    [self](atom::wsclosed) { self->quit(); },
+  };
+}
+
+} // namespace tidings

@@ -1,0 +1,72 @@
+#pragma once
+// session actor: one per WebSocket connection.
+//
+// Owns: the connection's protocol state (auth, encoding, rate limit, bad-frame count,
+// idle timer, in-flight sends) and the link to the user's inbox. Receives raw frames from
+// the Beast shim (`atom::frame`), answers through the `ws_peer` (which never blocks).
+// Invariants: nothing but `auth` is accepted before `welcome`; every reply carries the
+// request's `id` and uses the request's encoding; frames the server starts use the auth
+// frame's encoding; `sent` is only ever a reply to a durable store.
+// Never blocks except for one RocksDB point read (token lookup) at auth.
+
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "actors/context.hpp"
+#include "net/codec.hpp"
+#include "net/errors.hpp"
+#include "net/server.hpp"
+
+namespace tidings {
+
+struct session_state {
+  static inline const char* name = "session";
+
+  enum class phase { awaiting_auth, live, closing };
+
+  caf::event_based_actor* self = nullptr;
+  const node_context* ctx = nullptr;
+  std::shared_ptr<net::ws_peer> peer;
+  phase state = phase::awaiting_auth;
+  std::string user;
+  net::encoding enc = net::encoding::json; ///< for frames the server starts
+  caf::actor inbox;
+  uint64_t forwarded_upto = 0; ///< highest seq sent to the client on this connection
+  int64_t opened = 0;
+  int64_t last_frame = 0;
+  std::size_t bad_frames = 0;
+  std::size_t inflight = 0;
+  double tokens = 0;
+  int64_t tokens_at = 0;
+
+  void init(caf::event_based_actor* s, const node_context* c, std::shared_ptr<net::ws_peer> p,
+            std::string bearer, net::encoding header_encoding);
+  void on_frame(const std::string& data, bool binary);
+  void on_push(uint64_t seq, const std::string& item);
+  void on_replaced();
+  void on_inbox_down();
+  void tick();
+
+private:
+  void dispatch(net::json& frame, net::encoding frame_enc);
+  void authenticate(const std::string& token, net::encoding frame_enc, const net::json& id);
+  void attach();
+  void handle_send(const net::json& frame, net::encoding frame_enc, const net::json& id);
+  void handle_ack(const net::json& frame, net::encoding frame_enc, const net::json& id);
+  bool take_token(int64_t now, int64_t* retry_ms);
+
+  void reply(net::json frame, net::encoding frame_enc, const net::json& id);
+  void send_error(errc code, std::string message, net::encoding frame_enc, const net::json& id,
+                  int64_t retry_ms = -1);
+  void bad_request(std::string message, net::encoding frame_enc, const net::json& id);
+  void close(uint16_t code, std::string reason);
+};
+
+/// Spawned by the gateway for each upgraded connection.
+caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node_context* ctx,
+                            std::shared_ptr<net::ws_peer> peer, std::string bearer,
+                            net::encoding header_encoding);
+
+} // namespace tidings

@@ -1,0 +1,125 @@
+// tidings-node: one Tidings server. Options follow CAF's configuration: `--name=value`
+// on the command line or the same keys in the file given by `--config-file=FILE`.
+// See docs/OPERATIONS.md for every option and its default.
+
+#include <csignal>
+#include <iostream>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/node.hpp"
+
+namespace {
+
+struct node_config : caf::actor_system_config {
+  uint16_t port = 8080;
+  std::string bind = "0.0.0.0";
+  std::string data_dir = "./data";
+  bool sync = true;
+  size_t io_threads = 2;
+  size_t push_window = 256;
+  size_t frame_limit = 128 * 1024;
+  size_t idle_timeout_ms = 60'000;
+  size_t auth_timeout_ms = 10'000;
+  size_t max_bad_frames = 20;
+  double rate = 50;
+  double burst = 200;
+  size_t max_inflight = 256;
+  size_t write_queue_frames = 1024;
+  size_t write_queue_bytes = 8 * 1024 * 1024;
+  size_t inbox_idle_ms = 60'000;
+  size_t argon2_ops = 2;
+  size_t argon2_mem_kib = 19 * 1024;
+  size_t login_failures = 10;
+
+  node_config() {
+    opt_group{custom_options_, "global"}
+      .add(port, "port", "TCP port for HTTP and WebSocket (0 picks a free one)")
+      .add(bind, "bind", "address to listen on")
+      .add(data_dir, "data-dir", "directory of the RocksDB database");
+    opt_group{custom_options_, "storage"}.add(
+      sync, "sync", "fsync the write-ahead log before acknowledging a write");
+    opt_group{custom_options_, "net"}
+      .add(io_threads, "io-threads", "threads running the HTTP/WebSocket front")
+      .add(write_queue_frames, "write-queue-frames", "frames queued per connection before close 4004")
+      .add(write_queue_bytes, "write-queue-bytes", "bytes queued per connection before close 4004");
+    opt_group{custom_options_, "limits"}
+      .add(push_window, "push-window", "pushed-but-unacknowledged inbox items per session")
+      .add(frame_limit, "frame-bytes", "largest accepted WebSocket frame (close 1009 above)")
+      .add(idle_timeout_ms, "idle-timeout-ms", "close a session after this long without a frame")
+      .add(auth_timeout_ms, "auth-timeout-ms", "time allowed for the auth frame")
+      .add(max_bad_frames, "max-bad-frames", "bad_request answers before close 4003")
+      .add(rate, "rate", "sustained frames per second per session")
+      .add(burst, "burst", "frames a session may send at once")
+      .add(max_inflight, "max-inflight", "unanswered sends per session before 'overloaded'")
+      .add(inbox_idle_ms, "inbox-idle-ms", "stop an inbox actor unused for this long")
+      .add(login_failures, "login-failures", "failed logins per user and minute before 429");
+    opt_group{custom_options_, "auth"}
+      .add(argon2_ops, "argon2-ops", "argon2id passes")
+      .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  node_config cfg;
+  tidings::register_types(cfg);
+  if (auto err = cfg.parse(argc, argv)) {
+    std::cerr << "tidings-node: " << cfg.render(err) << "\n";
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (!cfg.remainder.empty()) {
+    std::cerr << "tidings-node: unexpected argument '" << cfg.remainder.front()
+              << "' (see --help)\n";
+    return 2;
+  }
+
+  tidings::node_options opts;
+  opts.server.bind = cfg.bind;
+  opts.server.port = cfg.port;
+  opts.server.threads = cfg.io_threads;
+  opts.server.write_queue_frames = cfg.write_queue_frames;
+  opts.server.write_queue_bytes = cfg.write_queue_bytes;
+  opts.db.path = cfg.data_dir;
+  opts.db.sync = cfg.sync;
+  auto& s = opts.settings;
+  s.push_window = cfg.push_window;
+  s.frame_limit = cfg.frame_limit;
+  s.idle_timeout_ms = static_cast<int64_t>(cfg.idle_timeout_ms);
+  s.auth_timeout_ms = static_cast<int64_t>(cfg.auth_timeout_ms);
+  s.max_bad_frames = cfg.max_bad_frames;
+  s.rate_per_sec = cfg.rate;
+  s.rate_burst = cfg.burst;
+  s.max_inflight_sends = cfg.max_inflight;
+  s.inbox_idle_stop_ms = static_cast<int64_t>(cfg.inbox_idle_ms);
+  s.argon2_ops = static_cast<unsigned>(cfg.argon2_ops);
+  s.argon2_mem_kib = cfg.argon2_mem_kib;
+  s.login_failures_per_min = cfg.login_failures;
+
+  caf::actor_system sys{cfg};
+  try {
+    tidings::node node{sys, opts};
+    auto port = node.start();
+    std::cout << "listening on " << cfg.bind << ":" << port << std::endl;
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::cout << "stopping on signal " << sig << std::endl;
+    node.stop();
+  } catch (const std::exception& e) {
+    std::cerr << "tidings-node: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
