@@ -48,24 +48,15 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](const caf::exit_msg& em) { self->state.shutdown(em.reason); });
   return {
-    [self](atom::deliver a, const std::string& to, const std::string& from,
-           const std::string& cid,
-           const std::string& content) -> caf::result<std::string, int64_t> {
-      auto* e = self->state.find_or_spawn(to);
-      if (e == nullptr)
-        return make_error(errc::not_found);
-      ++e->routed;
-      self->delegate(e->inbox, a, from, cid, content);
-      return caf::delegated<std::string, int64_t>{};
+    [self](atom::deliver a, const std::string& to, const std::string& from, const std::string& cid,
+           const std::string& content) {
+      return self->state.route<std::string, int64_t>(to, a, from, cid, content);
     },
-    [self](atom::attach a, const std::string& user,
-           const caf::actor& session) -> caf::result<caf::actor> {
-      auto* e = self->state.find_or_spawn(user);
-      if (e == nullptr)
-        return make_error(errc::not_found);
-      ++e->routed;
-      self->delegate(e->inbox, a, session);
-      return caf::delegated<caf::actor>{};
+    [self](atom::attach a, const std::string& user, const caf::actor& session) {
+      return self->state.route<caf::actor>(user, a, session);
+    },
+    [self](atom::receipt a, const std::string& to, const std::string& item) {
+      return self->state.route<uint64_t>(to, a, item);
     },
     [self](atom::idle, const std::string& user, uint64_t handled) {
       self->state.on_idle(user, handled);

@@ -15,6 +15,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/messages.hpp"
 
 namespace tidings {
 
@@ -32,6 +33,16 @@ struct directory_state {
 
   /// The entry of `user`, spawning the inbox if needed; nullptr for unknown users.
   entry* find_or_spawn(const std::string& user);
+  /// Forwards a request to `user`'s inbox; the inbox's reply goes to the requester.
+  template <class... Rs, class... Ts>
+  caf::result<Rs...> route(const std::string& user, Ts&&... xs) {
+    auto* e = find_or_spawn(user);
+    if (e == nullptr)
+      return make_error(errc::not_found);
+    ++e->routed;
+    self->delegate(e->inbox, std::forward<Ts>(xs)...);
+    return caf::delegated<Rs...>{};
+  }
   void on_idle(const std::string& user, uint64_t handled);
   void on_down(const caf::down_msg& dm);
   void shutdown(const caf::error& reason);

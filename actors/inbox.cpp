@@ -1,5 +1,8 @@
 #include "actors/inbox.hpp"
 
+#include <algorithm>
+#include <map>
+
 #include "actors/messages.hpp"
 #include "net/codec.hpp"
 
@@ -68,17 +71,133 @@ void inbox_state::attach(caf::actor s) {
   push_more();
 }
 
+namespace {
+
+constexpr auto receipt_timeout = std::chrono::seconds(30);
+
+std::string received_key(const std::string& reader, const std::string& mid) {
+  std::string key = reader;
+  key += '\0';
+  key += mid;
+  return key;
+}
+
+std::string receipt_item(const char* status, const std::string& by,
+                         const std::vector<std::string>& mids, int64_t ts) {
+  return net::encode(json{{"type", "receipt"}, {"status", status}, {"by", by}, {"mids", mids},
+                          {"ts", ts}},
+                     net::encoding::msgpack);
+}
+
+} // namespace
+
 void inbox_state::ack(uint64_t upto, const caf::actor& from) {
   if (!session || from != session)
     return; // a replaced session's late ack: the new session will ack for itself
+  last_active = ctx->now();
   upto = std::min(upto, pushed_upto);
   if (upto < log->first_seq())
     return;
-  storage::batch b;
-  auto st = log->remove_upto(upto, b);
+  if (acking) {
+    pending_ack = std::max(pending_ack, upto);
+    return;
+  }
+  start_ack(upto);
+}
+
+void inbox_state::start_ack(uint64_t upto) {
+  // Group the acked messages by sender: one delivered receipt per sender.
+  std::map<std::string, std::vector<std::string>> by_sender;
+  storage::batch received;
+  auto first = log->first_seq();
+  for (auto& entry : log->read(first, static_cast<std::size_t>(upto - first + 1))) {
+    auto item = net::decode(entry.item, net::encoding::msgpack, nullptr);
+    if (!item || item->value("type", "") != "msg")
+      continue; // no receipt is ever generated for a receipt
+    auto from = item->value("from", "");
+    auto mid = item->value("mid", "");
+    received.put(storage::table::received, received_key(log->user(), mid), from);
+    by_sender[from].push_back(std::move(mid));
+  }
+  if (by_sender.empty())
+    return finish_ack(upto, received);
+  acking = true;
+  struct progress {
+    std::size_t remaining;
+    bool failed = false;
+    storage::batch received;
+  };
+  auto state = std::make_shared<progress>(progress{by_sender.size(), false, std::move(received)});
+  auto ts = ctx->now();
+  auto done = [this, state, upto] {
+    if (--state->remaining > 0)
+      return;
+    acking = false;
+    if (!state->failed)
+      finish_ack(upto, state->received);
+    // A failed round leaves the items in place; they are pushed again next session.
+    if (pending_ack > upto && !state->failed) {
+      auto next = pending_ack;
+      pending_ack = 0;
+      start_ack(next);
+    }
+  };
+  for (auto& [sender, mids] : by_sender) {
+    self
+      ->request(ctx->directory, receipt_timeout, atom::receipt::value, sender,
+                receipt_item("delivered", log->user(), mids, ts))
+      .then([done](uint64_t) { done(); },
+            [state, done](const caf::error& err) {
+              // A sender whose account is gone cannot get receipts: nothing to keep.
+              if (to_errc(err) != errc::not_found)
+                state->failed = true;
+              done();
+            });
+  }
+}
+
+void inbox_state::finish_ack(uint64_t upto, storage::batch& received) {
+  auto st = log->remove_upto(upto, received);
   if (!st.ok())
     return; // the items stay and are pushed again next session: at-least-once
   push_more();
+}
+
+caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
+  ++routed;
+  last_active = ctx->now();
+  storage::batch none;
+  std::vector<uint64_t> seqs;
+  if (!log->append({item}, none, &seqs).ok())
+    return make_error(errc::unavailable);
+  push_more();
+  return seqs.front();
+}
+
+void inbox_state::read(const std::string& from, const std::vector<std::string>& mids) {
+  last_active = ctx->now();
+  std::vector<std::string> accepted;
+  std::vector<std::string> keys;
+  for (const auto& mid : mids) {
+    auto key = received_key(log->user(), mid);
+    auto sender = ctx->store->get(storage::table::received, key);
+    if (sender && *sender == from && std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      accepted.push_back(mid);
+      keys.push_back(std::move(key));
+    }
+  }
+  if (accepted.empty())
+    return;
+  self
+    ->request(ctx->directory, receipt_timeout, atom::receipt::value, from,
+              receipt_item("read", log->user(), accepted, ctx->now()))
+    .then([this, keys](uint64_t) {
+      // Reported: a second `read` of the same messages sends nothing.
+      storage::batch b;
+      for (const auto& key : keys)
+        b.del(storage::table::received, key);
+      ctx->store->write(b);
+    });
 }
 
 void inbox_state::push_more() {
@@ -105,7 +224,7 @@ void inbox_state::on_down(const caf::down_msg& dm) {
 }
 
 void inbox_state::tick() {
-  if (!session && ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
+  if (!session && !acking && ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
     self->send(ctx->directory, atom::idle::value, log->user(), routed);
   self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
 }
@@ -123,6 +242,10 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
       return caf::actor_cast<caf::actor>(self);
     },
     [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },
+    [self](atom::receipt, const std::string& item) { return self->state.store_receipt(item); },
+    [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
+      self->state.read(from, mids);
+    },
     [self](atom::timer) { self->state.tick(); },
     [self](atom::stop) { self->quit(); },
   };

@@ -2,7 +2,15 @@
 // inbox actor: one per user on the user's home node, spawned on demand by the directory.
 //
 // Owns: the user's durable inbox (storage::inbox_log), the dedupe records of messages
-// stored into it, the user's one live session and its push window.
+// stored into it, the user's one live session and its push window, and the `received`
+// records (messages delivered to this user that may still be reported read).
+// Receipts: an ack first stores one `delivered` receipt per sender (in the senders'
+// inboxes, through the directory) and only after all of them are durable deletes the
+// acked range, together with writing the `received` records. A crash in between repeats
+// receipts, never loses one. Acks arriving meanwhile are merged and handled next.
+// `read` names a sender and mids; only mids this user received from that sender (and
+// has not yet reported read) go into the receipt, so nobody can plant receipts about
+// messages that were never theirs.
 // Invariants: an item is pushed only after it is durable; at most `push_window` items are
 // pushed-but-unacked; pushes go out in seq order; only the live session may ack, and only
 // up to what it was pushed. At most one inbox actor per user exists (the directory
@@ -10,6 +18,7 @@
 // May block: each deliver and ack is one synchronous RocksDB write.
 
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -28,6 +37,8 @@ struct inbox_state {
   uint64_t pushed_upto = 0; ///< highest seq pushed to `session`
   uint64_t routed = 0;     ///< messages received through the directory
   int64_t last_active = 0;
+  bool acking = false;      ///< receipts of an ack are being stored
+  uint64_t pending_ack = 0; ///< highest ack that arrived while `acking`
 
   void init(caf::event_based_actor* s, const node_context* c, std::string user);
   /// Stores a message unless (from, cid) was seen; returns (mid, ts).
@@ -35,10 +46,18 @@ struct inbox_state {
                                              const std::string& content);
   void attach(caf::actor s);
   void ack(uint64_t upto, const caf::actor& from);
+  /// Appends a receipt item (from another inbox); replies once it is durable.
+  caf::result<uint64_t> store_receipt(const std::string& item);
+  /// Sends a `read` receipt to `from` for those of `mids` this user received from them.
+  void read(const std::string& from, const std::vector<std::string>& mids);
   void on_down(const caf::down_msg& dm);
   void tick();
   /// Pushes stored items to the session while the window allows.
   void push_more();
+
+private:
+  void start_ack(uint64_t upto);
+  void finish_ack(uint64_t upto, storage::batch& received);
 };
 
 caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,

@@ -25,6 +25,8 @@ using idle = caf::atom_constant<caf::atom("idle")>;         ///< inbox -> direct
 using stop = caf::atom_constant<caf::atom("stopinbox")>;    ///< directory -> inbox
 using timer = caf::atom_constant<caf::atom("timer")>;       ///< periodic self-message
 using account = caf::atom_constant<caf::atom("account")>;   ///< gateway -> accounts worker
+using receipt = caf::atom_constant<caf::atom("receipt")>;   ///< inbox -> inbox: store a receipt
+using read = caf::atom_constant<caf::atom("read")>;         ///< session -> inbox: user read
 } // namespace atom
 
 /// Completion of an HTTP request handed to an actor (local only, never serialised).

@@ -14,6 +14,7 @@ namespace {
 
 constexpr std::size_t max_body_bytes = 64 * 1024;
 constexpr std::size_t max_thumb_bytes = 16 * 1024;
+constexpr std::size_t max_read_mids = 1024;
 constexpr auto request_timeout = std::chrono::seconds(30);
 
 bool is_media_kind(const std::string& kind) {
@@ -135,6 +136,8 @@ void session_state::dispatch(json& frame, net::encoding frame_enc) {
     return handle_send(frame, frame_enc, id);
   if (type == "ack")
     return handle_ack(frame, frame_enc, id);
+  if (type == "read")
+    return handle_read(frame, frame_enc, id);
   if (type == "auth")
     return bad_request("already authenticated", frame_enc, id);
   bad_request("unknown frame type '" + type + "'", frame_enc, id);
@@ -223,6 +226,28 @@ void session_state::handle_ack(const json& frame, net::encoding frame_enc, const
     return bad_request(r.error(), frame_enc, id);
   if (inbox)
     self->send(inbox, atom::ack::value, *upto, caf::actor_cast<caf::actor>(self));
+}
+
+void session_state::handle_read(const json& frame, net::encoding frame_enc, const json& id) {
+  field_reader r{frame};
+  auto from = r.user("from");
+  std::vector<std::string> mids;
+  auto it = frame.find("mids");
+  if (it == frame.end() || !it->is_array() || it->empty() || it->size() > max_read_mids)
+    r.fail("field 'mids' must be an array of 1 to " + std::to_string(max_read_mids) + " mids");
+  else
+    for (const auto& mid : *it) {
+      if (!mid.is_string() || mid.get_ref<const std::string&>().empty() ||
+          mid.get_ref<const std::string&>().size() > 64) {
+        r.fail("every mid must be a string of 1 to 64 bytes");
+        break;
+      }
+      mids.push_back(mid.get<std::string>());
+    }
+  if (!r.ok())
+    return bad_request(r.error(), frame_enc, id);
+  if (inbox)
+    self->send(inbox, atom::read::value, *from, std::move(mids));
 }
 
 void session_state::on_push(uint64_t seq, const std::string& item) {

@@ -55,6 +55,7 @@ private:
   void attach();
   void handle_send(const net::json& frame, net::encoding frame_enc, const net::json& id);
   void handle_ack(const net::json& frame, net::encoding frame_enc, const net::json& id);
+  void handle_read(const net::json& frame, net::encoding frame_enc, const net::json& id);
   bool take_token(int64_t now, int64_t* retry_ms);
 
   void reply(net::json frame, net::encoding frame_enc, const net::json& id);

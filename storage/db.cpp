@@ -12,8 +12,8 @@ namespace tidings::storage {
 
 namespace {
 
-constexpr std::array<const char*, table_count> names = {"inbox", "inbox_meta", "dedupe",
-                                                         "accounts", "tokens"};
+constexpr std::array<const char*, table_count> names = {
+  "inbox", "inbox_meta", "dedupe", "accounts", "tokens", "received"};
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 

@@ -25,8 +25,9 @@ enum class table : uint8_t {
   dedupe,     ///< sender \0 cid -> sent record (msgpack)
   accounts,   ///< user -> account record (msgpack)
   tokens,     ///< blake2b(token) -> user
+  received,   ///< reader \0 mid -> sender: delivered messages not yet reported read
 };
-constexpr std::size_t table_count = 5;
+constexpr std::size_t table_count = 6;
 
 /// Name of a table's column family on disk.
 const char* table_name(table t);
