@@ -101,6 +101,9 @@ public:
     });
   }
 
+  /// Ends the session after the I/O threads have stopped (no handler will run again).
+  void abandon() { finish(); }
+
 private:
   struct outgoing {
     std::string data;
@@ -422,9 +425,10 @@ void server::shutdown(std::chrono::milliseconds grace) {
   std::set<std::shared_ptr<ws_session>> rest;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
-    rest.swap(impl_->sessions);
+    rest = impl_->sessions;
   }
-  rest.clear();
+  for (auto& s : rest)
+    s->abandon();
 }
 
 std::size_t server::connections() const {
