@@ -16,25 +16,25 @@ namespace {
 
 unsigned status_of(errc code) {
   switch (code) {
-    case errc::bad_request:
-      return 400;
-    case errc::unauthorized:
-      return 401;
-    case errc::forbidden:
-      return 403;
-    case errc::not_found:
-      return 404;
-    case errc::user_exists:
-      return 409;
-    case errc::too_large:
-      return 413;
-    case errc::rate_limited:
-      return 429;
-    case errc::overloaded:
-    case errc::unavailable:
-      return 503;
-    case errc::internal:
-      return 500;
+  case errc::bad_request:
+    return 400;
+  case errc::unauthorized:
+    return 401;
+  case errc::forbidden:
+    return 403;
+  case errc::not_found:
+    return 404;
+  case errc::user_exists:
+    return 409;
+  case errc::too_large:
+    return 413;
+  case errc::rate_limited:
+    return 429;
+  case errc::overloaded:
+  case errc::unavailable:
+    return 503;
+  case errc::internal:
+    return 500;
   }
   return 500;
 }
@@ -66,14 +66,17 @@ std::optional<credentials> read_credentials(const std::string& body, net::http_r
   return credentials{*user, *password};
 }
 
-std::string target_path(const std::string& target) { return target.substr(0, target.find('?')); }
+std::string target_path(const std::string& target) {
+  return target.substr(0, target.find('?'));
+}
 
 } // namespace
 
 std::string token_key(std::string_view token) {
   std::string out(crypto_generichash_BYTES, '\0');
   crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr, 0);
+                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr,
+                     0);
   return out;
 }
 
@@ -84,8 +87,8 @@ net::http_response http_error(errc code, std::string_view message) {
 std::size_t accounts_shard(const net::http_request& req, std::size_t shards) {
   // Requests naming a user go to that user's shard; logout goes by token.
   std::string key = req.bearer;
-  if (auto v = net::decode(req.body, net::encoding::json, nullptr); v && v->contains("user") &&
-                                                                    (*v)["user"].is_string())
+  if (auto v = net::decode(req.body, net::encoding::json, nullptr);
+      v && v->contains("user") && (*v)["user"].is_string())
     key = (*v)["user"].get<std::string>();
   return std::hash<std::string>{}(key) % shards;
 }
@@ -121,7 +124,8 @@ net::http_response accounts_state::login(const net::http_request& req) {
     recent.pop_front();
   if (recent.size() >= ctx->settings.login_failures_per_min) {
     auto h = http_error(errc::rate_limited, "too many failed logins, try again later");
-    h.headers.emplace_back("Retry-After", std::to_string((60'000 - (now - recent.front())) / 1000 + 1));
+    h.headers.emplace_back("Retry-After",
+                           std::to_string((60'000 - (now - recent.front())) / 1000 + 1));
     return h;
   }
   auto record = ctx->store->get(storage::table::accounts, cred->user);
@@ -172,9 +176,9 @@ net::http_response accounts_state::handle(const net::http_request& req) {
 caf::behavior accounts_actor(caf::stateful_actor<accounts_state>* self, const node_context* ctx) {
   self->state.ctx = ctx;
   return {
-    [self](atom::account, const net::http_request& req, const http_reply_fn& reply) {
-      reply.fn(self->state.handle(req));
-    },
+      [self](atom::account, const net::http_request& req, const http_reply_fn& reply) {
+        reply.fn(self->state.handle(req));
+      },
   };
 }
 

@@ -20,20 +20,21 @@ int64_t system_clock_ms();
 
 /// Tunables, each an option of tidings-node (docs/OPERATIONS.md).
 struct node_settings {
-  std::size_t push_window = 256;         ///< pushed-but-unacked items per session
-  std::size_t frame_limit = 128 * 1024;  ///< bytes per WebSocket frame
-  int64_t idle_timeout_ms = 60'000;      ///< session closed after this long without a frame
-  int64_t auth_timeout_ms = 10'000;      ///< time to send `auth`
-  std::size_t max_bad_frames = 20;       ///< bad frames tolerated before close 4003
-  double rate_per_sec = 50;              ///< sustained frames per second per session
-  double rate_burst = 200;               ///< token bucket size
-  std::size_t max_inflight_sends = 256;  ///< unanswered sends per session before `overloaded`
-  int64_t inbox_idle_stop_ms = 60'000;   ///< an inbox without session stops after this
+  std::size_t push_window = 256;        ///< pushed-but-unacked items per session
+  std::size_t frame_limit = 128 * 1024; ///< bytes per WebSocket frame
+  int64_t idle_timeout_ms = 60'000;     ///< session closed after this long without a frame
+  int64_t auth_timeout_ms = 10'000;     ///< time to send `auth`
+  std::size_t max_bad_frames = 20;      ///< bad frames tolerated before close 4003
+  double rate_per_sec = 50;             ///< sustained frames per second per session
+  double rate_burst = 200;              ///< token bucket size
+  std::size_t max_inflight_sends = 256; ///< unanswered sends per session before `overloaded`
+  int64_t inbox_idle_stop_ms = 60'000;  ///< an inbox without session stops after this
   int64_t dedupe_retention_ms = 48LL * 3600 * 1000; ///< (sender, cid) remembered this long
-  int64_t tick_ms = 1'000;               ///< period of the actors' housekeeping timers
-  unsigned argon2_ops = 2;               ///< argon2id passes
-  std::size_t argon2_mem_kib = 19 * 1024; ///< argon2id memory
-  std::size_t login_failures_per_min = 10; ///< per user, then 429
+  int64_t sweep_interval_ms = 60'000;               ///< period of the dedupe expiry steps
+  int64_t tick_ms = 1'000;                          ///< period of the actors' housekeeping timers
+  unsigned argon2_ops = 2;                          ///< argon2id passes
+  std::size_t argon2_mem_kib = 19 * 1024;           ///< argon2id memory
+  std::size_t login_failures_per_min = 10;          ///< per user, then 429
 };
 
 struct node_context {

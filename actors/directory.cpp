@@ -9,7 +9,7 @@ directory_state::entry* directory_state::find_or_spawn(const std::string& user) 
   auto it = inboxes.find(user);
   if (it != inboxes.end())
     return &it->second;
-  if (!ctx->store->get(storage::table::accounts, user))
+  if (stopping || !ctx->store->get(storage::table::accounts, user))
     return nullptr;
   auto inbox = self->spawn(inbox_actor, ctx, user);
   self->monitor(inbox);
@@ -30,16 +30,22 @@ void directory_state::on_down(const caf::down_msg& dm) {
   for (auto it = inboxes.begin(); it != inboxes.end(); ++it) {
     if (it->second.inbox.address() == dm.source) {
       inboxes.erase(it);
-      return;
+      break;
     }
   }
+  if (stopping && inboxes.empty())
+    self->quit(stop_reason);
 }
 
 void directory_state::shutdown(const caf::error& reason) {
+  if (stopping)
+    return;
+  stopping = true;
+  stop_reason = reason;
+  if (inboxes.empty())
+    return self->quit(reason);
   for (auto& [user, e] : inboxes)
-    self->send_exit(e.inbox, reason);
-  inboxes.clear();
-  self->quit(reason);
+    self->send(e.inbox, atom::stop::value);
 }
 
 caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const node_context* ctx) {
@@ -48,19 +54,19 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](const caf::exit_msg& em) { self->state.shutdown(em.reason); });
   return {
-    [self](atom::deliver a, const std::string& to, const std::string& from, const std::string& cid,
-           const std::string& content) {
-      return self->state.route<std::string, int64_t>(to, a, from, cid, content);
-    },
-    [self](atom::attach a, const std::string& user, const caf::actor& session) {
-      return self->state.route<caf::actor>(user, a, session);
-    },
-    [self](atom::receipt a, const std::string& to, const std::string& item) {
-      return self->state.route<uint64_t>(to, a, item);
-    },
-    [self](atom::idle, const std::string& user, uint64_t handled) {
-      self->state.on_idle(user, handled);
-    },
+      [self](atom::deliver a, const std::string& to, const std::string& from,
+             const std::string& cid, const std::string& content) {
+        return self->state.route<std::string, int64_t>(to, a, from, cid, content);
+      },
+      [self](atom::attach a, const std::string& user, const caf::actor& session) {
+        return self->state.route<caf::actor>(user, a, session);
+      },
+      [self](atom::receipt a, const std::string& to, const std::string& item) {
+        return self->state.route<uint64_t>(to, a, item);
+      },
+      [self](atom::idle, const std::string& user, uint64_t handled) {
+        self->state.on_idle(user, handled);
+      },
   };
 }
 

@@ -30,6 +30,8 @@ struct directory_state {
   caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;
   std::unordered_map<std::string, entry> inboxes;
+  bool stopping = false; ///< draining: inboxes finish their acks, no new ones start
+  caf::error stop_reason;
 
   /// The entry of `user`, spawning the inbox if needed; nullptr for unknown users.
   entry* find_or_spawn(const std::string& user);
@@ -38,13 +40,14 @@ struct directory_state {
   caf::result<Rs...> route(const std::string& user, Ts&&... xs) {
     auto* e = find_or_spawn(user);
     if (e == nullptr)
-      return make_error(errc::not_found);
+      return make_error(stopping ? errc::unavailable : errc::not_found);
     ++e->routed;
     self->delegate(e->inbox, std::forward<Ts>(xs)...);
     return caf::delegated<Rs...>{};
   }
   void on_idle(const std::string& user, uint64_t handled);
   void on_down(const caf::down_msg& dm);
+  /// Asks every inbox to stop (each finishes its ack first) and quits once all are gone.
   void shutdown(const caf::error& reason);
 };
 

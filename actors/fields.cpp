@@ -29,41 +29,39 @@ const net::json* field_reader::find(const char* key, bool required) {
   return &*it;
 }
 
-std::optional<std::string> field_reader::text(const char* key, std::size_t min, std::size_t max,
-                                              bool required) {
+const std::string* field_reader::string_field(const char* key, bool required) {
   const auto* v = find(key, required);
   if (v == nullptr)
-    return std::nullopt;
+    return nullptr;
   if (!v->is_string()) {
     fail(std::string{"field '"} + key + "' must be a string");
-    return std::nullopt;
+    return nullptr;
   }
-  const auto& s = v->get_ref<const std::string&>();
-  auto len = utf8_length(s);
+  return &v->get_ref<const std::string&>();
+}
+
+std::optional<std::string> field_reader::sized(const char* key, std::size_t min, std::size_t max,
+                                               bool required, bool count_code_points) {
+  const auto* s = string_field(key, required);
+  if (s == nullptr)
+    return std::nullopt;
+  auto len = count_code_points ? utf8_length(*s) : s->size();
   if (len < min || len > max) {
     fail(std::string{"field '"} + key + "' must have " + std::to_string(min) + " to " +
-         std::to_string(max) + " characters");
+         std::to_string(max) + (count_code_points ? " characters" : " bytes"));
     return std::nullopt;
   }
-  return s;
+  return *s;
+}
+
+std::optional<std::string> field_reader::text(const char* key, std::size_t min, std::size_t max,
+                                              bool required) {
+  return sized(key, min, max, required, true);
 }
 
 std::optional<std::string> field_reader::bytes(const char* key, std::size_t min, std::size_t max,
                                                bool required) {
-  const auto* v = find(key, required);
-  if (v == nullptr)
-    return std::nullopt;
-  if (!v->is_string()) {
-    fail(std::string{"field '"} + key + "' must be a string");
-    return std::nullopt;
-  }
-  const auto& s = v->get_ref<const std::string&>();
-  if (s.size() < min || s.size() > max) {
-    fail(std::string{"field '"} + key + "' must have " + std::to_string(min) + " to " +
-         std::to_string(max) + " bytes");
-    return std::nullopt;
-  }
-  return s;
+  return sized(key, min, max, required, false);
 }
 
 std::optional<uint64_t> field_reader::uint(const char* key, bool required) {

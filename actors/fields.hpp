@@ -24,7 +24,7 @@ public:
 
   /// A string of `min`..`max` code points; nullopt if absent (an error if `required`).
   std::optional<std::string> text(const char* key, std::size_t min, std::size_t max,
-                                   bool required = true);
+                                  bool required = true);
   /// A string whose size in bytes is within `min`..`max`.
   std::optional<std::string> bytes(const char* key, std::size_t min, std::size_t max,
                                    bool required = true);
@@ -41,6 +41,9 @@ public:
 
 private:
   const net::json* find(const char* key, bool required);
+  const std::string* string_field(const char* key, bool required);
+  std::optional<std::string> sized(const char* key, std::size_t min, std::size_t max, bool required,
+                                   bool count_code_points);
   const net::json& frame_;
   std::string error_;
 };

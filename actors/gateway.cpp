@@ -27,7 +27,7 @@ std::unique_ptr<net::ws_handler> gateway::open_ws(std::shared_ptr<net::ws_peer> 
                                                   std::string bearer, std::string target) {
   // Header auth has no auth frame to take the encoding from: `?encoding=msgpack` picks it.
   auto enc = target.find("encoding=msgpack") != std::string::npos ? net::encoding::msgpack
-                                                                    : net::encoding::json;
+                                                                  : net::encoding::json;
   auto session = sys_.spawn(session_actor, &ctx_, std::move(peer), std::move(bearer), enc);
   return std::make_unique<session_handler>(std::move(session));
 }
@@ -41,7 +41,8 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
   }
   if (path == "/v1/accounts" || path == "/v1/sessions") {
     auto& worker = accounts_[accounts_shard(request, accounts_.size())];
-    caf::anon_send(worker, atom::account::value, std::move(request), http_reply_fn{std::move(reply)});
+    caf::anon_send(worker, atom::account::value, std::move(request),
+                   http_reply_fn{std::move(reply)});
     return;
   }
   reply(http_error(errc::not_found, "no such endpoint"));

@@ -17,7 +17,7 @@ namespace tidings {
 class gateway : public net::application {
 public:
   gateway(caf::actor_system& sys, const node_context& ctx, std::vector<caf::actor> accounts)
-    : sys_(sys), ctx_(ctx), accounts_(std::move(accounts)) {}
+      : sys_(sys), ctx_(ctx), accounts_(std::move(accounts)) {}
 
   std::unique_ptr<net::ws_handler> open_ws(std::shared_ptr<net::ws_peer> peer, std::string bearer,
                                            std::string target) override;

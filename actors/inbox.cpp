@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "actors/messages.hpp"
 #include "net/codec.hpp"
@@ -24,9 +25,8 @@ void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::st
   last_active = ctx->now();
 }
 
-caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
-                                                       const std::string& cid,
-                                                       const std::string& content) {
+caf::result<std::string, int64_t>
+inbox_state::deliver(const std::string& from, const std::string& cid, const std::string& content) {
   ++routed;
   last_active = ctx->now();
   auto key = dedupe_key(from, cid);
@@ -84,9 +84,9 @@ std::string received_key(const std::string& reader, const std::string& mid) {
 
 std::string receipt_item(const char* status, const std::string& by,
                          const std::vector<std::string>& mids, int64_t ts) {
-  return net::encode(json{{"type", "receipt"}, {"status", status}, {"by", by}, {"mids", mids},
-                          {"ts", ts}},
-                     net::encoding::msgpack);
+  return net::encode(
+      json{{"type", "receipt"}, {"status", status}, {"by", by}, {"mids", mids}, {"ts", ts}},
+      net::encoding::msgpack);
 }
 
 } // namespace
@@ -135,6 +135,10 @@ void inbox_state::start_ack(uint64_t upto) {
     acking = false;
     if (!state->failed)
       finish_ack(upto, state->received);
+    for (auto& [from, mids] : std::exchange(deferred_reads, {}))
+      read(from, mids);
+    if (stop_requested)
+      return self->quit();
     // A failed round leaves the items in place; they are pushed again next session.
     if (pending_ack > upto && !state->failed) {
       auto next = pending_ack;
@@ -143,16 +147,15 @@ void inbox_state::start_ack(uint64_t upto) {
     }
   };
   for (auto& [sender, mids] : by_sender) {
-    self
-      ->request(ctx->directory, receipt_timeout, atom::receipt::value, sender,
-                receipt_item("delivered", log->user(), mids, ts))
-      .then([done](uint64_t) { done(); },
-            [state, done](const caf::error& err) {
-              // A sender whose account is gone cannot get receipts: nothing to keep.
-              if (to_errc(err) != errc::not_found)
-                state->failed = true;
-              done();
-            });
+    self->request(ctx->directory, receipt_timeout, atom::receipt::value, sender,
+                  receipt_item("delivered", log->user(), mids, ts))
+        .then([done](uint64_t) { done(); },
+              [state, done](const caf::error& err) {
+                // A sender whose account is gone cannot get receipts: nothing to keep.
+                if (to_errc(err) != errc::not_found)
+                  state->failed = true;
+                done();
+              });
   }
 }
 
@@ -176,6 +179,10 @@ caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
 
 void inbox_state::read(const std::string& from, const std::vector<std::string>& mids) {
   last_active = ctx->now();
+  if (acking) {
+    deferred_reads.emplace_back(from, mids);
+    return;
+  }
   std::vector<std::string> accepted;
   std::vector<std::string> keys;
   for (const auto& mid : mids) {
@@ -188,16 +195,15 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   }
   if (accepted.empty())
     return;
-  self
-    ->request(ctx->directory, receipt_timeout, atom::receipt::value, from,
-              receipt_item("read", log->user(), accepted, ctx->now()))
-    .then([this, keys](uint64_t) {
-      // Reported: a second `read` of the same messages sends nothing.
-      storage::batch b;
-      for (const auto& key : keys)
-        b.del(storage::table::received, key);
-      ctx->store->write(b);
-    });
+  self->request(ctx->directory, receipt_timeout, atom::receipt::value, from,
+                receipt_item("read", log->user(), accepted, ctx->now()))
+      .then([this, keys](uint64_t) {
+        // Reported: a second `read` of the same messages sends nothing.
+        storage::batch b;
+        for (const auto& key : keys)
+          b.del(storage::table::received, key);
+        ctx->store->write(b);
+      });
 }
 
 void inbox_state::push_more() {
@@ -223,6 +229,13 @@ void inbox_state::on_down(const caf::down_msg& dm) {
   }
 }
 
+void inbox_state::stop() {
+  if (acking)
+    stop_requested = true;
+  else
+    self->quit();
+}
+
 void inbox_state::tick() {
   if (!session && !acking && ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
     self->send(ctx->directory, atom::idle::value, log->user(), routed);
@@ -235,19 +248,19 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
   return {
-    [self](atom::deliver, const std::string& from, const std::string& cid,
-           const std::string& content) { return self->state.deliver(from, cid, content); },
-    [self](atom::attach, caf::actor s) {
-      self->state.attach(std::move(s));
-      return caf::actor_cast<caf::actor>(self);
-    },
-    [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },
-    [self](atom::receipt, const std::string& item) { return self->state.store_receipt(item); },
-    [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
-      self->state.read(from, mids);
-    },
-    [self](atom::timer) { self->state.tick(); },
-    [self](atom::stop) { self->quit(); },
+      [self](atom::deliver, const std::string& from, const std::string& cid,
+             const std::string& content) { return self->state.deliver(from, cid, content); },
+      [self](atom::attach, caf::actor s) {
+        self->state.attach(std::move(s));
+        return caf::actor_cast<caf::actor>(self);
+      },
+      [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },
+      [self](atom::receipt, const std::string& item) { return self->state.store_receipt(item); },
+      [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
+        self->state.read(from, mids);
+      },
+      [self](atom::timer) { self->state.tick(); },
+      [self](atom::stop) { self->state.stop(); },
   };
 }
 

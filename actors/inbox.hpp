@@ -33,17 +33,20 @@ struct inbox_state {
   caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;
   std::unique_ptr<storage::inbox_log> log;
-  caf::actor session;      ///< the live session, if any
+  caf::actor session;       ///< the live session, if any
   uint64_t pushed_upto = 0; ///< highest seq pushed to `session`
-  uint64_t routed = 0;     ///< messages received through the directory
+  uint64_t routed = 0;      ///< messages received through the directory
   int64_t last_active = 0;
-  bool acking = false;      ///< receipts of an ack are being stored
-  uint64_t pending_ack = 0; ///< highest ack that arrived while `acking`
+  bool acking = false;         ///< receipts of an ack are being stored
+  bool stop_requested = false; ///< quit once the running ack is done
+  uint64_t pending_ack = 0;    ///< highest ack that arrived while `acking`
+  /// `read`s that arrived while `acking`: they may name the messages being acked.
+  std::vector<std::pair<std::string, std::vector<std::string>>> deferred_reads;
 
   void init(caf::event_based_actor* s, const node_context* c, std::string user);
   /// Stores a message unless (from, cid) was seen; returns (mid, ts).
   caf::result<std::string, int64_t> deliver(const std::string& from, const std::string& cid,
-                                             const std::string& content);
+                                            const std::string& content);
   void attach(caf::actor s);
   void ack(uint64_t upto, const caf::actor& from);
   /// Appends a receipt item (from another inbox); replies once it is durable.
@@ -51,6 +54,8 @@ struct inbox_state {
   /// Sends a `read` receipt to `from` for those of `mids` this user received from them.
   void read(const std::string& from, const std::vector<std::string>& mids);
   void on_down(const caf::down_msg& dm);
+  /// Quits now, or after the running ack so its receipts and deletion complete.
+  void stop();
   void tick();
   /// Pushes stored items to the session while the window allows.
   void push_more();

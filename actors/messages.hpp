@@ -37,7 +37,9 @@ struct http_reply_fn {
 /// The error category of our errors inside CAF.
 constexpr caf::atom_value error_category = caf::atom("tidings");
 
-inline caf::error make_error(errc e) { return caf::error{static_cast<uint8_t>(e), error_category}; }
+inline caf::error make_error(errc e) {
+  return caf::error{static_cast<uint8_t>(e), error_category};
+}
 
 /// Maps any CAF error to a protocol code (errors of other categories become `unavailable`).
 inline errc to_errc(const caf::error& err) {

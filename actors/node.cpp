@@ -7,13 +7,14 @@
 #include "actors/directory.hpp"
 #include "actors/gateway.hpp"
 #include "actors/messages.hpp"
+#include "actors/sweeper.hpp"
 
 namespace tidings {
 
 int64_t system_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string random_id(std::size_t bytes) {
@@ -31,9 +32,10 @@ std::string random_id(std::size_t bytes) {
 
 void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::tidings>();
-  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value, const caf::message&) -> std::string {
-    return std::string{to_string(static_cast<errc>(code))};
-  });
+  cfg.add_error_category(error_category,
+                         [](uint8_t code, caf::atom_value, const caf::message&) -> std::string {
+                           return std::string{to_string(static_cast<errc>(code))};
+                         });
 }
 
 node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::move(opts)) {
@@ -46,13 +48,18 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   ctx_.directory = sys_.spawn(directory_actor, &ctx_);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts_.account_workers); ++i)
     accounts_.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));
+  sweeper_ = sys_.spawn(sweeper_actor, &ctx_);
   gateway_ = std::make_unique<gateway>(sys_, ctx_, accounts_);
   server_ = std::make_unique<net::server>(opts_.server, *gateway_);
 }
 
-node::~node() { stop(); }
+node::~node() {
+  stop();
+}
 
-uint16_t node::start() { return server_->start(); }
+uint16_t node::start() {
+  return server_->start();
+}
 
 void node::stop() {
   if (stopped_)
@@ -60,6 +67,7 @@ void node::stop() {
   stopped_ = true;
   server_->shutdown(opts_.shutdown_grace);
   caf::anon_send_exit(ctx_.directory, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
   for (auto& a : accounts_)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   // Session actors quit as their connections end; all of them hold &ctx_ and the store.

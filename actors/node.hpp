@@ -42,6 +42,7 @@ private:
   std::unique_ptr<storage::db> store_;
   node_context ctx_;
   std::vector<caf::actor> accounts_;
+  caf::actor sweeper_;
   std::unique_ptr<gateway> gateway_;
   std::unique_ptr<net::server> server_;
   bool stopped_ = false;

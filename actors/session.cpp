@@ -157,20 +157,21 @@ void session_state::authenticate(const std::string& token, net::encoding frame_e
 }
 
 void session_state::attach() {
-  self->request(ctx->directory, request_timeout, atom::attach::value, user, caf::actor_cast<caf::actor>(self))
-    .then(
-      [this](const caf::actor& handle) {
-        if (inbox != handle) {
-          inbox = handle;
-          self->monitor(inbox);
-        }
-      },
-      [this](const caf::error&) {
-        if (state != phase::closing) {
-          send_error(errc::unavailable, "inbox unavailable", enc, json{}, jittered(1000));
-          close(close_code::internal, "inbox unavailable");
-        }
-      });
+  self->request(ctx->directory, request_timeout, atom::attach::value, user,
+                caf::actor_cast<caf::actor>(self))
+      .then(
+          [this](const caf::actor& handle) {
+            if (inbox != handle) {
+              inbox = handle;
+              self->monitor(inbox);
+            }
+          },
+          [this](const caf::error&) {
+            if (state != phase::closing) {
+              send_error(errc::unavailable, "inbox unavailable", enc, json{}, jittered(1000));
+              close(close_code::internal, "inbox unavailable");
+            }
+          });
 }
 
 void session_state::handle_send(const json& frame, net::encoding frame_enc, const json& id) {
@@ -201,22 +202,22 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
     return send_error(errc::overloaded, "too many sends in flight", frame_enc, id, jittered(200));
   ++inflight;
   auto cid_copy = *cid;
-  self
-    ->request(ctx->directory, request_timeout, atom::deliver::value, *to, user, *cid,
-              net::encode(content, net::encoding::msgpack))
-    .then(
-      [this, cid_copy, frame_enc, id](const std::string& mid, int64_t ts) {
-        --inflight;
-        reply(json{{"type", "sent"}, {"cid", cid_copy}, {"mid", mid}, {"ts", ts}}, frame_enc, id);
-      },
-      [this, frame_enc, id](const caf::error& err) {
-        --inflight;
-        auto code = to_errc(err);
-        if (code == errc::not_found)
-          return send_error(code, "unknown recipient", frame_enc, id);
-        send_error(code, "message not stored, retry with the same cid", frame_enc, id,
-                   jittered(500));
-      });
+  self->request(ctx->directory, request_timeout, atom::deliver::value, *to, user, *cid,
+                net::encode(content, net::encoding::msgpack))
+      .then(
+          [this, cid_copy, frame_enc, id](const std::string& mid, int64_t ts) {
+            --inflight;
+            reply(json{{"type", "sent"}, {"cid", cid_copy}, {"mid", mid}, {"ts", ts}}, frame_enc,
+                  id);
+          },
+          [this, frame_enc, id](const caf::error& err) {
+            --inflight;
+            auto code = to_errc(err);
+            if (code == errc::not_found)
+              return send_error(code, "unknown recipient", frame_enc, id);
+            send_error(code, "message not stored, retry with the same cid", frame_enc, id,
+                       jittered(500));
+          });
 }
 
 void session_state::handle_ack(const json& frame, net::encoding frame_enc, const json& id) {
@@ -265,7 +266,9 @@ void session_state::on_push(uint64_t seq, const std::string& item) {
   peer->send(net::encode(*value, enc), enc == net::encoding::msgpack);
 }
 
-void session_state::on_replaced() { close(close_code::replaced, "replaced"); }
+void session_state::on_replaced() {
+  close(close_code::replaced, "replaced");
+}
 
 void session_state::on_inbox_down() {
   inbox = nullptr;
@@ -288,7 +291,8 @@ void session_state::tick() {
 
 bool session_state::take_token(int64_t now, int64_t* retry_ms) {
   const auto& s = ctx->settings;
-  tokens = std::min(s.rate_burst, tokens + static_cast<double>(now - tokens_at) * s.rate_per_sec / 1000.0);
+  tokens = std::min(s.rate_burst,
+                    tokens + static_cast<double>(now - tokens_at) * s.rate_per_sec / 1000.0);
   tokens_at = now;
   if (tokens >= 1.0) {
     tokens -= 1.0;
@@ -336,13 +340,13 @@ caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node
   self->state.init(self, ctx, std::move(peer), std::move(bearer), header_encoding);
   self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
   return {
-    [self](atom::frame, const std::string& data, bool binary) {
-      self->state.on_frame(data, binary);
-    },
-    [self](atom::push, uint64_t seq, const std::string& item) { self->state.on_push(seq, item); },
-    [self](atom::replaced) { self->state.on_replaced(); },
-    [self](atom::timer) { self->state.tick(); },
-    [self](atom::wsclosed) { self->quit(); },
+      [self](atom::frame, const std::string& data, bool binary) {
+        self->state.on_frame(data, binary);
+      },
+      [self](atom::push, uint64_t seq, const std::string& item) { self->state.on_push(seq, item); },
+      [self](atom::replaced) { self->state.on_replaced(); },
+      [self](atom::timer) { self->state.tick(); },
+      [self](atom::wsclosed) { self->quit(); },
   };
 }
 

@@ -57,10 +57,9 @@ struct exchange {
                              if (ec)
                                return finish(ec);
                              stage = "connect";
-                             asio::async_connect(socket, results,
-                                                 [this](error_code ec, const tcp::endpoint&) {
-                                                   on_connect(ec);
-                                                 });
+                             asio::async_connect(
+                                 socket, results,
+                                 [this](error_code ec, const tcp::endpoint&) { on_connect(ec); });
                            });
   }
 
@@ -95,11 +94,8 @@ std::string http_response::header(const std::string& lowercase_name) const {
 
 api_error::api_error(std::string what, unsigned status, std::string code, std::string message,
                      std::string body)
-  : std::runtime_error(std::move(what)),
-    status_(status),
-    code_(std::move(code)),
-    message_(std::move(message)),
-    body_(std::move(body)) {
+    : std::runtime_error(std::move(what)), status_(status), code_(std::move(code)),
+      message_(std::move(message)), body_(std::move(body)) {
   // nop
 }
 
@@ -179,15 +175,15 @@ http_response http_call(const endpoint& ep, std::string_view method, std::string
 }
 
 void register_user(const endpoint& ep, const std::string& user, const std::string& password) {
-  auto res = http_call(ep, "POST", "/v1/accounts",
-                       json{{"user", user}, {"password", password}}.dump());
+  auto res =
+      http_call(ep, "POST", "/v1/accounts", json{{"user", user}, {"password", password}}.dump());
   if (res.status != 201)
     throw_api_error("POST /v1/accounts", res);
 }
 
 std::string login(const endpoint& ep, const std::string& user, const std::string& password) {
-  auto res = http_call(ep, "POST", "/v1/sessions",
-                       json{{"user", user}, {"password", password}}.dump());
+  auto res =
+      http_call(ep, "POST", "/v1/sessions", json{{"user", user}, {"password", password}}.dump());
   if (res.status != 200)
     throw_api_error("POST /v1/sessions", res);
   auto parsed = res.json_body();

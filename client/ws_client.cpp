@@ -111,15 +111,19 @@ struct ws_client::impl {
       return;
     }
     if (ec) {
-      if (!closing)
+      // A close frame may have arrived before the connection broke: its code counts.
+      auto& cr = ws.reason();
+      if (cr.code != 0)
+        mark_closed(cr.code, std::string{cr.reason.c_str()});
+      else if (!closing)
         mark_closed(close_abnormal, ec.message());
       return;
     }
     auto data = read_buffer.data();
     std::string_view bytes{static_cast<const char*>(data.data()), data.size()};
     received_frame f;
-    f.frame = net::decode(bytes, ws.got_text() ? net::encoding::json : net::encoding::msgpack,
-                          &f.error);
+    f.frame =
+        net::decode(bytes, ws.got_text() ? net::encoding::json : net::encoding::msgpack, &f.error);
     if (!f.frame)
       f.error = std::string{ws.got_text() ? "text" : "binary"} + " frame of " +
                 std::to_string(bytes.size()) + " bytes does not decode: " + f.error;
@@ -134,31 +138,30 @@ struct ws_client::impl {
     connect_started = true;
     auto deadline = detail::clock::now() + timeout;
     ws.set_option(websocket::stream_base::decorator(
-      [token = std::move(bearer_token)](websocket::request_type& req) {
-        req.set(http::field::user_agent, user_agent);
-        if (!token.empty())
-          req.set(http::field::authorization, "Bearer " + token);
-      }));
+        [token = std::move(bearer_token)](websocket::request_type& req) {
+          req.set(http::field::user_agent, user_agent);
+          if (!token.empty())
+            req.set(http::field::authorization, "Bearer " + token);
+        }));
     auto finish = [this](error_code ec) {
       op_error = ec;
       op_done = true;
     };
     stage = "resolve";
     resolver.async_resolve(
-      ep.host, std::to_string(ep.port),
-      [this, finish](error_code ec, const tcp::resolver::results_type& results) {
-        if (ec)
-          return finish(ec);
-        stage = "connect";
-        asio::async_connect(ws.next_layer(), results,
-                            [this, finish](error_code ec, const tcp::endpoint&) {
-                              if (ec)
-                                return finish(ec);
-                              stage = "handshake";
-                              ws.async_handshake(handshake_response, host_header(ep), ws_target,
-                                                 finish);
-                            });
-      });
+        ep.host, std::to_string(ep.port),
+        [this, finish](error_code ec, const tcp::resolver::results_type& results) {
+          if (ec)
+            return finish(ec);
+          stage = "connect";
+          asio::async_connect(
+              ws.next_layer(), results, [this, finish](error_code ec, const tcp::endpoint&) {
+                if (ec)
+                  return finish(ec);
+                stage = "handshake";
+                ws.async_handshake(handshake_response, host_header(ep), ws_target, finish);
+              });
+        });
     if (!detail::run_until(ioc, deadline, [this] { return op_done; })) {
       drop();
       throw std::runtime_error(where() + ": " + stage + " timed out after " +
@@ -184,8 +187,7 @@ struct ws_client::impl {
       throw std::runtime_error(std::string{"ws_client::"} + what + ": not connected");
     if (is_closed)
       throw std::runtime_error(where() + ": " + what + " on a closed connection (close code " +
-                               std::to_string(code) + (reason.empty() ? "" : ", " + reason) +
-                               ")");
+                               std::to_string(code) + (reason.empty() ? "" : ", " + reason) + ")");
   }
 
   void send_raw(std::string bytes, bool binary) {
@@ -276,7 +278,7 @@ struct ws_client::impl {
 };
 
 ws_client::ws_client(endpoint ep, net::encoding enc)
-  : impl_(std::make_unique<impl>(std::move(ep), enc)) {
+    : impl_(std::make_unique<impl>(std::move(ep), enc)) {
   // nop
 }
 
@@ -300,8 +302,7 @@ std::optional<json> ws_client::receive(std::chrono::milliseconds timeout) {
   return impl_->receive(timeout);
 }
 
-json ws_client::auth(const std::string& token, bool foreground,
-                     std::chrono::milliseconds timeout) {
+json ws_client::auth(const std::string& token, bool foreground, std::chrono::milliseconds timeout) {
   send(json{{"type", "auth"}, {"token", token}, {"foreground", foreground}});
   if (auto reply = receive(timeout))
     return std::move(*reply);

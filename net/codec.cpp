@@ -12,73 +12,74 @@ namespace {
 
 bool from_object(const msgpack::object& obj, json& out, std::string* error) {
   switch (obj.type) {
-    case msgpack::type::NIL:
-      out = nullptr;
-      return true;
-    case msgpack::type::BOOLEAN:
-      out = obj.via.boolean;
-      return true;
-    case msgpack::type::POSITIVE_INTEGER:
-      out = obj.via.u64;
-      return true;
-    case msgpack::type::NEGATIVE_INTEGER:
-      out = obj.via.i64;
-      return true;
-    case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64:
-      out = obj.via.f64;
-      return true;
-    case msgpack::type::STR: {
-      std::string_view s{obj.via.str.ptr, obj.via.str.size};
-      if (!valid_utf8(s)) {
-        *error = "string is not valid UTF-8";
+  case msgpack::type::NIL:
+    out = nullptr;
+    return true;
+  case msgpack::type::BOOLEAN:
+    out = obj.via.boolean;
+    return true;
+  case msgpack::type::POSITIVE_INTEGER:
+    out = obj.via.u64;
+    return true;
+  case msgpack::type::NEGATIVE_INTEGER:
+    out = obj.via.i64;
+    return true;
+  case msgpack::type::FLOAT32:
+  case msgpack::type::FLOAT64:
+    out = obj.via.f64;
+    return true;
+  case msgpack::type::STR: {
+    std::string_view s{obj.via.str.ptr, obj.via.str.size};
+    if (!valid_utf8(s)) {
+      *error = "string is not valid UTF-8";
+      return false;
+    }
+    out = std::string{s};
+    return true;
+  }
+  case msgpack::type::BIN:
+    out = json::binary(
+        std::vector<std::uint8_t>(obj.via.bin.ptr, obj.via.bin.ptr + obj.via.bin.size));
+    return true;
+  case msgpack::type::ARRAY: {
+    out = json::array();
+    for (uint32_t i = 0; i < obj.via.array.size; ++i) {
+      json element;
+      if (!from_object(obj.via.array.ptr[i], element, error))
+        return false;
+      out.push_back(std::move(element));
+    }
+    return true;
+  }
+  case msgpack::type::MAP: {
+    out = json::object();
+    for (uint32_t i = 0; i < obj.via.map.size; ++i) {
+      const auto& kv = obj.via.map.ptr[i];
+      if (kv.key.type != msgpack::type::STR) {
+        *error = "map keys must be strings";
         return false;
       }
-      out = std::string{s};
-      return true;
-    }
-    case msgpack::type::BIN:
-      out = json::binary(std::vector<std::uint8_t>(obj.via.bin.ptr, obj.via.bin.ptr + obj.via.bin.size));
-      return true;
-    case msgpack::type::ARRAY: {
-      out = json::array();
-      for (uint32_t i = 0; i < obj.via.array.size; ++i) {
-        json element;
-        if (!from_object(obj.via.array.ptr[i], element, error))
-          return false;
-        out.push_back(std::move(element));
+      std::string key{kv.key.via.str.ptr, kv.key.via.str.size};
+      if (!valid_utf8(key)) {
+        *error = "map key is not valid UTF-8";
+        return false;
       }
-      return true;
+      json value;
+      if (!from_object(kv.val, value, error))
+        return false;
+      out[key] = std::move(value);
     }
-    case msgpack::type::MAP: {
-      out = json::object();
-      for (uint32_t i = 0; i < obj.via.map.size; ++i) {
-        const auto& kv = obj.via.map.ptr[i];
-        if (kv.key.type != msgpack::type::STR) {
-          *error = "map keys must be strings";
-          return false;
-        }
-        std::string key{kv.key.via.str.ptr, kv.key.via.str.size};
-        if (!valid_utf8(key)) {
-          *error = "map key is not valid UTF-8";
-          return false;
-        }
-        json value;
-        if (!from_object(kv.val, value, error))
-          return false;
-        out[key] = std::move(value);
-      }
-      return true;
-    }
-    default:
-      *error = "msgpack ext values are not accepted";
-      return false;
+    return true;
+  }
+  default:
+    *error = "msgpack ext values are not accepted";
+    return false;
   }
 }
 
 std::optional<json> decode_msgpack(std::string_view bytes, std::string* error) {
-  msgpack::unpack_limit limits{/*array*/ 65536, /*map*/ 1024, /*str*/ bytes.size(),
-                               /*bin*/ bytes.size(), /*ext*/ 0, /*depth*/ max_depth};
+  msgpack::unpack_limit limits{/*array*/ 65536,      /*map*/ 1024, /*str*/ bytes.size(),
+                               /*bin*/ bytes.size(), /*ext*/ 0,    /*depth*/ max_depth};
   msgpack::object_handle handle;
   try {
     std::size_t offset = 0;
@@ -121,47 +122,47 @@ std::optional<json> decode_json(std::string_view bytes, std::string* error) {
 
 void pack(msgpack::packer<msgpack::sbuffer>& pk, const json& v) {
   switch (v.type()) {
-    case json::value_t::null:
-    case json::value_t::discarded:
-      pk.pack_nil();
-      break;
-    case json::value_t::boolean:
-      pk.pack(v.get<bool>());
-      break;
-    case json::value_t::number_unsigned:
-      pk.pack(v.get<uint64_t>());
-      break;
-    case json::value_t::number_integer:
-      pk.pack(v.get<int64_t>());
-      break;
-    case json::value_t::number_float:
-      pk.pack(v.get<double>());
-      break;
-    case json::value_t::string: {
-      const auto& s = v.get_ref<const std::string&>();
-      pk.pack_str(static_cast<uint32_t>(s.size()));
-      pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
-      break;
+  case json::value_t::null:
+  case json::value_t::discarded:
+    pk.pack_nil();
+    break;
+  case json::value_t::boolean:
+    pk.pack(v.get<bool>());
+    break;
+  case json::value_t::number_unsigned:
+    pk.pack(v.get<uint64_t>());
+    break;
+  case json::value_t::number_integer:
+    pk.pack(v.get<int64_t>());
+    break;
+  case json::value_t::number_float:
+    pk.pack(v.get<double>());
+    break;
+  case json::value_t::string: {
+    const auto& s = v.get_ref<const std::string&>();
+    pk.pack_str(static_cast<uint32_t>(s.size()));
+    pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+    break;
+  }
+  case json::value_t::binary: {
+    const auto& b = v.get_binary();
+    pk.pack_bin(static_cast<uint32_t>(b.size()));
+    pk.pack_bin_body(reinterpret_cast<const char*>(b.data()), static_cast<uint32_t>(b.size()));
+    break;
+  }
+  case json::value_t::array:
+    pk.pack_array(static_cast<uint32_t>(v.size()));
+    for (const auto& e : v)
+      pack(pk, e);
+    break;
+  case json::value_t::object:
+    pk.pack_map(static_cast<uint32_t>(v.size()));
+    for (const auto& [key, value] : v.items()) {
+      pk.pack_str(static_cast<uint32_t>(key.size()));
+      pk.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
+      pack(pk, value);
     }
-    case json::value_t::binary: {
-      const auto& b = v.get_binary();
-      pk.pack_bin(static_cast<uint32_t>(b.size()));
-      pk.pack_bin_body(reinterpret_cast<const char*>(b.data()), static_cast<uint32_t>(b.size()));
-      break;
-    }
-    case json::value_t::array:
-      pk.pack_array(static_cast<uint32_t>(v.size()));
-      for (const auto& e : v)
-        pack(pk, e);
-      break;
-    case json::value_t::object:
-      pk.pack_map(static_cast<uint32_t>(v.size()));
-      for (const auto& [key, value] : v.items()) {
-        pk.pack_str(static_cast<uint32_t>(key.size()));
-        pk.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
-        pack(pk, value);
-      }
-      break;
+    break;
   }
 }
 
@@ -196,8 +197,7 @@ bool contains_binary(const json& v) {
   return false;
 }
 
-constexpr char b64_alphabet[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 } // namespace
 
@@ -269,7 +269,9 @@ std::string base64_encode(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  auto byte = [&](std::size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 2 < bytes.size(); i += 3) {
     uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
     out += b64_alphabet[(n >> 18) & 63];

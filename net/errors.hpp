@@ -22,26 +22,26 @@ enum class errc : uint8_t {
 
 constexpr std::string_view to_string(errc e) {
   switch (e) {
-    case errc::bad_request:
-      return "bad_request";
-    case errc::unauthorized:
-      return "unauthorized";
-    case errc::forbidden:
-      return "forbidden";
-    case errc::not_found:
-      return "not_found";
-    case errc::too_large:
-      return "too_large";
-    case errc::rate_limited:
-      return "rate_limited";
-    case errc::overloaded:
-      return "overloaded";
-    case errc::unavailable:
-      return "unavailable";
-    case errc::internal:
-      return "internal";
-    case errc::user_exists:
-      return "user_exists";
+  case errc::bad_request:
+    return "bad_request";
+  case errc::unauthorized:
+    return "unauthorized";
+  case errc::forbidden:
+    return "forbidden";
+  case errc::not_found:
+    return "not_found";
+  case errc::too_large:
+    return "too_large";
+  case errc::rate_limited:
+    return "rate_limited";
+  case errc::overloaded:
+    return "overloaded";
+  case errc::unavailable:
+    return "unavailable";
+  case errc::internal:
+    return "internal";
+  case errc::user_exists:
+    return "user_exists";
   }
   return "internal";
 }

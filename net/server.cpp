@@ -83,22 +83,22 @@ public:
     ws_.set_option(t);
     ws_.read_message_max(srv_.opts.frame_limit);
     ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "tidings"); }));
+        [](websocket::response_type& res) { res.set(http::field::server, "tidings"); }));
     beast::get_lowest_layer(ws_).expires_never();
     ws_.async_accept(req_, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
   }
 
   // Called from any thread.
   void send(std::string frame, bool binary) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame), binary]() mutable {
-      self->enqueue(std::move(f), binary);
-    });
+    asio::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame),
+                                    binary]() mutable { self->enqueue(std::move(f), binary); });
   }
 
   void close(uint16_t code, std::string reason) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)]() mutable {
-      self->request_close(code, std::move(r));
-    });
+    asio::post(ws_.get_executor(),
+               [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+                 self->request_close(code, std::move(r));
+               });
   }
 
   /// Ends the session after the I/O threads have stopped (no handler will run again).
@@ -277,13 +277,15 @@ private:
       return do_shutdown();
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      return write({413, "application/json", error_body("too_large", "request body too large"), {}});
+      return write(
+          {413, "application/json", error_body("too_large", "request body too large"), {}});
     }
     if (ec) {
       if (ec != beast::error::timeout && ec != asio::error::operation_aborted &&
           ec != asio::error::connection_reset) {
         keep_alive_ = false;
-        return write({400, "application/json", error_body("bad_request", "malformed HTTP request"), {}});
+        return write(
+            {400, "application/json", error_body("bad_request", "malformed HTTP request"), {}});
       }
       return do_shutdown();
     }
@@ -375,9 +377,11 @@ void server::impl::remove(const std::shared_ptr<ws_session>& s) {
 }
 
 server::server(server_options opts, application& app)
-  : impl_(std::make_unique<impl>(std::move(opts), app)) {}
+    : impl_(std::make_unique<impl>(std::move(opts), app)) {}
 
-server::~server() { shutdown(std::chrono::milliseconds{0}); }
+server::~server() {
+  shutdown(std::chrono::milliseconds{0});
+}
 
 uint16_t server::start() {
   auto address = asio::ip::make_address(impl_->opts.bind);

@@ -12,14 +12,18 @@ namespace tidings::storage {
 
 namespace {
 
-constexpr std::array<const char*, table_count> names = {
-  "inbox", "inbox_meta", "dedupe", "accounts", "tokens", "received"};
+constexpr std::array<const char*, table_count> names = {"inbox",    "inbox_meta", "dedupe",
+                                                        "accounts", "tokens",     "received"};
 
-rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+rocksdb::Slice slice(std::string_view s) {
+  return {s.data(), s.size()};
+}
 
 } // namespace
 
-const char* table_name(table t) { return names[static_cast<std::size_t>(t)]; }
+const char* table_name(table t) {
+  return names[static_cast<std::size_t>(t)];
+}
 
 struct batch::impl {
   enum class kind : uint8_t { put, del, delete_range };
@@ -49,7 +53,9 @@ void batch::delete_range(table t, std::string_view begin, std::string_view end) 
   impl_->ops.push_back({impl::kind::delete_range, t, std::string{begin}, std::string{end}});
 }
 
-std::size_t batch::count() const { return impl_->ops.size(); }
+std::size_t batch::count() const {
+  return impl_->ops.size();
+}
 
 struct db::impl {
   db_options opts;
@@ -112,15 +118,15 @@ status db::write(batch& b) {
   for (const auto& op : b.impl_->ops) {
     auto* cf = impl_->cf(op.t);
     switch (op.k) {
-      case batch::impl::kind::put:
-        wb.Put(cf, op.a, op.b);
-        break;
-      case batch::impl::kind::del:
-        wb.Delete(cf, op.a);
-        break;
-      case batch::impl::kind::delete_range:
-        wb.DeleteRange(cf, op.a, op.b);
-        break;
+    case batch::impl::kind::put:
+      wb.Put(cf, op.a, op.b);
+      break;
+    case batch::impl::kind::del:
+      wb.Delete(cf, op.a);
+      break;
+    case batch::impl::kind::delete_range:
+      wb.DeleteRange(cf, op.a, op.b);
+      break;
     }
   }
   auto st = impl_->handle->Write(impl_->write_opts, &wb);
@@ -163,7 +169,9 @@ void db::compact(table t, std::string_view begin, std::string_view end) {
   impl_->handle->CompactRange(rocksdb::CompactRangeOptions{}, impl_->cf(t), &b, &e);
 }
 
-const db_options& db::options() const { return impl_->opts; }
+const db_options& db::options() const {
+  return impl_->opts;
+}
 
 std::string be64(uint64_t v) {
   std::string out(8, '\0');

@@ -32,32 +32,38 @@ struct node_config : caf::actor_system_config {
   size_t argon2_ops = 2;
   size_t argon2_mem_kib = 19 * 1024;
   size_t login_failures = 10;
+  size_t dedupe_hours = 48;
+  size_t sweep_ms = 60'000;
 
   node_config() {
     opt_group{custom_options_, "global"}
-      .add(port, "port", "TCP port for HTTP and WebSocket (0 picks a free one)")
-      .add(bind, "bind", "address to listen on")
-      .add(data_dir, "data-dir", "directory of the RocksDB database");
+        .add(port, "port", "TCP port for HTTP and WebSocket (0 picks a free one)")
+        .add(bind, "bind", "address to listen on")
+        .add(data_dir, "data-dir", "directory of the RocksDB database");
     opt_group{custom_options_, "storage"}.add(
-      sync, "sync", "fsync the write-ahead log before acknowledging a write");
+        sync, "sync", "fsync the write-ahead log before acknowledging a write");
     opt_group{custom_options_, "net"}
-      .add(io_threads, "io-threads", "threads running the HTTP/WebSocket front")
-      .add(write_queue_frames, "write-queue-frames", "frames queued per connection before close 4004")
-      .add(write_queue_bytes, "write-queue-bytes", "bytes queued per connection before close 4004");
+        .add(io_threads, "io-threads", "threads running the HTTP/WebSocket front")
+        .add(write_queue_frames, "write-queue-frames",
+             "frames queued per connection before close 4004")
+        .add(write_queue_bytes, "write-queue-bytes",
+             "bytes queued per connection before close 4004");
     opt_group{custom_options_, "limits"}
-      .add(push_window, "push-window", "pushed-but-unacknowledged inbox items per session")
-      .add(frame_limit, "frame-bytes", "largest accepted WebSocket frame (close 1009 above)")
-      .add(idle_timeout_ms, "idle-timeout-ms", "close a session after this long without a frame")
-      .add(auth_timeout_ms, "auth-timeout-ms", "time allowed for the auth frame")
-      .add(max_bad_frames, "max-bad-frames", "bad_request answers before close 4003")
-      .add(rate, "rate", "sustained frames per second per session")
-      .add(burst, "burst", "frames a session may send at once")
-      .add(max_inflight, "max-inflight", "unanswered sends per session before 'overloaded'")
-      .add(inbox_idle_ms, "inbox-idle-ms", "stop an inbox actor unused for this long")
-      .add(login_failures, "login-failures", "failed logins per user and minute before 429");
+        .add(push_window, "push-window", "pushed-but-unacknowledged inbox items per session")
+        .add(frame_limit, "frame-bytes", "largest accepted WebSocket frame (close 1009 above)")
+        .add(idle_timeout_ms, "idle-timeout-ms", "close a session after this long without a frame")
+        .add(auth_timeout_ms, "auth-timeout-ms", "time allowed for the auth frame")
+        .add(max_bad_frames, "max-bad-frames", "bad_request answers before close 4003")
+        .add(rate, "rate", "sustained frames per second per session")
+        .add(burst, "burst", "frames a session may send at once")
+        .add(max_inflight, "max-inflight", "unanswered sends per session before 'overloaded'")
+        .add(inbox_idle_ms, "inbox-idle-ms", "stop an inbox actor unused for this long")
+        .add(login_failures, "login-failures", "failed logins per user and minute before 429")
+        .add(dedupe_hours, "dedupe-hours", "hours a (sender, cid) is remembered (at least 24)")
+        .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps");
     opt_group{custom_options_, "auth"}
-      .add(argon2_ops, "argon2-ops", "argon2id passes")
-      .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
+        .add(argon2_ops, "argon2-ops", "argon2id passes")
+        .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
   }
 };
 
@@ -107,6 +113,8 @@ int main(int argc, char** argv) {
   s.argon2_ops = static_cast<unsigned>(cfg.argon2_ops);
   s.argon2_mem_kib = cfg.argon2_mem_kib;
   s.login_failures_per_min = cfg.login_failures;
+  s.dedupe_retention_ms = static_cast<int64_t>(std::max<size_t>(cfg.dedupe_hours, 24)) * 3600'000;
+  s.sweep_interval_ms = static_cast<int64_t>(cfg.sweep_ms);
 
   caf::actor_system sys{cfg};
   try {

@@ -10,14 +10,19 @@ std::vector<std::string> send_texts(client::ws_client& ws, const std::string& to
   std::map<uint64_t, std::string> mids; // by id, so they come out in send order
   uint64_t next = 0;
   auto collect = [&] {
-    auto reply = wait_for(ws, [](const json& f) { return f.contains("id"); }, 30s);
+    auto reply = wait_for(
+        ws, [](const json& f) { return f.contains("id"); }, 30s);
     if (reply["type"] != "sent")
       throw std::runtime_error("send failed: " + reply.dump());
     mids[reply["id"].get<uint64_t>()] = reply["mid"].get<std::string>();
   };
   for (int i = 0; i < count; ++i) {
-    ws.send(json{{"type", "send"}, {"id", next++}, {"cid", prefix + "-" + std::to_string(i)},
-                 {"to", to}, {"kind", "text"}, {"body", prefix + " message " + std::to_string(i)}});
+    ws.send(json{{"type", "send"},
+                 {"id", next++},
+                 {"cid", prefix + "-" + std::to_string(i)},
+                 {"to", to},
+                 {"kind", "text"},
+                 {"body", prefix + " message " + std::to_string(i)}});
     if (static_cast<int>(next - mids.size()) >= pipeline)
       collect();
   }

@@ -11,7 +11,7 @@ using namespace tidings;
 using namespace tidings::test;
 using client::http_call;
 
-TEST_CASE("accounts: register, duplicate, bad input, login, logout; tokens survive a restart") {
+TEST_CASE("accounts register and login and logout and tokens survive a restart") {
   node_process node{test_args()};
   node.start();
   auto ep = node.ep();
@@ -23,8 +23,9 @@ TEST_CASE("accounts: register, duplicate, bad input, login, logout; tokens survi
   auto again = http_call(ep, "POST", "/v1/accounts", body);
   CHECK(again.status == 409);
   CHECK(again.json_body()["error"] == "user_exists");
-  for (auto bad : {R"({"user":"AB","password":"12345678"})", R"({"user":"okname","password":"short"})",
-                   R"(not json)", R"({"user":"has space","password":"12345678"})"}) {
+  for (auto bad :
+       {R"({"user":"AB","password":"12345678"})", R"({"user":"okname","password":"short"})",
+        R"(not json)", R"({"user":"has space","password":"12345678"})"}) {
     auto res = http_call(ep, "POST", "/v1/accounts", bad);
     CHECK(res.status == 400);
     CHECK(res.json_body()["error"] == "bad_request");
@@ -66,7 +67,7 @@ TEST_CASE("too many failed logins are refused with 429") {
   CHECK(res.json_body()["error"] == "rate_limited");
 }
 
-TEST_CASE("1,000 messages to an offline user survive a restart and arrive once, in order") {
+TEST_CASE("a thousand messages to an offline user survive a restart and arrive once in order") {
   node_process node{test_args()};
   node.start();
   auto alice = make_user(node.ep(), "alice");
@@ -102,7 +103,7 @@ TEST_CASE("1,000 messages to an offline user survive a restart and arrive once, 
   CHECK_FALSE(again.receive(300ms)); // acked items are gone for good
 }
 
-TEST_CASE("unacknowledged items are pushed again in the next session, with the window") {
+TEST_CASE("unacknowledged items are pushed again in the next session within the window") {
   node_process node{test_args({"--limits.push-window=10"})};
   node.start();
   auto alice = make_user(node.ep(), "alice");
@@ -131,12 +132,15 @@ TEST_CASE("unacknowledged items are pushed again in the next session, with the w
   CHECK(rest.back()["mid"] == mids[24]);
 }
 
-TEST_CASE("a repeated cid gets the same sent reply, across a restart, and is stored once") {
+TEST_CASE("a repeated cid gets the same sent reply across a restart and is stored once") {
   node_process node{test_args()};
   node.start();
   auto alice = make_user(node.ep(), "alice");
   auto bob = make_user(node.ep(), "bob");
-  auto frame = json{{"type", "send"}, {"cid", "dup-1"}, {"to", bob.name}, {"kind", "text"},
+  auto frame = json{{"type", "send"},
+                    {"cid", "dup-1"},
+                    {"to", bob.name},
+                    {"kind", "text"},
                     {"body", "only once"}};
   std::string mid;
   {
@@ -172,17 +176,17 @@ TEST_CASE("a new session replaces the older one with close code 4002") {
   CHECK(second.request(json{{"type", "ping"}})["type"] == "pong");
 }
 
-TEST_CASE("garbage frames get bad_request and the connection keeps working, until too many") {
+TEST_CASE("garbage frames get bad_request and the connection keeps working until too many") {
   node_process node{test_args({"--limits.max-bad-frames=5"})};
   node.start();
   auto alice = make_user(node.ep(), "alice");
   auto ws = open_session(node.ep(), alice.token);
   std::vector<std::pair<std::string, bool>> garbage{
-    {"not json at all", false},
-    {std::string("\xc1\x00\x01", 3), true},
-    {R"({"type":"send","id":5,"cid":"x","to":"someone","kind":"text"})", false}, // no body
-    {R"({"type":"no_such_type","id":6})", false},
-    {R"({"type":"ack","upto":"ten"})", false},
+      {"not json at all", false},
+      {std::string("\xc1\x00\x01", 3), true},
+      {R"({"type":"send","id":5,"cid":"x","to":"someone","kind":"text"})", false}, // no body
+      {R"({"type":"no_such_type","id":6})", false},
+      {R"({"type":"ack","upto":"ten"})", false},
   };
   for (auto& [bytes, binary] : garbage) {
     ws.send_raw(bytes, binary);
@@ -202,20 +206,28 @@ TEST_CASE("wrong sends get the protocol's error codes with the request's id") {
   node.start();
   auto alice = make_user(node.ep(), "alice");
   auto ws = open_session(node.ep(), alice.token, net::encoding::msgpack);
-  auto unknown = ws.request(json{{"type", "send"}, {"cid", "c1"}, {"to", "nobody-here"},
-                                 {"kind", "text"}, {"body", "hi"}});
+  auto unknown = ws.request(json{
+      {"type", "send"}, {"cid", "c1"}, {"to", "nobody-here"}, {"kind", "text"}, {"body", "hi"}});
   CHECK(unknown["type"] == "error");
   CHECK(unknown["code"] == "not_found");
-  auto too_long = ws.request(json{{"type", "send"}, {"cid", std::string(65, 'c')},
-                                  {"to", alice.name}, {"kind", "text"}, {"body", "hi"}});
+  auto too_long = ws.request(json{{"type", "send"},
+                                  {"cid", std::string(65, 'c')},
+                                  {"to", alice.name},
+                                  {"kind", "text"},
+                                  {"body", "hi"}});
   CHECK(too_long["code"] == "bad_request");
-  auto big_body = ws.request(json{{"type", "send"}, {"cid", "c2"}, {"to", alice.name},
-                                  {"kind", "text"}, {"body", std::string(64 * 1024 + 1, 'x')}});
+  auto big_body = ws.request(json{{"type", "send"},
+                                  {"cid", "c2"},
+                                  {"to", alice.name},
+                                  {"kind", "text"},
+                                  {"body", std::string(64 * 1024 + 1, 'x')}});
   CHECK(big_body["code"] == "bad_request");
-  auto media = ws.request(json{{"type", "send"}, {"cid", "c3"}, {"to", alice.name},
-                               {"kind", "image"},
-                               {"media", {{"hash", std::string(64, 'a')}, {"mime", "image/jpeg"},
-                                          {"size", 10}}}});
+  auto media = ws.request(
+      json{{"type", "send"},
+           {"cid", "c3"},
+           {"to", alice.name},
+           {"kind", "image"},
+           {"media", {{"hash", std::string(64, 'a')}, {"mime", "image/jpeg"}, {"size", 10}}}});
   CHECK(media["code"] == "forbidden");
 }
 
@@ -224,12 +236,16 @@ TEST_CASE("a frame over the size limit closes the connection with 1009") {
   node.start();
   auto alice = make_user(node.ep(), "alice");
   auto ws = open_session(node.ep(), alice.token);
-  ws.send_raw(std::string(5000, ' '), false);
+  try {
+    ws.send_raw(std::string(5000, ' '), false);
+  } catch (const std::runtime_error&) {
+    // The server may close before the whole frame is written: the close code tells.
+  }
   CHECK_FALSE(ws.receive(10s));
   CHECK(ws.close_code() == 1009);
 }
 
-TEST_CASE("auth: by header, bad token, no auth first, auth timeout") {
+TEST_CASE("auth by header and bad token and no auth first and auth timeout") {
   node_process node{test_args({"--limits.auth-timeout-ms=300"})};
   node.start();
   auto alice = make_user(node.ep(), "alice");
@@ -264,7 +280,7 @@ TEST_CASE("auth: by header, bad token, no auth first, auth timeout") {
   }
 }
 
-TEST_CASE("an idle session is closed; one that pings stays") {
+TEST_CASE("an idle session is closed with 1000") {
   node_process node{test_args({"--limits.idle-timeout-ms=1500"})};
   node.start();
   auto alice = make_user(node.ep(), "alice");
@@ -274,7 +290,7 @@ TEST_CASE("an idle session is closed; one that pings stays") {
   CHECK(idle.close_code() == 1000);
 }
 
-TEST_CASE("SIGTERM closes sessions with 1001 and exits 0; nothing sent is lost") {
+TEST_CASE("SIGTERM closes sessions with 1001 and exits 0 and nothing sent is lost") {
   node_process node{test_args()};
   node.start();
   auto alice = make_user(node.ep(), "alice");

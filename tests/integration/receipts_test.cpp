@@ -27,7 +27,9 @@ std::vector<json> drain(client::ws_client& ws, int count) {
 }
 
 /// A ping answered proves every frame the server sent before it has been received.
-void settle(client::ws_client& ws) { CHECK(ws.request(json{{"type", "ping"}})["type"] == "pong"); }
+void settle(client::ws_client& ws) {
+  CHECK(ws.request(json{{"type", "ping"}})["type"] == "pong");
+}
 
 } // namespace
 
@@ -161,8 +163,11 @@ TEST_CASE("a node killed mid-stream never leaves a sent message missing") {
   std::set<std::string> acknowledged;
   int sent_frames = 0;
   for (int i = 0; i < 400; ++i, ++sent_frames)
-    a.send(json{{"type", "send"}, {"cid", "k" + std::to_string(i)}, {"to", bob.name},
-                {"kind", "text"}, {"body", "crash " + std::to_string(i)}});
+    a.send(json{{"type", "send"},
+                {"cid", "k" + std::to_string(i)},
+                {"to", bob.name},
+                {"kind", "text"},
+                {"body", "crash " + std::to_string(i)}});
   // Collect some sent replies, then kill the node while the rest are in flight.
   while (acknowledged.size() < 50) {
     auto reply = wait_for(a, of_type("sent"), 30s);

@@ -23,7 +23,7 @@ json sample() {
 
 } // namespace
 
-TEST_CASE("a frame survives a msgpack round trip unchanged, binary values included") {
+TEST_CASE("a frame survives a msgpack round trip unchanged with binary values") {
   auto bytes = encode(sample(), encoding::msgpack);
   std::string error;
   auto back = decode(bytes, encoding::msgpack, &error);
@@ -44,18 +44,19 @@ TEST_CASE("a frame survives a JSON round trip with binary values as base64") {
   CHECK((*back)["media"]["thumb"] == "AAEC/w==");
 }
 
-TEST_CASE("malformed frames are refused with a reason, never thrown") {
+TEST_CASE("malformed frames are refused with a reason and never thrown") {
   std::string error;
   CHECK_FALSE(decode("{\"type\":", encoding::json, &error));
   CHECK_FALSE(error.empty());
   CHECK_FALSE(decode("[1,2]", encoding::json, &error));
   CHECK_FALSE(decode("\"text\"", encoding::json, &error));
   CHECK_FALSE(decode("{\"a\":\"\xff\xfe\"}", encoding::json, &error));
-  CHECK_FALSE(decode(std::string(1, '\xc1'), encoding::msgpack, &error)); // reserved byte
-  CHECK_FALSE(decode("\x81", encoding::msgpack, &error));                  // truncated map
+  CHECK_FALSE(decode(std::string(1, '\xc1'), encoding::msgpack, &error));         // reserved byte
+  CHECK_FALSE(decode("\x81", encoding::msgpack, &error));                         // truncated map
   CHECK_FALSE(decode(std::string("\x81\x01\x02", 3), encoding::msgpack, &error)); // int key
-  CHECK_FALSE(decode(std::string("\x81\xa1k\xa2\xff\xfe", 6), encoding::msgpack, &error)); // bad UTF-8
-  CHECK_FALSE(decode(std::string("\x80\x80", 2), encoding::msgpack, &error)); // trailing bytes
+  CHECK_FALSE(
+      decode(std::string("\x81\xa1k\xa2\xff\xfe", 6), encoding::msgpack, &error)); // bad UTF-8
+  CHECK_FALSE(decode(std::string("\x80\x80", 2), encoding::msgpack, &error));      // trailing bytes
   CHECK_FALSE(decode(std::string("\x93\x01\x02\x03", 4), encoding::msgpack, &error)); // array
   CHECK(decode("{}", encoding::json, &error));
   CHECK(decode(std::string("\x80", 1), encoding::msgpack, &error));
@@ -65,11 +66,13 @@ TEST_CASE("deep nesting is refused in both encodings without exhausting the stac
   std::string deep_json = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   std::string error;
   CHECK_FALSE(decode(deep_json, encoding::json, &error));
-  std::string deep_msgpack = "\x81\xa1" "a" + std::string(100000, '\x91') + std::string(1, '\xc0');
+  std::string deep_msgpack = "\x81\xa1"
+                             "a" +
+                             std::string(100000, '\x91') + std::string(1, '\xc0');
   CHECK_FALSE(decode(deep_msgpack, encoding::msgpack, &error));
 }
 
-TEST_CASE("UTF-8 validation rejects overlongs, surrogates and truncation") {
+TEST_CASE("UTF-8 validation rejects overlongs and surrogates and truncation") {
   using tidings::net::valid_utf8;
   CHECK(valid_utf8("héllo ✓ 😀"));
   CHECK_FALSE(valid_utf8("\xc0\xaf"));         // overlong '/'

@@ -75,8 +75,7 @@ int decode_status(int status) {
 }
 
 // Splits complete lines off the front of `pending`, calling `on_line` for each.
-template <class F>
-void split_lines(std::string& pending, F&& on_line) {
+template <class F> void split_lines(std::string& pending, F&& on_line) {
   std::size_t start = 0;
   for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
     auto end = nl > start && pending[nl - 1] == '\r' ? nl - 1 : nl;
@@ -93,9 +92,8 @@ void split_lines(std::string& pending, F&& on_line) {
 
 node_process::node_process(std::vector<std::string> extra_args, std::filesystem::path data_dir,
                            std::string binary)
-  : binary_(binary.empty() ? default_binary() : std::move(binary)),
-    extra_args_(std::move(extra_args)),
-    data_dir_(std::move(data_dir)) {
+    : binary_(binary.empty() ? default_binary() : std::move(binary)),
+      extra_args_(std::move(extra_args)), data_dir_(std::move(data_dir)) {
   // nop
 }
 
@@ -118,6 +116,9 @@ void node_process::start() {
     throw std::runtime_error("node_process: no tidings-node binary: set TIDINGS_NODE_BINARY in "
                              "the environment or compile tidings_test_support with "
                              "-DTIDINGS_NODE_BINARY=\"PATH\"");
+  if (::access(binary_.c_str(), X_OK) != 0)
+    throw std::runtime_error("node_process: cannot execute " + binary_ + ": " +
+                             std::strerror(errno));
   if (data_dir_.empty()) {
     data_dir_ = make_temp_dir();
     owns_data_dir_ = true;

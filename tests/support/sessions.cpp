@@ -35,8 +35,7 @@ std::string abbreviated(const json& frame) {
 
 std::string unique_user(std::string_view prefix) {
   static std::atomic<unsigned long long> counter{0};
-  auto suffix = "_" + base36(static_cast<unsigned long long>(::getpid())) + "_" +
-                base36(++counter);
+  auto suffix = "_" + base36(static_cast<unsigned long long>(::getpid())) + "_" + base36(++counter);
   std::string name;
   for (char c : prefix) {
     if (c >= 'A' && c <= 'Z')

@@ -1,0 +1,625 @@
+// tidings-cli: a terminal client for a Tidings node.
+//
+// Accounts and sessions go over HTTP; `send` and `listen` open one WebSocket session each,
+// authenticate with the token that `login` stored, and speak the protocol's frames (see
+// docs/PROTOCOL.md). `send` never acknowledges inbox items, so nothing is consumed behind the
+// user's back; `listen` prints every item and acknowledges it once printed. Text from the
+// network is printed with control characters escaped, so a message cannot drive the terminal.
+//
+// Exit status: 0 on success, 1 when the server refuses or the network fails, 2 on usage errors.
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "client/http.hpp"
+#include "client/ws_client.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using tidings::client::json;
+namespace client = tidings::client;
+namespace net = tidings::net;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+
+constexpr auto receive_slice = 250ms; // how often `listen` looks at the Ctrl-C flag
+constexpr auto keepalive_interval = 20s;
+
+constexpr const char* general_help = R"help(tidings-cli: a terminal client for a Tidings node
+
+usage: tidings-cli --url=http://HOST:PORT [OPTIONS] COMMAND [ARGS...]
+
+commands:
+  register USER PASSWORD   create an account
+  login USER PASSWORD      log in and store the session token in the token file
+  logout                   revoke the stored token and delete the token file
+  send USER TEXT...        send a text message; prints "✓ sent MID", then (with --wait)
+                           "✓✓ delivered" and "✓✓ read (blue)" as the receipts arrive
+  listen                   print incoming messages and receipts, acknowledging each one,
+                           until Ctrl-C or --count messages
+
+options:
+  --url=URL                the node, http://HOST:PORT (default: $TIDINGS_URL)
+  --token-file=PATH        where login stores the token
+                           (default: $HOME/.tidings-token, or ./.tidings-token without HOME)
+  --encoding=json|msgpack  WebSocket frame encoding (default: json)
+  --timeout=SECONDS        how long to wait for each server reply (default: 10)
+  --wait=SECONDS           send: how long to wait for receipts (default: 0)
+  --count=N                listen: exit after N messages (default: run until Ctrl-C)
+  --background             listen: open the session as a background one (foreground=false)
+  --read                   listen: also send a read receipt for each message shown
+  -h, --help               this text; with a COMMAND, that command's usage
+
+A PASSWORD of "-" is read from the first line of stdin (without echo on a terminal); a TEXT
+of "-" is all of stdin. Several TEXT words are joined with spaces. Put "--" before a TEXT
+that starts with "-".
+
+The protocol allows one live session per user: `send` or `listen` as a user replaces that
+user's running `listen`. `send` leaves inbox items for `listen` (it acknowledges nothing).
+
+exit status: 0 success, 1 refused by the server or network failure, 2 usage error
+)help";
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A failure already explained to the user; carries only the exit status.
+struct reported_failure {
+  int status;
+};
+
+struct options {
+  std::string url;
+  std::string token_file;
+  net::encoding enc = net::encoding::json;
+  std::chrono::seconds timeout{10};
+  std::chrono::seconds wait{0};
+  uint64_t count = 0;
+  bool background = false;
+  bool mark_read = false;
+  bool help = false;
+  std::vector<std::string> args; // the command and its arguments
+};
+
+struct command {
+  const char* name;
+  const char* usage;
+  std::size_t min_args;
+  std::size_t max_args;
+  int (*run)(const options&);
+};
+
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_interrupt(int) {
+  interrupted = true;
+}
+
+// -- small helpers -----------------------------------------------------------
+
+uint64_t parse_number(const std::string& option, const std::string& text) {
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    throw usage_error("--" + option + " needs a non-negative integer, got '" + text + "'");
+  return std::stoull(text);
+}
+
+options parse_args(int argc, char** argv) {
+  options opts;
+  if (const char* url = std::getenv("TIDINGS_URL"))
+    opts.url = url;
+  bool options_done = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (options_done || arg == "-" || arg.rfind('-', 0) != 0) {
+      opts.args.push_back(std::move(arg));
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      opts.help = true;
+      continue;
+    }
+    if (arg == "--background") {
+      opts.background = true;
+      continue;
+    }
+    if (arg == "--read") {
+      opts.mark_read = true;
+      continue;
+    }
+    auto eq = arg.find('=');
+    if (arg.rfind("--", 0) != 0 || eq == std::string::npos)
+      throw usage_error("unknown option '" + arg + "'");
+    auto name = arg.substr(2, eq - 2);
+    auto value = arg.substr(eq + 1);
+    if (name == "url")
+      opts.url = value;
+    else if (name == "token-file")
+      opts.token_file = value;
+    else if (name == "encoding" && (value == "json" || value == "msgpack"))
+      opts.enc = value == "json" ? net::encoding::json : net::encoding::msgpack;
+    else if (name == "encoding")
+      throw usage_error("--encoding must be json or msgpack");
+    else if (name == "timeout")
+      opts.timeout = std::chrono::seconds{std::max<uint64_t>(1, parse_number(name, value))};
+    else if (name == "wait")
+      opts.wait = std::chrono::seconds{parse_number(name, value)};
+    else if (name == "count")
+      opts.count = parse_number(name, value);
+    else
+      throw usage_error("unknown option '--" + name + "'");
+  }
+  if (opts.token_file.empty()) {
+    const char* home = std::getenv("HOME");
+    opts.token_file =
+        home != nullptr && *home != '\0' ? std::string{home} + "/.tidings-token" : ".tidings-token";
+  }
+  return opts;
+}
+
+client::endpoint endpoint_of(const options& opts) {
+  if (opts.url.empty())
+    throw usage_error("no node given: use --url=http://HOST:PORT or set TIDINGS_URL");
+  try {
+    return client::parse_url(opts.url);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
+}
+
+// Network text made safe for a terminal: control characters (C0, DEL, C1) become escapes.
+std::string printable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  char hex[8];
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n' || c == '\t') {
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else if (c == 0xc2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      std::snprintf(hex, sizeof hex, "\\u%04x", static_cast<unsigned char>(text[++i]));
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string string_field(const json& frame, const char* key) {
+  auto i = frame.find(key);
+  if (i == frame.end())
+    return {};
+  return i->is_string() ? i->get<std::string>() : i->dump();
+}
+
+std::string format_ts(const json& frame) {
+  auto i = frame.find("ts");
+  if (i == frame.end() || !i->is_number_integer())
+    return "?";
+  auto ms = i->get<int64_t>();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm local{};
+  char buf[32];
+  if (localtime_r(&secs, &local) == nullptr ||
+      std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &local) == 0)
+    return std::to_string(ms);
+  return buf;
+}
+
+std::string describe_close(uint16_t code) {
+  switch (code) {
+  case 1000:
+    return "1000, normal closure";
+  case 1001:
+    return "1001, node shutting down";
+  case 1006:
+    return "1006, connection lost";
+  case 1009:
+    return "1009, frame too big";
+  case 1011:
+    return "1011, internal server error";
+  case 4001:
+    return "4001, unauthorized";
+  case 4002:
+    return "4002, replaced by a newer session of the same user";
+  case 4003:
+    return "4003, policy violation";
+  default:
+    return std::to_string(code);
+  }
+}
+
+void print_error(const std::string& text) {
+  std::cerr << "tidings-cli: error: " << text << std::endl;
+}
+
+// Prints an `error` frame; returns exit_failed for convenience.
+int report_error_frame(const json& frame) {
+  auto text = string_field(frame, "code") + ": " + printable(string_field(frame, "message"));
+  if (auto retry = frame.find("retry_ms"); retry != frame.end())
+    text += " (retry in " + retry->dump() + " ms)";
+  print_error(text);
+  return exit_failed;
+}
+
+int report_api_error(const client::api_error& e) {
+  if (!e.code().empty())
+    print_error(e.code() + ": " + printable(e.message()) + " (HTTP " + std::to_string(e.status()) +
+                ")");
+  else
+    print_error(printable(e.what()));
+  return exit_failed;
+}
+
+std::string read_stdin_line(bool secret) {
+  termios saved{};
+  bool restore = false;
+  if (secret && ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+    std::cerr << "Password: " << std::flush;
+    auto quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    restore = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+  }
+  std::string line;
+  bool ok = static_cast<bool>(std::getline(std::cin, line));
+  if (restore) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << std::endl;
+  }
+  if (!ok)
+    throw usage_error("expected a line on stdin");
+  if (!line.empty() && line.back() == '\r')
+    line.pop_back();
+  return line;
+}
+
+std::string password_arg(const std::string& arg) {
+  return arg == "-" ? read_stdin_line(true) : arg;
+}
+
+std::string read_token(const options& opts) {
+  std::ifstream in{opts.token_file};
+  std::string token;
+  if (!in || !(in >> token) || token.empty()) {
+    print_error("no session token in " + opts.token_file +
+                "; run `tidings-cli login USER PASSWORD` first");
+    throw reported_failure{exit_failed};
+  }
+  return token;
+}
+
+// Writes the token readable by the owner only, atomically (a temporary file, then rename).
+void write_token(const options& opts, const std::string& token) {
+  auto temp = opts.token_file + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  auto fail = [&](const char* what) {
+    auto err = std::strerror(errno);
+    if (fd >= 0)
+      ::close(fd);
+    ::unlink(temp.c_str());
+    print_error(std::string{"cannot "} + what + " " + temp + ": " + err);
+    throw reported_failure{exit_failed};
+  };
+  if (fd < 0)
+    fail("create");
+  if (::fchmod(fd, 0600) != 0)
+    fail("chmod");
+  auto text = token + "\n";
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    fail("write");
+  if (::fsync(fd) != 0)
+    fail("sync");
+  ::close(fd);
+  fd = -1;
+  if (::rename(temp.c_str(), opts.token_file.c_str()) != 0)
+    fail("rename to the token file");
+}
+
+std::string random_cid() {
+  std::random_device rd;
+  uint64_t value = (static_cast<uint64_t>(rd()) << 32) | rd();
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "cli-%016llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+// Connects and authenticates; reports and throws reported_failure if the server says no.
+client::ws_client open_session(const options& opts, bool foreground) {
+  client::ws_client ws{endpoint_of(opts), opts.enc};
+  ws.connect({}, opts.timeout);
+  auto reply = ws.auth(read_token(opts), foreground, opts.timeout);
+  auto type = string_field(reply, "type");
+  if (type == "welcome")
+    return ws;
+  if (type == "error") {
+    report_error_frame(reply);
+    if (string_field(reply, "code") == "unauthorized")
+      std::cerr << "tidings-cli: the stored token is not valid; run `tidings-cli login` again"
+                << std::endl;
+  } else {
+    print_error("unexpected reply to auth: " + printable(reply.dump()));
+  }
+  throw reported_failure{exit_failed};
+}
+
+bool mids_contain(const json& receipt, const std::string& mid) {
+  auto mids = receipt.find("mids");
+  return mids != receipt.end() && mids->is_array() &&
+         std::find(mids->begin(), mids->end(), json(mid)) != mids->end();
+}
+
+// -- commands ----------------------------------------------------------------
+
+int cmd_register(const options& opts) {
+  auto ep = endpoint_of(opts);
+  auto& user = opts.args[1];
+  client::register_user(ep, user, password_arg(opts.args[2]));
+  std::cout << "registered " << user << std::endl;
+  return exit_ok;
+}
+
+int cmd_login(const options& opts) {
+  auto ep = endpoint_of(opts);
+  auto& user = opts.args[1];
+  auto token = client::login(ep, user, password_arg(opts.args[2]));
+  write_token(opts, token);
+  std::cout << "logged in as " << user << " (token stored in " << opts.token_file << ")"
+            << std::endl;
+  return exit_ok;
+}
+
+int cmd_logout(const options& opts) {
+  auto ep = endpoint_of(opts);
+  auto token = read_token(opts);
+  try {
+    client::logout(ep, token);
+  } catch (const client::api_error& e) {
+    if (e.status() != 401)
+      throw;
+    ::unlink(opts.token_file.c_str());
+    report_api_error(e);
+    std::cerr << "tidings-cli: the token was not valid any more; removed " << opts.token_file
+              << std::endl;
+    return exit_failed;
+  }
+  ::unlink(opts.token_file.c_str());
+  std::cout << "logged out" << std::endl;
+  return exit_ok;
+}
+
+int cmd_send(const options& opts) {
+  auto& to = opts.args[1];
+  std::string text;
+  if (opts.args.size() == 3 && opts.args[2] == "-") {
+    text.assign(std::istreambuf_iterator<char>{std::cin}, std::istreambuf_iterator<char>{});
+  } else {
+    for (std::size_t i = 2; i < opts.args.size(); ++i)
+      text += (i > 2 ? " " : "") + opts.args[i];
+  }
+  auto ws = open_session(opts, true);
+  auto reply = ws.request(
+      {{"type", "send"}, {"cid", random_cid()}, {"to", to}, {"kind", "text"}, {"body", text}},
+      opts.timeout);
+  if (string_field(reply, "type") != "sent") {
+    ws.close();
+    if (string_field(reply, "type") == "error")
+      return report_error_frame(reply);
+    print_error("unexpected reply to send: " + printable(reply.dump()));
+    return exit_failed;
+  }
+  auto mid = string_field(reply, "mid");
+  std::cout << "✓ sent " << printable(mid) << std::endl;
+
+  auto deadline = std::chrono::steady_clock::now() + opts.wait;
+  bool delivered = false;
+  bool read = false;
+  while (!read && !ws.closed() && !interrupted) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left <= 0ms)
+      break;
+    auto frame = ws.receive(std::min<std::chrono::milliseconds>(left, receive_slice));
+    if (!frame || string_field(*frame, "type") != "receipt" || !mids_contain(*frame, mid))
+      continue;
+    auto status = string_field(*frame, "status");
+    if (status == "delivered" && !delivered) {
+      delivered = true;
+      std::cout << "✓✓ delivered" << std::endl;
+    } else if (status == "read") {
+      read = true;
+      std::cout << "✓✓ read (blue)" << std::endl;
+    }
+  }
+  ws.close();
+  return exit_ok;
+}
+
+void print_msg(const json& m) {
+  std::cout << "[" << format_ts(m) << "] " << printable(string_field(m, "from")) << ": ";
+  auto kind = string_field(m, "kind");
+  if (kind != "text") {
+    auto media = m.value("media", json::object());
+    std::cout << "[" << printable(kind) << " " << printable(string_field(media, "mime"));
+    if (media.contains("size"))
+      std::cout << ", " << media["size"].dump() << " bytes";
+    if (media.contains("name"))
+      std::cout << ", " << printable(string_field(media, "name"));
+    std::cout << ", " << printable(string_field(media, "hash")) << "]";
+    if (m.contains("body"))
+      std::cout << " ";
+  }
+  std::cout << printable(string_field(m, "body")) << std::endl;
+}
+
+void print_receipt(const json& r) {
+  auto status = string_field(r, "status");
+  std::cout << "[" << format_ts(r) << "] "
+            << (status == "read" ? "✓✓ read (blue)" : "✓✓ " + printable(status)) << " by "
+            << printable(string_field(r, "by")) << ":";
+  if (auto mids = r.find("mids"); mids != r.end() && mids->is_array())
+    for (auto& mid : *mids)
+      std::cout << " " << printable(mid.is_string() ? mid.get<std::string>() : mid.dump());
+  std::cout << std::endl;
+}
+
+// The key by which repeats of an inbox item are recognised (protocol section 5).
+std::string repeat_key(const std::string& type, const json& item) {
+  if (type == "msg")
+    return "msg " + string_field(item, "mid");
+  return "receipt " + string_field(item, "by") + " " + string_field(item, "status") + " " +
+         item.value("mids", json::array()).dump();
+}
+
+int cmd_listen(const options& opts) {
+  auto ws = open_session(opts, !opts.background);
+  std::cerr << "tidings-cli: listening (Ctrl-C to stop)" << std::endl;
+  std::set<std::string> seen;
+  uint64_t messages = 0;
+  auto last_sent = std::chrono::steady_clock::now();
+  auto send = [&](const json& frame) {
+    ws.send(frame);
+    last_sent = std::chrono::steady_clock::now();
+  };
+  while (!interrupted && (opts.count == 0 || messages < opts.count)) {
+    auto frame = ws.receive(receive_slice);
+    if (!frame) {
+      if (ws.closed())
+        break;
+      if (std::chrono::steady_clock::now() - last_sent >= keepalive_interval)
+        send({{"type", "ping"}});
+      continue;
+    }
+    auto type = string_field(*frame, "type");
+    if (type == "msg" || type == "receipt") {
+      bool fresh = seen.insert(repeat_key(type, *frame)).second;
+      if (fresh && type == "msg") {
+        print_msg(*frame);
+        ++messages;
+      } else if (fresh) {
+        print_receipt(*frame);
+      }
+      if (auto seq = frame->find("seq"); seq != frame->end() && seq->is_number_unsigned())
+        send({{"type", "ack"}, {"upto", *seq}});
+      if (fresh && type == "msg" && opts.mark_read) // after the ack: read what was delivered
+        send({{"type", "read"},
+              {"from", string_field(*frame, "from")},
+              {"mids", json::array({string_field(*frame, "mid")})}});
+    } else if (type == "error") {
+      report_error_frame(*frame);
+    } else if (type == "presence") {
+      std::cout << "[presence] " << printable(string_field(*frame, "user"))
+                << (frame->value("online", false) ? " online" : " offline") << std::endl;
+    } else if (type != "pong") {
+      std::cout << "[server] " << printable(frame->dump()) << std::endl;
+    }
+  }
+  if (ws.closed()) {
+    print_error("connection closed by the server (" + describe_close(ws.close_code()) + ")");
+    return exit_failed;
+  }
+  ws.close();
+  return exit_ok;
+}
+
+const command commands[] = {
+    {"register", "register USER PASSWORD", 2, 2, cmd_register},
+    {"login", "login USER PASSWORD", 2, 2, cmd_login},
+    {"logout", "logout", 0, 0, cmd_logout},
+    {"send", "send USER TEXT... [--wait=SECONDS]", 2, SIZE_MAX, cmd_send},
+    {"listen", "listen [--count=N] [--background] [--read]", 0, 0, cmd_listen},
+};
+
+const command* find_command(const std::string& name) {
+  for (auto& cmd : commands)
+    if (name == cmd.name)
+      return &cmd;
+  return nullptr;
+}
+
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0; // no SA_RESTART: blocking waits return early
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  const command* cmd = nullptr;
+  try {
+    auto opts = parse_args(argc, argv);
+    if (!opts.args.empty()) {
+      cmd = find_command(opts.args[0]);
+      if (cmd == nullptr)
+        throw usage_error("unknown command '" + opts.args[0] + "'");
+    }
+    if (opts.help) {
+      if (cmd != nullptr)
+        std::cout << "usage: tidings-cli --url=http://HOST:PORT [OPTIONS] " << cmd->usage << "\n";
+      else
+        std::cout << general_help;
+      return exit_ok;
+    }
+    if (cmd == nullptr)
+      throw usage_error("no command given");
+    auto given = opts.args.size() - 1;
+    if (given < cmd->min_args || given > cmd->max_args)
+      throw usage_error(std::string{"wrong number of arguments for "} + cmd->name);
+    install_interrupt_handler();
+    return cmd->run(opts);
+  } catch (const usage_error& e) {
+    std::cerr << "tidings-cli: " << e.what() << "\n";
+    if (cmd != nullptr)
+      std::cerr << "usage: tidings-cli --url=http://HOST:PORT [OPTIONS] " << cmd->usage << "\n";
+    else
+      std::cerr << "usage: tidings-cli --url=http://HOST:PORT [OPTIONS] COMMAND [ARGS...]\n"
+                << "       tidings-cli --help\n";
+    return exit_usage;
+  } catch (const reported_failure& f) {
+    return f.status;
+  } catch (const client::api_error& e) {
+    return report_api_error(e);
+  } catch (const std::exception& e) {
+    print_error(printable(e.what()));
+    return exit_failed;
+  }
+}
