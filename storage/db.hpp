@@ -26,8 +26,16 @@ enum class table : uint8_t {
   accounts,   ///< user -> account record (msgpack)
   tokens,     ///< blake2b(token) -> user
   received,   ///< reader \0 mid -> sender: delivered messages not yet reported read
+  profiles,   ///< user -> profile record (msgpack)
+  contacts,   ///< owner \0 contact -> ""
+  blocks,     ///< owner \0 blocked -> profile snapshot at block time (msgpack)
+  lastseen,   ///< user -> be64(last seen ms)
+  media,      ///< sha256 hex -> media record (msgpack: size, mime, uploader, created, used)
+  media_readers, ///< sha256 hex \0 user -> "" (may read)
+  media_pending, ///< sha256 hex \0 recipient \0 be64(seq) -> "" (in an unacked inbox item)
+  avatars,    ///< sha256 hex \0 owner -> "" (current avatar of owner's profile)
 };
-constexpr std::size_t table_count = 6;
+constexpr std::size_t table_count = 14;
 
 /// Name of a table's column family on disk.
 const char* table_name(table t);
