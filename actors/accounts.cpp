@@ -40,7 +40,10 @@ unsigned status_of(errc code) {
 }
 
 net::http_response json_response(unsigned status, const json& body) {
-  return {status, "application/json", body.dump(), {}};
+  net::http_response res;
+  res.status = status;
+  res.body = body.dump();
+  return res;
 }
 
 struct credentials {
@@ -159,7 +162,9 @@ net::http_response accounts_state::logout(const net::http_request& req) {
   b.del(storage::table::tokens, key);
   if (!ctx->store->write(b).ok())
     return http_error(errc::unavailable, "storage unavailable");
-  return {204, "application/json", {}, {}};
+  net::http_response res;
+  res.status = 204;
+  return res;
 }
 
 net::http_response accounts_state::handle(const net::http_request& req) {

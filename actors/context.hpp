@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 
@@ -31,10 +32,12 @@ struct node_settings {
   int64_t inbox_idle_stop_ms = 60'000;  ///< an inbox without session stops after this
   int64_t dedupe_retention_ms = 48LL * 3600 * 1000; ///< (sender, cid) remembered this long
   int64_t sweep_interval_ms = 60'000;               ///< period of the dedupe expiry steps
-  int64_t tick_ms = 1'000;                          ///< period of the actors' housekeeping timers
-  unsigned argon2_ops = 2;                          ///< argon2id passes
-  std::size_t argon2_mem_kib = 19 * 1024;           ///< argon2id memory
-  std::size_t login_failures_per_min = 10;          ///< per user, then 429
+  int64_t lastseen_persist_ms = 60'000;    ///< a user's last seen is written at most this often
+  std::size_t shards = 4;                  ///< profile and lastseen actors per node
+  int64_t tick_ms = 1'000;                 ///< period of the actors' housekeeping timers
+  unsigned argon2_ops = 2;                 ///< argon2id passes
+  std::size_t argon2_mem_kib = 19 * 1024;  ///< argon2id memory
+  std::size_t login_failures_per_min = 10; ///< per user, then 429
 };
 
 struct node_context {
@@ -42,6 +45,13 @@ struct node_context {
   storage::db* store = nullptr;
   clock_fn now = system_clock_ms;
   caf::actor directory;
+  std::vector<caf::actor> profiles; ///< profile service shards
+  std::vector<caf::actor> lastseen; ///< lastseen service shards
+
+  /// The shard of `user` among `shards`.
+  const caf::actor& shard(const std::vector<caf::actor>& shards, const std::string& user) const {
+    return shards[std::hash<std::string>{}(user) % shards.size()];
+  }
 };
 
 /// A random identifier: `bytes` random bytes as lowercase hex.

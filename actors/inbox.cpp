@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "actors/messages.hpp"
+#include "actors/profile.hpp"
 #include "net/codec.hpp"
 
 namespace tidings {
@@ -47,6 +48,12 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
   storage::batch b;
   b.put(storage::table::dedupe, key,
         net::encode(json{{"mid", mid}, {"ts", ts}, {"to", log->user()}}, net::encoding::msgpack));
+  if (has_blocked(*ctx->store, log->user(), from)) {
+    // Blocked: the sender sees `sent` as usual; nothing is stored for delivery.
+    if (!ctx->store->write(b).ok())
+      return make_error(errc::unavailable);
+    return {mid, ts};
+  }
   auto st = log->append({net::encode(item, net::encoding::msgpack)}, b);
   if (!st.ok()) {
     // Nothing was stored: the sender gets no `sent` and may retry with the same cid.
@@ -194,6 +201,11 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     }
   }
   if (accepted.empty())
+    return;
+  // Either side switching read receipts off means no read receipt (as in WhatsApp).
+  auto reader = load_profile(*ctx->store, log->user());
+  auto sender = load_profile(*ctx->store, from);
+  if (!reader || !sender || !reader->read_receipts || !sender->read_receipts)
     return;
   self->request(ctx->directory, receipt_timeout, atom::receipt::value, from,
                 receipt_item("read", log->user(), accepted, ctx->now()))

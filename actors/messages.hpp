@@ -14,19 +14,32 @@ namespace tidings {
 
 // Atoms: at most 10 characters, none of CAF's own.
 namespace atom {
-using frame = caf::atom_constant<caf::atom("frame")>;       ///< shim -> session: a frame
-using wsclosed = caf::atom_constant<caf::atom("wsclosed")>; ///< shim -> session: gone
-using deliver = caf::atom_constant<caf::atom("deliver")>;   ///< session -> inbox: store a msg
-using attach = caf::atom_constant<caf::atom("attach")>;     ///< session -> inbox: I am live
-using push = caf::atom_constant<caf::atom("push")>;         ///< inbox -> session: an item
-using ack = caf::atom_constant<caf::atom("ack")>;           ///< session -> inbox: ack upto
-using replaced = caf::atom_constant<caf::atom("replaced")>; ///< inbox -> old session
-using idle = caf::atom_constant<caf::atom("idle")>;         ///< inbox -> directory
-using stop = caf::atom_constant<caf::atom("stopinbox")>;    ///< directory -> inbox
-using timer = caf::atom_constant<caf::atom("timer")>;       ///< periodic self-message
-using account = caf::atom_constant<caf::atom("account")>;   ///< gateway -> accounts worker
-using receipt = caf::atom_constant<caf::atom("receipt")>;   ///< inbox -> inbox: store a receipt
-using read = caf::atom_constant<caf::atom("read")>;         ///< session -> inbox: user read
+using frame = caf::atom_constant<caf::atom("frame")>;          ///< shim -> session: a frame
+using wsclosed = caf::atom_constant<caf::atom("wsclosed")>;    ///< shim -> session: gone
+using deliver = caf::atom_constant<caf::atom("deliver")>;      ///< session -> inbox: store a msg
+using attach = caf::atom_constant<caf::atom("attach")>;        ///< session -> inbox: I am live
+using push = caf::atom_constant<caf::atom("push")>;            ///< inbox -> session: an item
+using ack = caf::atom_constant<caf::atom("ack")>;              ///< session -> inbox: ack upto
+using replaced = caf::atom_constant<caf::atom("replaced")>;    ///< inbox -> old session
+using idle = caf::atom_constant<caf::atom("inboxidle")>;       ///< inbox -> directory
+using stop = caf::atom_constant<caf::atom("stopinbox")>;       ///< directory -> inbox
+using timer = caf::atom_constant<caf::atom("timer")>;          ///< periodic self-message
+using account = caf::atom_constant<caf::atom("account")>;      ///< gateway -> accounts worker
+using receipt = caf::atom_constant<caf::atom("receipt")>;      ///< inbox -> inbox: store a receipt
+using read = caf::atom_constant<caf::atom("read")>;            ///< session -> inbox: user read
+using profile_get = caf::atom_constant<caf::atom("profget")>;  ///< session -> profile shard
+using profile_set = caf::atom_constant<caf::atom("profset")>;  ///< session -> profile shard
+using contacts = caf::atom_constant<caf::atom("contacts")>;    ///< the contacts table
+using blocks = caf::atom_constant<caf::atom("blocks")>;        ///< the blocks table
+using list = caf::atom_constant<caf::atom("list")>;            ///< list a table's entries
+using add_item = caf::atom_constant<caf::atom("additem")>;     ///< add an entry
+using remove_item = caf::atom_constant<caf::atom("rmitem")>;   ///< remove an entry
+using online = caf::atom_constant<caf::atom("online")>;        ///< session -> lastseen: fg/bg
+using touch = caf::atom_constant<caf::atom("touch")>;          ///< session -> lastseen: activity
+using offline = caf::atom_constant<caf::atom("offline")>;      ///< session -> lastseen: ended
+using presence = caf::atom_constant<caf::atom("presence")>;    ///< presence query or push
+using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
+using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
 } // namespace atom
 
 /// Completion of an HTTP request handed to an actor (local only, never serialised).

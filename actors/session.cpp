@@ -1,5 +1,6 @@
 #include "actors/session.hpp"
 
+#include <map>
 #include <random>
 
 #include "actors/accounts.hpp"
@@ -15,6 +16,7 @@ namespace {
 constexpr std::size_t max_body_bytes = 64 * 1024;
 constexpr std::size_t max_thumb_bytes = 16 * 1024;
 constexpr std::size_t max_read_mids = 1024;
+constexpr std::size_t max_presence_users = 1024;
 constexpr auto request_timeout = std::chrono::seconds(30);
 
 bool is_media_kind(const std::string& kind) {
@@ -124,20 +126,46 @@ void session_state::dispatch(json& frame, net::encoding frame_enc) {
     }
     field_reader r{frame};
     auto token = r.bytes("token", 1, 512);
-    r.boolean("foreground", false);
+    auto fg = r.boolean("foreground", false);
     if (!r.ok())
       return bad_request(r.error(), frame_enc, id);
+    foreground = fg.value_or(true);
     enc = frame_enc;
     return authenticate(*token, frame_enc, id);
   }
-  if (type == "ping")
+  if (type == "ping") {
+    touch(); // a foreground heartbeat keeps last seen fresh
     return reply(json{{"type", "pong"}}, frame_enc, id);
+  }
   if (type == "send")
     return handle_send(frame, frame_enc, id);
   if (type == "ack")
     return handle_ack(frame, frame_enc, id);
   if (type == "read")
     return handle_read(frame, frame_enc, id);
+  if (type == "state")
+    return handle_state(frame, frame_enc, id);
+  if (type == "profile_get") {
+    field_reader r{frame};
+    auto target = r.user("user");
+    if (!r.ok())
+      return bad_request(r.error(), frame_enc, id);
+    return ask(
+        ctx->shard(ctx->profiles, *target), frame_enc, id,
+        [](const std::string& fields) {
+          auto out = net::decode(fields, net::encoding::msgpack, nullptr).value_or(json::object());
+          out["type"] = "profile";
+          return out;
+        },
+        atom::profile_get::value, user, *target);
+  }
+  if (type == "profile_set")
+    return handle_profile_set(frame, frame_enc, id);
+  if (type == "presence_get" || type == "presence_sub" || type == "presence_unsub")
+    return handle_presence(type, frame, frame_enc, id);
+  if (type == "contacts_add" || type == "contacts_remove" || type == "contacts_list" ||
+      type == "block" || type == "unblock" || type == "blocked_list")
+    return handle_list(type, frame, frame_enc, id);
   if (type == "auth")
     return bad_request("already authenticated", frame_enc, id);
   bad_request("unknown frame type '" + type + "'", frame_enc, id);
@@ -153,6 +181,8 @@ void session_state::authenticate(const std::string& token, net::encoding frame_e
   user = *owner;
   state = phase::live;
   reply(json{{"type", "welcome"}, {"user", user}, {"ts", ctx->now()}}, frame_enc, id);
+  self->send(ctx->shard(ctx->lastseen, user), atom::online::value, user,
+             caf::actor_cast<caf::actor>(self), foreground);
   attach();
 }
 
@@ -201,6 +231,7 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   if (inflight >= ctx->settings.max_inflight_sends)
     return send_error(errc::overloaded, "too many sends in flight", frame_enc, id, jittered(200));
   ++inflight;
+  touch();
   auto cid_copy = *cid;
   self->request(ctx->directory, request_timeout, atom::deliver::value, *to, user, *cid,
                 net::encode(content, net::encoding::msgpack))
@@ -227,6 +258,212 @@ void session_state::handle_ack(const json& frame, net::encoding frame_enc, const
     return bad_request(r.error(), frame_enc, id);
   if (inbox)
     self->send(inbox, atom::ack::value, *upto, caf::actor_cast<caf::actor>(self));
+  ok(frame_enc, id);
+}
+
+namespace {
+
+/// Turns `f` (concrete parameters, returns the reply frame) into a response handler.
+template <class F, class Sig = decltype(&F::operator())> struct reply_adapter;
+
+template <class F, class C, class R, class... Args>
+struct reply_adapter<F, R (C::*)(Args...) const> {
+  template <class Send> static auto make(F f, Send send) {
+    return [f, send](Args... args) { send(f(args...)); };
+  }
+};
+
+} // namespace
+
+template <class... Ts, class F>
+void session_state::ask(const caf::actor& dest, net::encoding frame_enc, const json& id, F on_value,
+                        Ts&&... xs) {
+  auto send = [this, frame_enc, id](json frame) { reply(std::move(frame), frame_enc, id); };
+  self->request(dest, request_timeout, std::forward<Ts>(xs)...)
+      .then(reply_adapter<F>::make(std::move(on_value), send),
+            [this, frame_enc, id](const caf::error& err) {
+              auto code = to_errc(err);
+              send_error(code, std::string{to_string(code)}, frame_enc, id,
+                         code == errc::unavailable ? jittered(500) : -1);
+            });
+}
+
+void session_state::touch() {
+  if (state == phase::live && foreground)
+    self->send(ctx->shard(ctx->lastseen, user), atom::touch::value, user,
+               caf::actor_cast<caf::actor>(self));
+}
+
+void session_state::ok(net::encoding frame_enc, const json& id) {
+  if (!id.is_null())
+    reply(json{{"type", "ok"}}, frame_enc, id);
+}
+
+void session_state::handle_state(const json& frame, net::encoding frame_enc, const json& id) {
+  field_reader r{frame};
+  auto fg = r.boolean("foreground");
+  if (!r.ok())
+    return bad_request(r.error(), frame_enc, id);
+  foreground = *fg;
+  self->send(ctx->shard(ctx->lastseen, user), atom::online::value, user,
+             caf::actor_cast<caf::actor>(self), foreground);
+  ok(frame_enc, id);
+}
+
+namespace {
+
+/// Trimmed profile text: no control characters, at most `max` code points.
+std::optional<std::string> profile_text(field_reader& r, const json& frame, const char* key,
+                                        std::size_t max) {
+  auto raw = r.bytes(key, 0, max * 4, false);
+  if (!raw)
+    return std::nullopt;
+  auto begin = raw->find_first_not_of(" \t\r\n");
+  auto end = raw->find_last_not_of(" \t\r\n");
+  std::string text = begin == std::string::npos ? "" : raw->substr(begin, end - begin + 1);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    bool c1 = c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0xA0;
+    if (c < 0x20 || c == 0x7F || c1) {
+      r.fail(std::string{"field '"} + key + "' must not contain control characters");
+      return std::nullopt;
+    }
+  }
+  if (utf8_length(text) > max) {
+    r.fail(std::string{"field '"} + key + "' must have at most " + std::to_string(max) +
+           " characters");
+    return std::nullopt;
+  }
+  (void)frame;
+  return text;
+}
+
+} // namespace
+
+void session_state::handle_profile_set(const json& frame, net::encoding frame_enc, const json& id) {
+  field_reader r{frame};
+  json changes = json::object();
+  if (auto name = profile_text(r, frame, "name", 64))
+    changes["name"] = *name;
+  if (auto about = profile_text(r, frame, "about", 256))
+    changes["about"] = *about;
+  if (auto it = frame.find("avatar"); it != frame.end()) {
+    if (it->is_null())
+      changes["avatar"] = nullptr;
+    else if (auto hash = r.bytes("avatar", 64, 64))
+      changes["avatar"] = *hash;
+  }
+  if (auto it = frame.find("privacy"); it != frame.end()) {
+    if (!it->is_object()) {
+      r.fail("field 'privacy' must be an object");
+    } else {
+      field_reader p{*it};
+      json privacy = json::object();
+      if (auto ls = p.text("last_seen", 1, 16, false)) {
+        if (*ls != "everyone" && *ls != "contacts" && *ls != "nobody")
+          p.fail("privacy.last_seen must be everyone, contacts or nobody");
+        privacy["last_seen"] = *ls;
+      }
+      if (auto rr = p.boolean("read_receipts", false))
+        privacy["read_receipts"] = *rr;
+      if (!p.ok())
+        r.fail(p.error());
+      changes["privacy"] = privacy;
+    }
+  }
+  if (!r.ok())
+    return bad_request(r.error(), frame_enc, id);
+  touch();
+  ask(
+      ctx->shard(ctx->profiles, user), frame_enc, id,
+      [](const std::string& fields) {
+        auto out = net::decode(fields, net::encoding::msgpack, nullptr).value_or(json::object());
+        out["type"] = "profile";
+        return out;
+      },
+      atom::profile_set::value, user, net::encode(changes, net::encoding::msgpack));
+}
+
+void session_state::handle_presence(const std::string& type, const json& frame,
+                                    net::encoding frame_enc, const json& id) {
+  field_reader r{frame};
+  if (type == "presence_get") {
+    auto target = r.user("user");
+    if (!r.ok())
+      return bad_request(r.error(), frame_enc, id);
+    return ask(
+        ctx->shard(ctx->lastseen, *target), frame_enc, id,
+        [target = *target](bool online, int64_t last_seen) {
+          return json{{"type", "presence"},
+                      {"user", target},
+                      {"online", online},
+                      {"last_seen", last_seen < 0 ? json(nullptr) : json(last_seen)}};
+        },
+        atom::presence::value, user, *target);
+  }
+  auto it = frame.find("users");
+  if (it == frame.end() || !it->is_array() || it->size() > max_presence_users)
+    return bad_request("field 'users' must be an array of at most " +
+                           std::to_string(max_presence_users) + " users",
+                       frame_enc, id);
+  std::map<std::size_t, std::vector<std::string>> by_shard;
+  for (const auto& u : *it) {
+    if (!u.is_string() || !valid_user(u.get_ref<const std::string&>()))
+      return bad_request("every entry of 'users' must be a user name", frame_enc, id);
+    auto name = u.get<std::string>();
+    by_shard[std::hash<std::string>{}(name) % ctx->lastseen.size()].push_back(std::move(name));
+  }
+  auto me = caf::actor_cast<caf::actor>(self);
+  for (auto& [shard, users] : by_shard) {
+    if (type == "presence_sub")
+      self->send(ctx->lastseen[shard], atom::subscribe::value, user, me, std::move(users));
+    else
+      self->send(ctx->lastseen[shard], atom::unsubscribe::value, me, std::move(users));
+  }
+  ok(frame_enc, id);
+}
+
+void session_state::handle_list(const std::string& type, const json& frame, net::encoding frame_enc,
+                                const json& id) {
+  const auto& shard = ctx->shard(ctx->profiles, user);
+  bool contacts = type.rfind("contacts", 0) == 0;
+  auto table_atom = [&](auto f) {
+    return contacts ? f(atom::contacts::value) : f(atom::blocks::value);
+  };
+  if (type == "contacts_list" || type == "blocked_list") {
+    return table_atom([&](auto t) {
+      ask(
+          shard, frame_enc, id,
+          [contacts](const std::vector<std::string>& users) {
+            return json{{"type", contacts ? "contacts" : "blocked"}, {"users", users}};
+          },
+          t, atom::list::value, user);
+    });
+  }
+  field_reader r{frame};
+  auto other = r.user("user");
+  if (!r.ok())
+    return bad_request(r.error(), frame_enc, id);
+  if (*other == user)
+    return bad_request("you cannot add or block yourself", frame_enc, id);
+  bool add = type == "contacts_add" || type == "block";
+  auto done = [](bool) { return json{{"type", "ok"}}; };
+  table_atom([&](auto t) {
+    if (add)
+      ask(shard, frame_enc, id, done, t, atom::add_item::value, user, *other);
+    else
+      ask(shard, frame_enc, id, done, t, atom::remove_item::value, user, *other);
+  });
+}
+
+void session_state::on_presence(const std::string& target, bool online, int64_t last_seen) {
+  if (state != phase::live)
+    return;
+  json frame{{"type", "presence"},
+             {"user", target},
+             {"online", online},
+             {"last_seen", last_seen < 0 ? json(nullptr) : json(last_seen)}};
+  peer->send(net::encode(frame, enc), enc == net::encoding::msgpack);
 }
 
 void session_state::handle_read(const json& frame, net::encoding frame_enc, const json& id) {
@@ -247,8 +484,10 @@ void session_state::handle_read(const json& frame, net::encoding frame_enc, cons
     }
   if (!r.ok())
     return bad_request(r.error(), frame_enc, id);
+  touch();
   if (inbox)
     self->send(inbox, atom::read::value, *from, std::move(mids));
+  ok(frame_enc, id);
 }
 
 void session_state::on_push(uint64_t seq, const std::string& item) {
@@ -345,6 +584,9 @@ caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node
       },
       [self](atom::push, uint64_t seq, const std::string& item) { self->state.on_push(seq, item); },
       [self](atom::replaced) { self->state.on_replaced(); },
+      [self](atom::presence, const std::string& user, bool online, int64_t last_seen) {
+        self->state.on_presence(user, online, last_seen);
+      },
       [self](atom::timer) { self->state.tick(); },
       [self](atom::wsclosed) { self->quit(); },
   };

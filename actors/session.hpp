@@ -34,6 +34,7 @@ struct session_state {
   net::encoding enc = net::encoding::json; ///< for frames the server starts
   caf::actor inbox;
   uint64_t forwarded_upto = 0; ///< highest seq sent to the client on this connection
+  bool foreground = true;      ///< the app is in the foreground (drives last seen)
   int64_t opened = 0;
   int64_t last_frame = 0;
   std::size_t bad_frames = 0;
@@ -47,6 +48,7 @@ struct session_state {
   void on_push(uint64_t seq, const std::string& item);
   void on_replaced();
   void on_inbox_down();
+  void on_presence(const std::string& user, bool online, int64_t last_seen);
   void tick();
 
 private:
@@ -56,6 +58,21 @@ private:
   void handle_send(const net::json& frame, net::encoding frame_enc, const net::json& id);
   void handle_ack(const net::json& frame, net::encoding frame_enc, const net::json& id);
   void handle_read(const net::json& frame, net::encoding frame_enc, const net::json& id);
+  void handle_state(const net::json& frame, net::encoding frame_enc, const net::json& id);
+  void handle_profile_set(const net::json& frame, net::encoding frame_enc, const net::json& id);
+  void handle_presence(const std::string& type, const net::json& frame, net::encoding frame_enc,
+                       const net::json& id);
+  /// contacts_add/remove/list and block/unblock/blocked_list.
+  void handle_list(const std::string& type, const net::json& frame, net::encoding frame_enc,
+                   const net::json& id);
+  /// Reports user-initiated activity to the lastseen service (foreground sessions only).
+  void touch();
+  /// Replies `{"type":"ok"}` to a frame with an id whose type has no reply of its own.
+  void ok(net::encoding frame_enc, const net::json& id);
+  /// Sends a request whose error becomes an error frame; `on_value` builds the reply.
+  template <class... Ts, class F>
+  void ask(const caf::actor& dest, net::encoding frame_enc, const net::json& id, F on_value,
+           Ts&&... xs);
   bool take_token(int64_t now, int64_t* retry_ms);
 
   void reply(net::json frame, net::encoding frame_enc, const net::json& id);

@@ -1,0 +1,211 @@
+#include "actors/profile.hpp"
+
+#include "actors/messages.hpp"
+
+namespace tidings {
+
+using net::json;
+
+namespace {
+
+constexpr std::size_t max_list = 10'000; ///< contacts or blocks per user
+
+/// Until the media service lands: readable = a granted reader (uploads grant the uploader).
+bool may_read_media(storage::db& db, const std::string& hash, const std::string& user) {
+  return db.get(storage::table::media_readers, pair_key(hash, user)).has_value();
+}
+
+std::string list_prefix_end(const std::string& owner) {
+  std::string end = owner;
+  end += '\x01';
+  return end;
+}
+
+} // namespace
+
+std::string pair_key(const std::string& owner, const std::string& other) {
+  std::string key = owner;
+  key += '\0';
+  key += other;
+  return key;
+}
+
+json profile_record::to_json() const {
+  return json{{"name", name},
+              {"about", about},
+              {"avatar", avatar},
+              {"updated", updated},
+              {"privacy", {{"last_seen", last_seen_privacy}, {"read_receipts", read_receipts}}}};
+}
+
+profile_record profile_record::from_json(const json& j) {
+  profile_record p;
+  p.name = j.value("name", "");
+  p.about = j.value("about", "");
+  p.avatar = j.value("avatar", "");
+  p.updated = j.value("updated", int64_t{0});
+  if (auto it = j.find("privacy"); it != j.end() && it->is_object()) {
+    p.last_seen_privacy = it->value("last_seen", "everyone");
+    p.read_receipts = it->value("read_receipts", true);
+  }
+  return p;
+}
+
+std::optional<profile_record> load_profile(storage::db& db, const std::string& user) {
+  if (auto stored = db.get(storage::table::profiles, user))
+    if (auto j = net::decode(*stored, net::encoding::msgpack, nullptr))
+      return profile_record::from_json(*j);
+  auto account = db.get(storage::table::accounts, user);
+  if (!account)
+    return std::nullopt;
+  profile_record p;
+  if (auto j = net::decode(*account, net::encoding::msgpack, nullptr))
+    p.updated = j->value("created", int64_t{0});
+  return p;
+}
+
+bool has_blocked(storage::db& db, const std::string& owner, const std::string& other) {
+  return db.get(storage::table::blocks, pair_key(owner, other)).has_value();
+}
+
+bool has_contact(storage::db& db, const std::string& owner, const std::string& other) {
+  return db.get(storage::table::contacts, pair_key(owner, other)).has_value();
+}
+
+json public_view(const std::string& user, const profile_record& p, bool own) {
+  json out{{"user", user},
+           {"name", p.name},
+           {"about", p.about},
+           {"avatar", p.avatar.empty() ? json(nullptr) : json(p.avatar)},
+           {"updated", p.updated}};
+  if (own)
+    out["privacy"] = {{"last_seen", p.last_seen_privacy}, {"read_receipts", p.read_receipts}};
+  return out;
+}
+
+caf::result<std::string> profile_state::get(const std::string& viewer, const std::string& target) {
+  auto& db = *ctx->store;
+  if (viewer != target) {
+    if (auto snapshot = db.get(storage::table::blocks, pair_key(target, viewer)))
+      return *snapshot; // what the blocked viewer saw when the block happened
+  }
+  auto p = load_profile(db, target);
+  if (!p)
+    return make_error(errc::not_found);
+  return net::encode(public_view(target, *p, viewer == target), net::encoding::msgpack);
+}
+
+caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
+  auto& db = *ctx->store;
+  auto p = load_profile(db, user);
+  auto c = net::decode(changes, net::encoding::msgpack, nullptr);
+  if (!p || !c)
+    return make_error(errc::not_found);
+  storage::batch b;
+  if (c->contains("name"))
+    p->name = (*c)["name"];
+  if (c->contains("about"))
+    p->about = (*c)["about"];
+  if (c->contains("avatar")) {
+    std::string avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : "";
+    if (!avatar.empty() && !may_read_media(db, avatar, user))
+      return make_error(errc::forbidden);
+    if (!p->avatar.empty())
+      b.del(storage::table::avatars, pair_key(p->avatar, user));
+    if (!avatar.empty())
+      b.put(storage::table::avatars, pair_key(avatar, user), "");
+    p->avatar = avatar;
+  }
+  if (auto it = c->find("privacy"); it != c->end()) {
+    p->last_seen_privacy = it->value("last_seen", p->last_seen_privacy);
+    p->read_receipts = it->value("read_receipts", p->read_receipts);
+  }
+  p->updated = ctx->now();
+  b.put(storage::table::profiles, user, net::encode(p->to_json(), net::encoding::msgpack));
+  if (!db.write(b).ok())
+    return make_error(errc::unavailable);
+  return net::encode(public_view(user, *p, true), net::encoding::msgpack);
+}
+
+caf::result<std::vector<std::string>> profile_state::list(storage::table t,
+                                                          const std::string& owner) {
+  std::vector<std::string> out;
+  ctx->store->scan(t, owner + '\0', list_prefix_end(owner), max_list,
+                   [&out, n = owner.size() + 1](std::string_view key, std::string_view) {
+                     out.emplace_back(key.substr(n));
+                     return true;
+                   });
+  return out;
+}
+
+caf::result<bool> profile_state::add(storage::table t, const std::string& owner,
+                                     const std::string& other) {
+  auto& db = *ctx->store;
+  if (!db.get(storage::table::accounts, other))
+    return make_error(errc::not_found);
+  auto key = pair_key(owner, other);
+  if (db.get(t, key))
+    return true;
+  std::size_t count = 0;
+  db.scan(t, owner + '\0', list_prefix_end(owner), max_list, [&count](auto, auto) {
+    ++count;
+    return true;
+  });
+  if (count >= max_list)
+    return make_error(errc::too_large);
+  std::string value;
+  if (t == storage::table::blocks) {
+    // The blocked user keeps seeing the profile as it is now.
+    auto p = load_profile(db, owner);
+    value =
+        net::encode(public_view(owner, p ? *p : profile_record{}, false), net::encoding::msgpack);
+  }
+  storage::batch b;
+  b.put(t, key, value);
+  if (!db.write(b).ok())
+    return make_error(errc::unavailable);
+  return true;
+}
+
+caf::result<bool> profile_state::remove(storage::table t, const std::string& owner,
+                                        const std::string& other) {
+  storage::batch b;
+  b.del(t, pair_key(owner, other));
+  if (!ctx->store->write(b).ok())
+    return make_error(errc::unavailable);
+  return true;
+}
+
+caf::behavior profile_actor(caf::stateful_actor<profile_state>* self, const node_context* ctx) {
+  self->state.ctx = ctx;
+  using storage::table;
+  return {
+      [self](atom::profile_get, const std::string& viewer, const std::string& target) {
+        return self->state.get(viewer, target);
+      },
+      [self](atom::profile_set, const std::string& user, const std::string& changes) {
+        return self->state.set(user, changes);
+      },
+      [self](atom::contacts, atom::list, const std::string& owner) {
+        return self->state.list(table::contacts, owner);
+      },
+      [self](atom::contacts, atom::add_item, const std::string& owner, const std::string& other) {
+        return self->state.add(table::contacts, owner, other);
+      },
+      [self](atom::contacts, atom::remove_item, const std::string& owner,
+             const std::string& other) {
+        return self->state.remove(table::contacts, owner, other);
+      },
+      [self](atom::blocks, atom::list, const std::string& owner) {
+        return self->state.list(table::blocks, owner);
+      },
+      [self](atom::blocks, atom::add_item, const std::string& owner, const std::string& other) {
+        return self->state.add(table::blocks, owner, other);
+      },
+      [self](atom::blocks, atom::remove_item, const std::string& owner, const std::string& other) {
+        return self->state.remove(table::blocks, owner, other);
+      },
+  };
+}
+
+} // namespace tidings

@@ -1,0 +1,64 @@
+#pragma once
+// profile service: one actor per shard of users (shard = hash(user) % shards).
+//
+// Owns: the profiles, contacts and blocks tables for the users of its shard; every write
+// to them goes through the owning shard, so each user's changes are serialised.
+// Reads by other actors (inbox: is the sender blocked? lastseen: contacts and privacy) are
+// RocksDB point reads of committed state.
+// Blocking: a block stores a snapshot of the blocker's public profile; the blocked user
+// sees that snapshot from then on (never later changes) and no presence or last seen.
+// May block: RocksDB point reads and one write per change.
+
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/context.hpp"
+#include "net/codec.hpp"
+
+namespace tidings {
+
+/// A user's profile as stored; `privacy` is visible only to the user.
+struct profile_record {
+  std::string name;
+  std::string about;
+  std::string avatar; ///< empty: none
+  int64_t updated = 0;
+  std::string last_seen_privacy = "everyone"; ///< everyone | contacts | nobody
+  bool read_receipts = true;
+
+  net::json to_json() const;
+  static profile_record from_json(const net::json& j);
+};
+
+/// Loads a user's profile (defaults if never set); nullopt if the user does not exist.
+std::optional<profile_record> load_profile(storage::db& db, const std::string& user);
+/// True if `owner` has blocked `other`.
+bool has_blocked(storage::db& db, const std::string& owner, const std::string& other);
+/// True if `owner` has `other` in their contacts.
+bool has_contact(storage::db& db, const std::string& owner, const std::string& other);
+
+/// The `profile` frame fields (without type/id) that `viewer` may see of `user`.
+net::json public_view(const std::string& user, const profile_record& p, bool own);
+
+struct profile_state {
+  static inline const char* name = "profile";
+
+  const node_context* ctx = nullptr;
+
+  /// Encoded (msgpack) `profile` fields of `target` as `viewer` sees them.
+  caf::result<std::string> get(const std::string& viewer, const std::string& target);
+  /// Applies validated changes (msgpack object: name, about, avatar, privacy).
+  caf::result<std::string> set(const std::string& user, const std::string& changes);
+  caf::result<std::vector<std::string>> list(storage::table t, const std::string& owner);
+  caf::result<bool> add(storage::table t, const std::string& owner, const std::string& other);
+  caf::result<bool> remove(storage::table t, const std::string& owner, const std::string& other);
+};
+
+caf::behavior profile_actor(caf::stateful_actor<profile_state>* self, const node_context* ctx);
+
+/// Key `owner \0 other` of the contacts and blocks tables.
+std::string pair_key(const std::string& owner, const std::string& other);
+
+} // namespace tidings

@@ -1,0 +1,21 @@
+#include "actors/services.hpp"
+
+#include "actors/lastseen.hpp"
+#include "actors/profile.hpp"
+
+namespace tidings {
+
+void spawn_services(caf::actor_system& sys, node_context& ctx) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, ctx.settings.shards); ++i) {
+    ctx.profiles.push_back(sys.spawn(profile_actor, &ctx));
+    ctx.lastseen.push_back(sys.spawn(lastseen_actor, &ctx));
+  }
+}
+
+void stop_services(node_context& ctx) {
+  for (auto* shards : {&ctx.profiles, &ctx.lastseen})
+    for (auto& a : *shards)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+} // namespace tidings

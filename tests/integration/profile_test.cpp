@@ -1,0 +1,198 @@
+// Profiles, contacts and blocking (PROTOCOL.md section 9) against a real node.
+
+#include <doctest/doctest.h>
+
+#include "tests/integration/fixtures.hpp"
+
+using namespace tidings;
+using namespace tidings::test;
+
+namespace {
+
+json profile_set(client::ws_client& ws, json fields) {
+  fields["type"] = "profile_set";
+  return ws.request(std::move(fields));
+}
+
+json profile_get(client::ws_client& ws, const std::string& user) {
+  return ws.request(json{{"type", "profile_get"}, {"user", user}});
+}
+
+void settle(client::ws_client& ws) {
+  CHECK(ws.request(json{{"type", "ping"}})["type"] == "pong");
+}
+
+} // namespace
+
+TEST_CASE("a profile round trips and survives a restart and privacy is only shown to its owner") {
+  node_process node{test_args()};
+  node.start();
+  auto bob = make_user(node.ep(), "bob");
+  auto alice = make_user(node.ep(), "alice");
+  {
+    auto b = open_session(node.ep(), bob.token, net::encoding::msgpack);
+    auto fresh = profile_get(b, bob.name);
+    CHECK(fresh["name"] == "");
+    CHECK(fresh["avatar"].is_null());
+    auto set =
+        profile_set(b, json{{"name", "  Bob Builder  "},
+                            {"about", "can we fix it? ✓"},
+                            {"privacy", {{"last_seen", "contacts"}, {"read_receipts", false}}}});
+    CHECK(set["type"] == "profile");
+    CHECK(set["name"] == "Bob Builder"); // trimmed
+    CHECK(set["privacy"]["last_seen"] == "contacts");
+    CHECK(set["privacy"]["read_receipts"] == false);
+    CHECK(set["updated"].get<int64_t>() > 0);
+  }
+  node.restart();
+  auto b = open_session(node.ep(), bob.token);
+  auto own = profile_get(b, bob.name);
+  CHECK(own["name"] == "Bob Builder");
+  CHECK(own["about"] == "can we fix it? ✓");
+  CHECK(own["privacy"]["read_receipts"] == false);
+  auto a = open_session(node.ep(), alice.token);
+  auto seen = profile_get(a, bob.name);
+  CHECK(seen["user"] == bob.name);
+  CHECK(seen["name"] == "Bob Builder");
+  CHECK_FALSE(seen.contains("privacy"));
+  CHECK(profile_get(a, "no-such-user")["code"] == "not_found");
+}
+
+TEST_CASE("profile limits and validation answer bad_request") {
+  node_process node{test_args({"--limits.max-bad-frames=100"})};
+  node.start();
+  auto bob = make_user(node.ep(), "bob");
+  auto b = open_session(node.ep(), bob.token);
+  CHECK(profile_set(b, json{{"name", std::string(64, 'n')}})["type"] == "profile");
+  CHECK(profile_set(b, json{{"name", std::string(64, 'x') + "  "}})["type"] == "profile");
+  CHECK(profile_set(b, json{{"name", std::string(32, 'x') + std::string(32, 'e') + "é"}})["code"] ==
+        "bad_request");
+  CHECK(profile_set(b, json{{"name", std::string(65, 'n')}})["code"] == "bad_request");
+  std::string about_256;
+  for (int i = 0; i < 256; ++i)
+    about_256 += "✓"; // 256 characters, 768 bytes
+  CHECK(profile_set(b, json{{"about", about_256}})["type"] == "profile");
+  CHECK(profile_set(b, json{{"about", about_256 + "x"}})["code"] == "bad_request");
+  CHECK(profile_set(b, json{{"name", "tab\there"}})["code"] == "bad_request");
+  CHECK(profile_set(b, json{{"about", "bell\x07"}})["code"] == "bad_request");
+  CHECK(profile_set(b, json{{"about", "c1 \xc2\x85 control"}})["code"] == "bad_request");
+  CHECK(profile_set(b, json{{"name", 42}})["code"] == "bad_request");
+  CHECK(profile_set(b, json{{"privacy", {{"last_seen", "friends"}}}})["code"] == "bad_request");
+  CHECK(profile_set(b, json{{"privacy", {{"read_receipts", "no"}}}})["code"] == "bad_request");
+  CHECK(profile_set(b, json{{"avatar", "not-a-hash"}})["code"] == "bad_request");
+  // A well-formed hash the user may not read.
+  CHECK(profile_set(b, json{{"avatar", std::string(64, 'a')}})["code"] == "forbidden");
+  auto final = profile_get(b, bob.name);
+  CHECK(final["about"] == about_256);
+  CHECK(final["avatar"].is_null());
+}
+
+TEST_CASE("contacts and blocks are listed added and removed") {
+  node_process node{test_args()};
+  node.start();
+  auto bob = make_user(node.ep(), "bob");
+  auto alice = make_user(node.ep(), "alice");
+  auto carol = make_user(node.ep(), "carol");
+  auto b = open_session(node.ep(), bob.token);
+  CHECK(b.request(json{{"type", "contacts_add"}, {"user", alice.name}})["type"] == "ok");
+  CHECK(b.request(json{{"type", "contacts_add"}, {"user", carol.name}})["type"] == "ok");
+  CHECK(b.request(json{{"type", "contacts_add"}, {"user", "nobody-at-all"}})["code"] ==
+        "not_found");
+  auto list = b.request(json{{"type", "contacts_list"}});
+  CHECK(list["type"] == "contacts");
+  CHECK(list["users"] == json::array({alice.name, carol.name}));
+  CHECK(b.request(json{{"type", "contacts_remove"}, {"user", alice.name}})["type"] == "ok");
+  CHECK(b.request(json{{"type", "contacts_list"}})["users"] == json::array({carol.name}));
+  CHECK(b.request(json{{"type", "block"}, {"user", carol.name}})["type"] == "ok");
+  auto blocked = b.request(json{{"type", "blocked_list"}});
+  CHECK(blocked["type"] == "blocked");
+  CHECK(blocked["users"] == json::array({carol.name}));
+  CHECK(b.request(json{{"type", "unblock"}, {"user", carol.name}})["type"] == "ok");
+  CHECK(b.request(json{{"type", "blocked_list"}})["users"].empty());
+  CHECK(b.request(json{{"type", "block"}, {"user", bob.name}})["code"] == "bad_request");
+}
+
+TEST_CASE("a blocked sender sees sent but the message is never delivered") {
+  node_process node{test_args()};
+  node.start();
+  auto alice = make_user(node.ep(), "alice");
+  auto bob = make_user(node.ep(), "bob");
+  {
+    auto b = open_session(node.ep(), bob.token);
+    CHECK(b.request(json{{"type", "block"}, {"user", alice.name}})["type"] == "ok");
+  }
+  auto a = open_session(node.ep(), alice.token);
+  auto hidden = send_texts(a, bob.name, "blocked", 3);
+  CHECK(hidden.size() == 3); // each got `sent`, like any message
+  {
+    auto b = open_session(node.ep(), bob.token);
+    settle(b);
+    CHECK(b.queued() == 0);
+    CHECK(b.request(json{{"type", "unblock"}, {"user", alice.name}})["type"] == "ok");
+  }
+  auto visible = send_texts(a, bob.name, "after", 1);
+  auto b = open_session(node.ep(), bob.token);
+  auto item = wait_for(b, of_type("msg"), 10s);
+  CHECK(item["mid"] == visible[0]); // the blocked ones never come
+  settle(b);
+  CHECK(b.queued() == 0);
+  settle(a);
+  CHECK(a.queued() == 0); // and alice gets no receipts for them
+}
+
+TEST_CASE("a blocked user sees the profile as it was when blocked") {
+  node_process node{test_args()};
+  node.start();
+  auto alice = make_user(node.ep(), "alice");
+  auto bob = make_user(node.ep(), "bob");
+  auto carol = make_user(node.ep(), "carol");
+  auto b = open_session(node.ep(), bob.token);
+  profile_set(b, json{{"name", "Bob before"}, {"about", "old about"}});
+  CHECK(b.request(json{{"type", "block"}, {"user", alice.name}})["type"] == "ok");
+  profile_set(b, json{{"name", "Bob after"}, {"about", "new about"}});
+  auto a = open_session(node.ep(), alice.token);
+  auto as_blocked = profile_get(a, bob.name);
+  CHECK(as_blocked["name"] == "Bob before");
+  CHECK(as_blocked["about"] == "old about");
+  auto c = open_session(node.ep(), carol.token);
+  CHECK(profile_get(c, bob.name)["name"] == "Bob after");
+  CHECK(b.request(json{{"type", "unblock"}, {"user", alice.name}})["type"] == "ok");
+  CHECK(profile_get(a, bob.name)["name"] == "Bob after");
+}
+
+TEST_CASE("read_receipts off means no read receipts either way") {
+  node_process node{test_args()};
+  node.start();
+  auto alice = make_user(node.ep(), "alice");
+  auto bob = make_user(node.ep(), "bob");
+  auto a = open_session(node.ep(), alice.token);
+  auto b = open_session(node.ep(), bob.token);
+  auto round = [&](const std::string& prefix) {
+    auto mids = send_texts(a, bob.name, prefix, 1);
+    auto item = wait_for(b, of_type("msg"), 10s);
+    b.send(json{{"type", "ack"}, {"upto", item["seq"]}});
+    auto delivered = wait_for(a, of_type("receipt"), 10s);
+    CHECK(delivered["status"] == "delivered"); // delivered receipts are not a privacy setting
+    a.send(json{{"type", "ack"}, {"upto", delivered["seq"]}});
+    CHECK(b.request(json{{"type", "read"}, {"from", alice.name}, {"mids", mids}})["type"] == "ok");
+    settle(b);
+    return mids;
+  };
+  // The reader has them off: sends none.
+  profile_set(b, json{{"privacy", {{"read_receipts", false}}}});
+  round("one");
+  settle(a);
+  CHECK(a.queued() == 0);
+  // The sender has them off: receives none.
+  profile_set(b, json{{"privacy", {{"read_receipts", true}}}});
+  profile_set(a, json{{"privacy", {{"read_receipts", false}}}});
+  round("two");
+  settle(a);
+  CHECK(a.queued() == 0);
+  // Both on: the read receipt comes.
+  profile_set(a, json{{"privacy", {{"read_receipts", true}}}});
+  auto mids = round("three");
+  auto read = wait_for(a, of_type("receipt"), 10s);
+  CHECK(read["status"] == "read");
+  CHECK(read["mids"] == json::array({mids[0]}));
+}
