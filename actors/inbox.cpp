@@ -30,6 +30,8 @@ caf::result<std::string, int64_t>
 inbox_state::deliver(const std::string& from, const std::string& cid, const std::string& content) {
   ++routed;
   last_active = ctx->now();
+  if (self->mailbox().size() > ctx->settings.inbox_backlog)
+    return make_error(errc::overloaded); // refuse rather than queue without bound
   auto key = dedupe_key(from, cid);
   if (auto seen = ctx->store->get(storage::table::dedupe, key)) {
     if (auto rec = net::decode(*seen, net::encoding::msgpack, nullptr))
