@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "client/http.hpp"
@@ -304,4 +306,23 @@ TEST_CASE("SIGTERM closes sessions with 1001 and exits 0 and nothing sent is los
   auto b = open_session(node.ep(), bob.token);
   auto items = receive_items(b, "msg", 50);
   CHECK(items.back()["mid"] == mids.back());
+}
+
+TEST_CASE("options can come from a config file") {
+  auto file = std::filesystem::temp_directory_path() / (unique_user("cfg") + ".ini");
+  {
+    std::ofstream out{file};
+    out << "[limits]\npush-window=3\n";
+  }
+  node_process node{test_args({"--config-file=" + file.string()})};
+  node.start();
+  auto alice = make_user(node.ep(), "alice");
+  auto bob = make_user(node.ep(), "bob");
+  auto a = open_session(node.ep(), alice.token);
+  send_texts(a, bob.name, "cfg", 5);
+  auto b = open_session(node.ep(), bob.token);
+  receive_items(b, "msg", 3);
+  CHECK(b.request(json{{"type", "ping"}})["type"] == "pong");
+  CHECK(b.queued() == 0); // the window from the file holds the other two back
+  std::filesystem::remove(file);
 }
