@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <deque>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -16,6 +17,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/codec.hpp"
+
 namespace tidings::net {
 
 namespace asio = boost::asio;
@@ -25,6 +32,9 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+/// "No limit" for Beast parsers (boost::none trips a comparison bug in Beast 1.74).
+constexpr uint64_t no_body_limit = std::numeric_limits<uint64_t>::max();
 
 /// Close code for a peer that does not read fast enough (a protocol extension).
 constexpr uint16_t close_slow_consumer = 4004;
@@ -36,13 +46,12 @@ std::string bearer_of(std::string_view header) {
   return {};
 }
 
-std::string error_body(std::string_view code, std::string_view message) {
-  // Both texts are fixed ASCII chosen here, so no escaping is needed.
-  return std::string{"{\"error\":\""} + std::string{code} + "\",\"message\":\"" +
-         std::string{message} + "\"}";
-}
-
 } // namespace
+
+http_response error_response(unsigned status, std::string_view code, std::string_view message) {
+  json body{{"error", code}, {"message", message}};
+  return {status, "application/json", body.dump(), {}, std::nullopt};
+}
 
 class ws_session;
 
@@ -253,6 +262,71 @@ void ws_session::on_accept(beast::error_code ec) {
 
 // -- HTTP ----------------------------------------------------------------------
 
+/// A response body that is a byte range of an open file, read with pread in chunks while it
+/// is written, so a download of any size holds one chunk in memory.
+struct file_range_body {
+  struct value_type {
+    int fd = -1; ///< owned
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    std::size_t chunk = 64 * 1024;
+
+    value_type() = default;
+    value_type(value_type&& o) noexcept
+        : fd(std::exchange(o.fd, -1)), offset(o.offset), length(o.length), chunk(o.chunk) {}
+    value_type& operator=(value_type&& o) noexcept {
+      std::swap(fd, o.fd);
+      offset = o.offset;
+      length = o.length;
+      chunk = o.chunk;
+      return *this;
+    }
+    ~value_type() {
+      if (fd >= 0)
+        ::close(fd);
+    }
+  };
+
+  static uint64_t size(const value_type& body) { return body.length; }
+
+  class writer {
+  public:
+    using const_buffers_type = asio::const_buffer;
+
+    template <bool isRequest, class Fields>
+    writer(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(beast::error_code& ec) {
+      buffer_.reset(new char[body_.chunk]);
+      ec = {};
+    }
+
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      if (sent_ >= body_.length)
+        return boost::none;
+      auto want = static_cast<std::size_t>(std::min<uint64_t>(body_.chunk, body_.length - sent_));
+      ssize_t n;
+      do {
+        n = ::pread(body_.fd, buffer_.get(), want, static_cast<off_t>(body_.offset + sent_));
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) { // an I/O error, or the file is shorter than promised
+        ec = n < 0 ? beast::error_code{errno, beast::system_category()}
+                   : beast::error_code{http::error::short_read};
+        return boost::none;
+      }
+      sent_ += static_cast<uint64_t>(n);
+      return {
+          {asio::const_buffer(buffer_.get(), static_cast<std::size_t>(n)), sent_ < body_.length}};
+    }
+
+  private:
+    value_type& body_;
+    std::unique_ptr<char[]> buffer_;
+    uint64_t sent_ = 0;
+  };
+};
+
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   http_session(tcp::socket&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {}
@@ -264,76 +338,248 @@ public:
 
 private:
   void do_read() {
-    parser_.emplace();
-    parser_->body_limit(srv_.opts.http_body_limit);
-    parser_->header_limit(16 * 1024);
+    head_only_ = false;
+    head_.emplace();
+    head_->header_limit(16 * 1024);
+    head_->body_limit(no_body_limit); // the body's own parser or sink limits it
     stream_.expires_after(srv_.opts.http_timeout);
+    http::async_read_header(
+        stream_, buffer_, *head_,
+        beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+  }
+
+  /// True if the error ends the connection quietly; otherwise the caller answers 400.
+  bool quiet_end(beast::error_code ec) {
+    return ec == http::error::end_of_stream || ec == beast::error::timeout ||
+           ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+           ec == asio::error::eof;
+  }
+
+  void fail(beast::error_code ec) {
+    if (quiet_end(ec))
+      return do_shutdown();
+    keep_alive_ = false;
+    write(error_response(400, "bad_request", "malformed HTTP request"));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec)
+      return fail(ec);
+    auto& req = head_->get();
+    if (websocket::is_upgrade(req)) {
+      auto target = req.target();
+      if (target.substr(0, target.find('?')) != "/v1/ws") {
+        keep_alive_ = false;
+        return write(error_response(404, "not_found", "no such endpoint"));
+      }
+      http::request_parser<http::string_body> full{std::move(*head_)};
+      std::make_shared<ws_session>(stream_.release_socket(), srv_)->run(full.release());
+      return;
+    }
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    head_only_ = req.method() == http::verb::head;
+    request_.method = std::string{req.method_string()};
+    request_.target = std::string{req.target()};
+    request_.bearer = bearer_of(req[http::field::authorization]);
+    request_.content_type = std::string{req[http::field::content_type]};
+    request_.range = std::string{req[http::field::range]};
+    request_.if_none_match = std::string{req[http::field::if_none_match]};
+    request_.content_length.reset();
+    if (auto length = head_->content_length())
+      request_.content_length = *length;
+    request_.body.clear();
+    auto route = srv_.app.route_body(request_);
+    if (route.refusal) {
+      keep_alive_ = false;
+      linger_ = !head_->is_done();
+      return write(std::move(*route.refusal));
+    }
+    if (route.sink) {
+      sink_ = std::move(route.sink);
+      stream_parser_.emplace(std::move(*head_));
+      stream_parser_->body_limit(no_body_limit); // the sink enforces its own limit
+      if (!chunk_)
+        chunk_.reset(new char[srv_.opts.stream_chunk]);
+      buffer_.reserve(srv_.opts.stream_chunk); // socket reads as large as a chunk
+      if (!stream_parser_->is_done() &&
+          beast::iequals(stream_parser_->get()[http::field::expect], "100-continue"))
+        return send_continue();
+      return read_chunk();
+    }
+    if (request_.content_length && *request_.content_length > srv_.opts.http_body_limit) {
+      keep_alive_ = false;
+      linger_ = true;
+      return write(error_response(413, "too_large", "request body too large"));
+    }
+    parser_.emplace(std::move(*head_));
+    parser_->body_limit(srv_.opts.http_body_limit); // chunked bodies: checked as they come
+    if (parser_->is_done())
+      return on_read({}, 0);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream)
-      return do_shutdown();
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      return write(
-          {413, "application/json", error_body("too_large", "request body too large"), {}});
+      linger_ = true;
+      return write(error_response(413, "too_large", "request body too large"));
     }
-    if (ec) {
-      if (ec != beast::error::timeout && ec != asio::error::operation_aborted &&
-          ec != asio::error::connection_reset) {
-        keep_alive_ = false;
-        return write(
-            {400, "application/json", error_body("bad_request", "malformed HTTP request"), {}});
-      }
-      return do_shutdown();
-    }
-    auto& req = parser_->get();
-    if (websocket::is_upgrade(req)) {
-      auto target = req.target();
-      if (target.substr(0, target.find('?')) != "/v1/ws") {
-        keep_alive_ = false;
-        return write({404, "application/json", error_body("not_found", "no such endpoint"), {}});
-      }
-      std::make_shared<ws_session>(stream_.release_socket(), srv_)->run(parser_->release());
-      return;
-    }
-    keep_alive_ = req.keep_alive();
-    version_ = req.version();
-    http_request r;
-    r.method = std::string{req.method_string()};
-    r.target = std::string{req.target()};
-    r.bearer = bearer_of(req[http::field::authorization]);
-    r.content_type = std::string{req[http::field::content_type]};
-    r.body = std::move(req.body());
+    if (ec)
+      return fail(ec);
+    request_.body = std::move(parser_->get().body());
+    parser_.reset();
     stream_.expires_never(); // the application may take a while (password hashing)
-    auto self = shared_from_this();
-    srv_.app.handle_http(std::move(r), [self](http_response res) {
+    srv_.app.handle_http(std::move(request_), reply_fn());
+  }
+
+  // -- streamed request bodies
+
+  void send_continue() {
+    auto msg =
+        std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
+    http::async_write(stream_, *msg,
+                      [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
+                        if (ec)
+                          return self->abandon_sink(ec);
+                        self->read_chunk();
+                      });
+  }
+
+  void read_chunk() {
+    if (stream_parser_->is_done())
+      return finish_sink();
+    auto& body = stream_parser_->get().body();
+    body.data = chunk_.get();
+    body.size = srv_.opts.stream_chunk;
+    stream_.expires_after(srv_.opts.http_timeout);
+    http::async_read_some(stream_, buffer_, *stream_parser_,
+                          beast::bind_front_handler(&http_session::on_chunk, shared_from_this()));
+  }
+
+  void on_chunk(beast::error_code ec, std::size_t) {
+    if (ec == http::error::need_buffer)
+      ec = {};
+    if (ec)
+      return abandon_sink(ec);
+    auto got = srv_.opts.stream_chunk - stream_parser_->get().body().size;
+    if (got > 0) {
+      if (auto refusal = sink_->write(chunk_.get(), got)) {
+        sink_.reset();
+        keep_alive_ = false;
+        linger_ = !stream_parser_->is_done();
+        return write(std::move(*refusal));
+      }
+    }
+    read_chunk();
+  }
+
+  void finish_sink() {
+    keep_alive_ = stream_parser_->get().keep_alive();
+    stream_parser_.reset();
+    buffer_.shrink_to_fit(); // idle keep-alive connections hold no large buffers
+    stream_.expires_never(); // the sink syncs the upload to disk before it answers
+    auto sink = std::move(sink_);
+    sink->finish(reply_fn());
+  }
+
+  void abandon_sink(beast::error_code ec) {
+    sink_.reset(); // discards the partial upload
+    stream_parser_.reset();
+    fail(ec);
+  }
+
+  // -- responses
+
+  http_reply reply_fn() {
+    return [self = shared_from_this()](http_response res) {
       asio::post(self->stream_.get_executor(),
                  [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
-    });
+    };
+  }
+
+  template <class Body> void prepare(http::response<Body>& msg, const http_response& res) {
+    msg.version(version_);
+    msg.result(res.status);
+    msg.set(http::field::server, "tidings");
+    if (res.status != 204 && res.status != 304)
+      msg.set(http::field::content_type, res.content_type);
+    for (auto& [name, value] : res.headers)
+      msg.set(name, value);
+    msg.keep_alive(keep_alive_);
   }
 
   void write(http_response res) {
+    if (res.file) {
+      int fd = ::open(res.file->path.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat st {};
+      if (fd < 0 || ::fstat(fd, &st) != 0 ||
+          static_cast<uint64_t>(st.st_size) < res.file->offset + res.file->length) {
+        if (fd >= 0)
+          ::close(fd);
+        return write(error_response(404, "not_found", "no such media"));
+      }
+      if (head_only_) {
+        ::close(fd);
+        return write_header_only(res, res.file->length);
+      }
+      auto msg = std::make_shared<http::response<file_range_body>>();
+      prepare(*msg, res);
+      auto& body = msg->body();
+      body.fd = fd;
+      body.offset = res.file->offset;
+      body.length = res.file->length;
+      body.chunk = srv_.opts.stream_chunk;
+      msg->prepare_payload();
+      return send(msg);
+    }
+    if (head_only_ && res.status != 204 && res.status != 304)
+      return write_header_only(res, res.body.size());
     auto msg = std::make_shared<http::response<http::string_body>>();
-    msg->version(version_);
-    msg->result(res.status);
-    msg->set(http::field::server, "tidings");
-    if (!res.body.empty() || res.status != 204)
-      msg->set(http::field::content_type, res.content_type);
-    for (auto& [name, value] : res.headers)
-      msg->set(name, value);
+    prepare(*msg, res);
     msg->body() = std::move(res.body);
-    msg->keep_alive(keep_alive_);
     msg->prepare_payload();
+    send(msg);
+  }
+
+  /// The answer to HEAD: the header GET would get, Content-Length included, and no body.
+  void write_header_only(const http_response& res, uint64_t length) {
+    auto msg = std::make_shared<http::response<http::empty_body>>();
+    prepare(*msg, res);
+    msg->content_length(length);
+    send(msg);
+  }
+
+  template <class Message> void send(std::shared_ptr<Message> msg) {
     stream_.expires_after(srv_.opts.http_timeout);
     http::async_write(stream_, *msg,
                       [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
-                        if (ec || !self->keep_alive_)
+                        if (ec)
                           return self->do_shutdown();
+                        if (!self->keep_alive_)
+                          return self->linger_ ? self->linger() : self->do_shutdown();
                         self->do_read();
                       });
+  }
+
+  /// After answering a request whose body was not read: read and drop the rest for a while,
+  /// so the client can finish sending and read the answer instead of getting a reset.
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (!chunk_)
+      chunk_.reset(new char[srv_.opts.stream_chunk]);
+    stream_.expires_after(srv_.opts.http_timeout);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(asio::buffer(chunk_.get(), srv_.opts.stream_chunk),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec)
+                                self->drain();
+                            });
   }
 
   void do_shutdown() {
@@ -344,8 +590,15 @@ private:
   beast::tcp_stream stream_;
   server::impl& srv_;
   beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> head_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  std::unique_ptr<body_sink> sink_;
+  std::unique_ptr<char[]> chunk_; ///< buffer of streamed bodies (lazily allocated)
+  http_request request_;
   bool keep_alive_ = true;
+  bool head_only_ = false;
+  bool linger_ = false;
   unsigned version_ = 11;
 };
 

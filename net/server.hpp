@@ -10,12 +10,20 @@
 // Limits: frames over `frame_limit` close the connection with 1009 (Beast does it); a
 // peer whose write queue exceeds `write_queue_frames` or `write_queue_bytes` is a slow
 // consumer and is closed with 4004 (its unacknowledged inbox items are pushed again later).
+// HTTP bodies are buffered up to `http_body_limit`, unless the application streams them into a
+// `body_sink` (uploads); a response may stream a byte range of a file (downloads). Either way
+// a connection holds at most one chunk (`stream_chunk` bytes) of the body in memory.
+// A request refused before its body was read gets its answer, then the rest of the body is
+// read and discarded (for at most `http_timeout`) before the connection closes, so a client
+// that writes its whole body before reading still sees the answer instead of a reset.
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,6 +35,16 @@ struct http_request {
   std::string bearer; ///< the token of an `Authorization: Bearer` header, or empty
   std::string content_type;
   std::string body;
+  std::string range;                      ///< the Range header, or empty
+  std::string if_none_match;              ///< the If-None-Match header, or empty
+  std::optional<uint64_t> content_length; ///< declared body size (none if chunked or absent)
+};
+
+/// A byte range of a file, sent as a response body straight from disk.
+struct file_range {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
 };
 
 struct http_response {
@@ -34,10 +52,37 @@ struct http_response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// If set, the body is this range of a file, read in chunks while it is sent (`body` is
+  /// ignored). If the file cannot be opened or is shorter, the answer is 404 not_found.
+  std::optional<file_range> file = std::nullopt;
 };
+
+/// `{"error":CODE,"message":TEXT}` with `status`: the protocol's HTTP error body.
+http_response error_response(unsigned status, std::string_view code, std::string_view message);
 
 /// Completes one HTTP request. Call exactly once, from any thread.
 using http_reply = std::function<void(http_response)>;
+
+/// Receives one request body in chunks as they arrive, instead of it being buffered (uploads).
+/// Its calls run one at a time on the connection's strand (a Beast thread), so each must be
+/// short. Destroyed without finish() when the request does not complete (connection lost,
+/// timeout, malformed body, server shutdown): it must then discard what it received.
+class body_sink {
+public:
+  virtual ~body_sink() = default;
+  /// The next bytes of the body. Returning a response ends the request with it at once (the
+  /// rest of the body is discarded and the connection closes); the sink is then destroyed.
+  virtual std::optional<http_response> write(const char* data, std::size_t size) = 0;
+  /// The whole body has arrived. Call `reply` exactly once, from any thread.
+  virtual void finish(http_reply reply) = 0;
+};
+
+/// How to read the body of a request whose header has arrived: stream it into `sink`, answer
+/// at once with `refusal` without reading it, or (neither set) buffer it for handle_http.
+struct body_route {
+  std::unique_ptr<body_sink> sink;
+  std::optional<http_response> refusal;
+};
 
 /// One WebSocket connection, as the application sees it. Thread-safe.
 class ws_peer {
@@ -65,7 +110,15 @@ public:
   /// `target` the request target (path and query).
   virtual std::unique_ptr<ws_handler> open_ws(std::shared_ptr<ws_peer> peer, std::string bearer,
                                               std::string target) = 0;
+  /// Answers a request whose body (at most `http_body_limit` bytes) was read into memory.
+  /// For HEAD, net sends only the header of the response (with its Content-Length).
   virtual void handle_http(http_request request, http_reply reply) = 0;
+  /// Decides, from the header of a request (`body` still empty), how its body is read. Runs on
+  /// a Beast thread; must not block. The default buffers every body.
+  virtual body_route route_body(const http_request& head) {
+    (void)head;
+    return {};
+  }
 };
 
 struct server_options {
@@ -74,6 +127,7 @@ struct server_options {
   std::size_t threads = 2;
   std::size_t frame_limit = 128 * 1024;
   std::size_t http_body_limit = 64 * 1024;
+  std::size_t stream_chunk = 64 * 1024; ///< bytes per read or write of a streamed body
   std::size_t write_queue_frames = 1024;
   std::size_t write_queue_bytes = 8 * 1024 * 1024;
   std::chrono::seconds http_timeout{30};
