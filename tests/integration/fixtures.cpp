@@ -42,4 +42,10 @@ std::vector<json> receive_items(client::ws_client& ws, const std::string& type, 
   return out;
 }
 
+void settle(client::ws_client& ws) {
+  auto pong = ws.request(json{{"type", "ping"}});
+  if (pong["type"] != "pong")
+    throw std::runtime_error("expected pong, got " + pong.dump());
+}
+
 } // namespace tidings::test

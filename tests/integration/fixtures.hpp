@@ -26,4 +26,7 @@ std::vector<std::string> send_texts(client::ws_client& ws, const std::string& to
 std::vector<json> receive_items(client::ws_client& ws, const std::string& type, int count,
                                 std::chrono::milliseconds timeout = 30s);
 
+/// Pings and checks the pong: every frame the server sent before it has then been received.
+void settle(client::ws_client& ws);
+
 } // namespace tidings::test

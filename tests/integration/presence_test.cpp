@@ -22,10 +22,6 @@ void privacy(client::ws_client& ws, const std::string& level) {
   REQUIRE(p["type"] == "profile");
 }
 
-void settle(client::ws_client& ws) {
-  CHECK(ws.request(json{{"type", "ping"}})["type"] == "pong");
-}
-
 /// A server-side clock reading: the `ts` of a fresh `sent` reply.
 int64_t server_now(client::ws_client& ws, const std::string& to) {
   static int n = 0;

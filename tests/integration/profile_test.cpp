@@ -18,10 +18,6 @@ json profile_get(client::ws_client& ws, const std::string& user) {
   return ws.request(json{{"type", "profile_get"}, {"user", user}});
 }
 
-void settle(client::ws_client& ws) {
-  CHECK(ws.request(json{{"type", "ping"}})["type"] == "pong");
-}
-
 } // namespace
 
 TEST_CASE("a profile round trips and survives a restart and privacy is only shown to its owner") {

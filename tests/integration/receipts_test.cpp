@@ -26,11 +26,6 @@ std::vector<json> drain(client::ws_client& ws, int count) {
   return items;
 }
 
-/// A ping answered proves every frame the server sent before it has been received.
-void settle(client::ws_client& ws) {
-  CHECK(ws.request(json{{"type", "ping"}})["type"] == "pong");
-}
-
 } // namespace
 
 TEST_CASE("an offline sender gets delivered and read receipts after reconnecting") {
