@@ -1,0 +1,57 @@
+#pragma once
+// collector actor: the one owner of a run's figures.
+//
+// Owns: an `accounting` (every message, receipt, connection and error), the phase boundaries
+// and a per-second timeline. Bots report to it with plain sends; the conductor tells it when
+// phases begin and asks it how much work is still outstanding. Once a second it samples the
+// counters and, when `progress` is set (stdout is a terminal), rewrites one progress line.
+// Never blocks; handles every message in O(1) except `report` (one pass over all messages).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "bots/accounting.hpp"
+#include "bots/context.hpp"
+
+namespace tidings::bots {
+
+struct collector_state {
+  static inline const char* name = "collector";
+
+  struct phase_mark {
+    std::string name;
+    std::string action;
+    int64_t start = 0;
+    run_counters at_start;
+  };
+
+  caf::event_based_actor* self = nullptr;
+  const run_context* ctx = nullptr;
+  bool progress = false;
+  accounting figures{0};
+  std::vector<phase_mark> phases;
+  nlohmann::json timeline = nlohmann::json::array();
+  int64_t started = 0;
+  run_counters last_sample;
+  std::size_t progress_width = 0;
+
+  void init(caf::event_based_actor* s, const run_context* c, bool show_progress);
+  /// A new phase starts now (the previous one ends). The phase named "drain" ends the
+  /// measured part of the run; "end" ends the run.
+  void begin_phase(const std::string& phase_name, const std::string& action);
+  void sample();
+  /// The full report (without the run's identity, which the caller adds).
+  nlohmann::json report() const;
+
+private:
+  void print_progress(const run_counters& now, const run_counters& last);
+  double seconds_since_start(int64_t t) const;
+};
+
+caf::behavior collector_actor(caf::stateful_actor<collector_state>* self, const run_context* ctx,
+                              bool show_progress);
+
+} // namespace tidings::bots

@@ -1,0 +1,208 @@
+// tidings-bots against a real node: the smoke scenario passes with consistent figures, and a
+// run whose recipients can never come online reports the loss and exits non-zero.
+
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/support/node_process.hpp"
+#include "tests/support/sessions.hpp"
+
+using namespace tidings;
+using namespace tidings::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+extern char** environ;
+
+namespace {
+
+constexpr auto bots_deadline = std::chrono::seconds(240);
+
+/// A node without rate limits in the way and with cheap password hashing.
+std::vector<std::string> node_args() {
+  return {"--limits.rate=1000000", "--limits.burst=1000000", "--auth.argon2-ops=1",
+          "--auth.argon2-mem-kib=8192"};
+}
+
+/// A private temporary folder, removed at the end of the test.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    auto pattern = (fs::temp_directory_path() / "tidings-bots-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+struct bots_run {
+  int status = -1; ///< exit status, or -signal
+  std::string output;
+  json report;
+};
+
+/// Runs tidings-bots with `args`, its stdout and stderr into `dir`/output.txt, waiting at most
+/// bots_deadline for it to exit (then it is killed and the test fails).
+bots_run run_bots(const fs::path& dir, std::vector<std::string> args) {
+  auto output = (dir / "output.txt").string();
+  auto report = (dir / "report.json").string();
+  args.insert(args.begin(), TIDINGS_BOTS_BINARY);
+  args.push_back("--json=" + report);
+  args.push_back("--no-progress");
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  auto rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE_MESSAGE(rc == 0, "cannot start " << argv[0] << ": " << std::strerror(rc));
+
+  // Wait for the exit with a deadline: the pidfd becomes readable when the child ends.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  REQUIRE(pidfd >= 0);
+  pollfd p{pidfd, POLLIN, 0};
+  auto ready = ::poll(&p, 1, static_cast<int>(bots_deadline.count() * 1000));
+  ::close(pidfd);
+  if (ready <= 0)
+    ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  bots_run out;
+  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  std::ifstream text{output};
+  std::stringstream buffer;
+  buffer << text.rdbuf();
+  out.output = buffer.str();
+  REQUIRE_MESSAGE(ready > 0, "tidings-bots did not finish within the deadline:\n" << out.output);
+  if (std::ifstream in{report}; in)
+    out.report = json::parse(in, nullptr, false);
+  return out;
+}
+
+void check_histogram(const json& h, const char* name) {
+  CAPTURE(name);
+  CHECK(h["count"].get<uint64_t>() > 0);
+  auto p50 = h["p50"].get<double>();
+  auto p99 = h["p99"].get<double>();
+  auto max = h["max"].get<double>();
+  CHECK(h["min"].get<double>() > 0);
+  CHECK(p50 > 0);
+  CHECK(p50 <= p99);
+  CHECK(p99 <= max);
+  uint64_t total = 0;
+  for (const auto& b : h["buckets"])
+    total += b[2].get<uint64_t>();
+  CHECK(total == h["count"].get<uint64_t>());
+}
+
+} // namespace
+
+TEST_CASE("the smoke scenario passes against a real node with consistent figures") {
+  node_process node{node_args()};
+  node.start();
+  temp_dir dir;
+  auto run =
+      run_bots(dir.path, {"--url=" + node.url(),
+                          "--scenario=" + std::string{TIDINGS_SCENARIO_DIR} + "/smoke.json"});
+  INFO("tidings-bots output:\n" << run.output);
+  CHECK(run.status == 0);
+  REQUIRE(run.report.is_object());
+  const auto& r = run.report;
+  CHECK(r["ok"] == true);
+  CHECK(r["failures"].empty());
+  CHECK(r["bots"] == 16);
+  const auto& m = r["messages"];
+  auto sent = m["sent"].get<uint64_t>();
+  CHECK(sent > 0);
+  CHECK(sent == m["received"].get<uint64_t>() + m["lost"].get<uint64_t>());
+  CHECK(m["lost"] == 0);
+  CHECK(m["duplicates"] == 0);
+  CHECK(m["misdelivered"] == 0);
+  CHECK(m["mid_conflicts"] == 0);
+  CHECK(m["unanswered"] == 0);
+  CHECK(m["started"].get<uint64_t>() == sent + m["failed"].get<uint64_t>());
+  CHECK(m["raw_received"].get<uint64_t>() >= m["received"].get<uint64_t>());
+  CHECK(r["receipts"]["delivered"].get<uint64_t>() == m["received"].get<uint64_t>());
+  CHECK(r["receipts"]["missing"] == 0);
+  CHECK(r["receipts"]["read"].get<uint64_t>() > 0);
+  CHECK(r["receipts"]["read"].get<uint64_t>() <= m["received"].get<uint64_t>());
+  for (const char* h : {"send_to_sent", "send_to_receive", "send_to_delivered", "connect"})
+    check_histogram(r["latency_ms"][h], h);
+  CHECK(r["throughput"]["sent_per_s"].get<double>() > 0);
+  CHECK(r["connections"]["established"].get<uint64_t>() >= 16);
+  CHECK(r["counters"]["acks"].get<uint64_t>() > 0);
+  CHECK(r["phases"].size() == 6); // five of the file, then the drain
+  CHECK(!r["timeline"].empty());
+  CHECK(run.output.find("RESULT: PASS") != std::string::npos);
+}
+
+TEST_CASE("a run whose recipients never come online reports lost messages and fails") {
+  node_process node{node_args()};
+  node.start();
+  temp_dir dir;
+  // Two senders with valid tokens; two recipients whose stored tokens the node refuses.
+  std::ofstream users{dir.path / "users.txt"};
+  for (int i = 0; i < 2; ++i) {
+    auto u = make_user(node.ep(), "sender");
+    users << u.name << ' ' << u.password << ' ' << u.token << '\n';
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto u = make_user(node.ep(), "absent");
+    users << u.name << ' ' << u.password << " not-a-valid-token\n";
+  }
+  users.close();
+  std::ofstream scenario{dir.path / "absent.json"};
+  scenario << R"({
+    "drain_timeout_s": 2,
+    "groups": [
+      {"name": "senders", "bots": 2, "contacts": 2, "contacts_in": "absent",
+       "behaviour": {"think_ms": 20}},
+      {"name": "absent", "bots": 2, "contacts": 0, "behaviour": {"think_ms": null}}
+    ],
+    "phases": [
+      {"action": "connect", "group": "senders"},
+      {"action": "connect", "group": "absent", "timeout_s": 2},
+      {"action": "hold", "duration_s": 0.5}
+    ]
+  })";
+  scenario.close();
+  auto run = run_bots(dir.path,
+                      {"--url=" + node.url(), "--scenario=" + (dir.path / "absent.json").string(),
+                       "--users-file=" + (dir.path / "users.txt").string()});
+  INFO("tidings-bots output:\n" << run.output);
+  CHECK(run.status == 1);
+  REQUIRE(run.report.is_object());
+  const auto& m = run.report["messages"];
+  CHECK(run.report["ok"] == false);
+  CHECK(m["sent"].get<uint64_t>() > 0);
+  CHECK(m["lost"] == m["sent"]);
+  CHECK(m["received"] == 0);
+  CHECK(run.report["drain_timed_out"] == true);
+  CHECK(run.report["users"]["reused"] == 4);
+  CHECK(run.output.find("RESULT: FAIL") != std::string::npos);
+  CHECK(run.output.find("messages lost") != std::string::npos);
+}
