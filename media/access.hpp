@@ -1,0 +1,25 @@
+#pragma once
+// Who may read a media hash (PROTOCOL.md section 8). CAF-free: called by the media service
+// (downloads), the session actor (media messages) and the profile service (avatars).
+//
+// A user may read a hash if they uploaded it, were granted it (they received a media message
+// naming it, or uploaded the same bytes themselves), or it is the current avatar of a profile
+// whose owner has not blocked them.
+// Blocking: point reads and short prefix scans in RocksDB. Thread-safe.
+
+#include <string_view>
+
+#include "storage/db.hpp"
+
+namespace tidings::media {
+
+/// True if a blob with this hash is stored.
+bool exists(storage::db& db, std::string_view hash);
+
+/// uploader, granted reader, or the avatar of an owner who has not blocked `user`.
+bool may_read(storage::db& db, std::string_view hash, std::string_view user);
+
+/// adds to `b` the read grant for `user` (sending a media message grants the recipient)
+void grant(storage::batch& b, std::string_view hash, std::string_view user);
+
+} // namespace tidings::media

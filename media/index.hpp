@@ -1,0 +1,50 @@
+#pragma once
+// The media index in RocksDB: what is stored, who may read it, what still refers to it.
+//
+// Tables (storage/db.hpp) and their keys:
+//   media          hash -> record (msgpack map: size, mime, uploader, created, used)
+//   media_readers  hash \0 user -> ""            (written by uploads and by grant())
+//   avatars        hash \0 owner -> ""           (written by the profile service; read here)
+//   blocks         owner \0 blocked -> ...       (written by the profile service; read here)
+//   media_pending  hash \0 recipient \0 be64(seq) -> ""  (written by the inbox; read here)
+// `hash` is always 64 lowercase hex digits, so `hash \0` prefixes never overlap.
+// Blocking: every function does RocksDB I/O. Thread-safe (the db is).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/db.hpp"
+
+namespace tidings::media {
+
+/// One stored blob.
+struct record {
+  uint64_t size = 0;
+  std::string mime;     ///< Content-Type of the first upload
+  std::string uploader; ///< user of the first upload
+  int64_t created = 0;  ///< ms since the epoch, first upload
+  int64_t used = 0;     ///< ms since the epoch, last upload or download (refreshed coarsely)
+};
+
+std::string encode(const record& r);
+std::optional<record> decode_record(std::string_view bytes);
+
+/// The record of `hash`, if stored.
+std::optional<record> read_record(storage::db& db, std::string_view hash);
+
+/// `a \0 b`, the key shape of every two-part media key.
+std::string pair_key(std::string_view a, std::string_view b);
+
+/// [begin, end) of every key that starts with `prefix \0`.
+struct key_range {
+  std::string begin;
+  std::string end;
+};
+key_range prefix_range(std::string_view prefix);
+
+/// True if `t` has at least one key starting with `prefix \0`.
+bool any_with_prefix(storage::db& db, storage::table t, std::string_view prefix);
+
+} // namespace tidings::media
