@@ -21,6 +21,27 @@ accounting::accounting(std::size_t bots) : live_(bots, 0) {
   records_.reserve(1024);
 }
 
+void accounting::record_sent(uint64_t us) {
+  send_to_sent_.record(us);
+  window_sent_.record(us);
+}
+
+void accounting::record_receive(uint64_t us) {
+  send_to_receive_.record(us);
+  window_receive_.record(us);
+}
+
+json accounting::take_window() {
+  auto ms = [](uint64_t us) { return static_cast<double>(us) / us_per_ms; };
+  json out{{"sent_p50_ms", ms(window_sent_.percentile(0.5))},
+           {"sent_p99_ms", ms(window_sent_.percentile(0.99))},
+           {"recv_p50_ms", ms(window_receive_.percentile(0.5))},
+           {"recv_p99_ms", ms(window_receive_.percentile(0.99))}};
+  window_sent_ = {};
+  window_receive_ = {};
+  return out;
+}
+
 accounting::record& accounting::at(message_key key) {
   return records_[key];
 }
@@ -39,9 +60,9 @@ void accounting::on_send(message_key key, uint32_t to, bool media, int64_t t) {
   ++counters_.started;
   // Events that overtook this one: record their latencies now.
   if (r.confirmed)
-    send_to_sent_.record(to_us(r.t_sent - t));
+    record_sent(to_us(r.t_sent - t));
   if (r.receptions > 0)
-    send_to_receive_.record(to_us(r.t_recv - t));
+    record_receive(to_us(r.t_recv - t));
   if (r.delivered)
     send_to_delivered_.record(to_us(r.t_delivered - t));
   if (r.receptions > 0 && r.to != to)
@@ -70,7 +91,7 @@ void accounting::on_sent(message_key key, const std::string& mid, int64_t t) {
   if (r.receptions == 0)
     ++confirmed_unreceived_;
   if (r.begun)
-    send_to_sent_.record(to_us(t - r.t_send));
+    record_sent(to_us(t - r.t_send));
 }
 
 void accounting::on_send_failed(message_key key, const std::string& code) {
@@ -105,7 +126,7 @@ void accounting::on_received(message_key key, uint32_t at_bot, const std::string
     if (r.confirmed)
       --confirmed_unreceived_;
     if (r.begun)
-      send_to_receive_.record(to_us(t - r.t_send));
+      record_receive(to_us(t - r.t_send));
     return;
   }
   ++r.receptions;

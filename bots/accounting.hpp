@@ -91,6 +91,10 @@ public:
   /// "failures" (a list of what makes the run fail; empty if it passed).
   nlohmann::json report() const;
 
+  /// Latency percentiles (ms) of what was recorded since the last call: send -> sent
+  /// ("sent_p50_ms", "sent_p99_ms") and send -> receive ("recv_p50_ms", "recv_p99_ms").
+  nlohmann::json take_window();
+
   const latency_histogram& send_to_sent() const { return send_to_sent_; }
   const latency_histogram& send_to_receive() const { return send_to_receive_; }
   const latency_histogram& send_to_delivered() const { return send_to_delivered_; }
@@ -114,6 +118,8 @@ private:
   };
 
   record& at(message_key key);
+  void record_sent(uint64_t us);
+  void record_receive(uint64_t us);
   void index_mid(const std::string& mid, message_key key);
 
   std::unordered_map<message_key, record> records_;
@@ -148,6 +154,8 @@ private:
   latency_histogram send_to_receive_;
   latency_histogram send_to_delivered_;
   latency_histogram connect_;
+  latency_histogram window_sent_;    ///< since the last take_window()
+  latency_histogram window_receive_; ///< since the last take_window()
 };
 
 } // namespace tidings::bots

@@ -38,26 +38,28 @@ void collector_state::begin_phase(const std::string& phase_name, const std::stri
 void collector_state::sample() {
   auto now = figures.counters();
   auto t = ctx->now_ns();
-  timeline.push_back({{"t_s", std::round(seconds_since_start(t) * 1000) / 1000},
-                      {"phase", phases.empty() ? "" : phases.back().name},
-                      {"live", now.live},
-                      {"started", now.started},
-                      {"sent", now.sent},
-                      {"received", now.received},
-                      {"delivered", now.delivered},
-                      {"errors", now.errors},
-                      {"outstanding", figures.outstanding()}});
+  json entry{{"t_s", std::round(seconds_since_start(t) * 1000) / 1000},
+             {"phase", phases.empty() ? "" : phases.back().name},
+             {"live", now.live},
+             {"started", now.started},
+             {"sent", now.sent},
+             {"received", now.received},
+             {"delivered", now.delivered},
+             {"errors", now.errors},
+             {"outstanding", figures.outstanding()}};
+  entry.update(figures.take_window());
   if (progress)
-    print_progress(now, last_sample);
+    print_progress(now, last_sample, entry["recv_p99_ms"].get<double>());
+  timeline.push_back(std::move(entry));
   last_sample = now;
 }
 
-void collector_state::print_progress(const run_counters& now, const run_counters& last) {
+void collector_state::print_progress(const run_counters& now, const run_counters& last,
+                                     double p99) {
   char line[256];
-  auto p99 = static_cast<double>(figures.send_to_receive().percentile(0.99)) / 1000.0;
   std::snprintf(line, sizeof line,
                 "[%5.0fs] %-14.14s live %llu/%zu  sent %llu (%llu/s)  recv %llu (%llu/s)  "
-                "dlvd %llu  p99 recv %.1f ms  err %llu  open %llu",
+                "dlvd %llu  recv p99 %.1f ms  err %llu  open %llu",
                 seconds_since_start(ctx->now_ns()),
                 phases.empty() ? "" : phases.back().name.c_str(),
                 static_cast<unsigned long long>(now.live), ctx->users.size(),

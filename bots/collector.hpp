@@ -4,7 +4,8 @@
 // Owns: an `accounting` (every message, receipt, connection and error), the phase boundaries
 // and a per-second timeline. Bots report to it with plain sends; the conductor tells it when
 // phases begin and asks it how much work is still outstanding. Once a second it samples the
-// counters and, when `progress` is set (stdout is a terminal), rewrites one progress line.
+// counters and the latencies of that second and, when `progress` is set (stdout is a
+// terminal), rewrites one progress line.
 // Never blocks; handles every message in O(1) except `report` (one pass over all messages).
 
 #include <cstdint>
@@ -47,7 +48,8 @@ struct collector_state {
   nlohmann::json report() const;
 
 private:
-  void print_progress(const run_counters& now, const run_counters& last);
+  /// `p99`: send -> receive, messages received in the last second (ms).
+  void print_progress(const run_counters& now, const run_counters& last, double p99);
   double seconds_since_start(int64_t t) const;
 };
 

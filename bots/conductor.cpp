@@ -83,6 +83,7 @@ void conductor_state::begin(std::size_t index) {
     return next_phase();
   case k::wait_drained:
     deadline = phase_start + static_cast<int64_t>(p.timeout_s * 1e9);
+    last_outstanding = UINT64_MAX;
     return check_drained(e);
   }
 }
@@ -158,10 +159,17 @@ void conductor_state::check_drained(uint64_t e) {
       .then([this, e](uint64_t outstanding, uint64_t) {
         if (e != epoch || finished)
           return;
-        bool timed_out = ctx->now_ns() >= deadline;
-        if (outstanding == 0 || timed_out) {
+        auto now = ctx->now_ns();
+        if (outstanding != last_outstanding) {
+          last_outstanding = outstanding;
+          last_progress = now;
+        }
+        auto stall = ctx->plan->drain_stall_s;
+        bool stalled = stall > 0 && now - last_progress >= static_cast<int64_t>(stall * 1e9);
+        if (outstanding == 0 || now >= deadline || stalled) {
           if (draining) {
-            drain_timed_out = outstanding > 0;
+            drain_timed_out = outstanding > 0 && !stalled;
+            drain_stalled = outstanding > 0 && stalled;
             return finish();
           }
           return next_phase();
@@ -177,6 +185,7 @@ void conductor_state::start_drain(double timeout_s) {
   auto e = ++epoch;
   self->send(ctx->collector, atom::phase::value, std::string{"drain"}, std::string{"drain"});
   deadline = ctx->now_ns() + static_cast<int64_t>(timeout_s * 1e9);
+  last_outstanding = UINT64_MAX;
   // Every bot confirms before the first check, so no send can begin after it.
   auto remaining = std::make_shared<std::size_t>(bots.size());
   if (bots.empty())
@@ -207,6 +216,7 @@ void conductor_state::finish() {
         auto report = nlohmann::json::parse(text);
         report["interrupted"] = interrupted;
         report["drain_timed_out"] = drain_timed_out;
+        report["drain_stalled"] = drain_stalled;
         report["bots_not_online_in_time"] = not_online;
         done.deliver(report.dump());
       });

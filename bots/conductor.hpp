@@ -7,8 +7,9 @@
 // report (JSON text) once the run has drained or the drain timed out.
 // The drain: every bot stops sending and comes online; the conductor waits until the collector
 // has no outstanding work (every send answered, every sent message received, every received
-// message's delivered receipt back) or `drain_timeout_s` passes. Bots acknowledge the drain
-// command before the first check, so no send can begin after it.
+// message's delivered receipt back), `drain_timeout_s` passes, or the outstanding work has not
+// changed for `drain_stall_s` (the node is stuck, waiting longer would not help). Bots
+// acknowledge the drain command before the first check, so no send can begin after it.
 // Never blocks. An `interrupt` skips to the drain (a second one ends the run at once).
 
 #include <cstdint>
@@ -48,7 +49,10 @@ struct conductor_state {
   bool finished = false;
   bool interrupted = false;
   bool drain_timed_out = false;
-  uint64_t not_online = 0; ///< bots that missed a connect phase's deadline
+  bool drain_stalled = false;
+  uint64_t last_outstanding = UINT64_MAX; ///< drain checks: the last figure seen
+  int64_t last_progress = 0;              ///< and when it last changed
+  uint64_t not_online = 0;                ///< bots that missed a connect phase's deadline
 
   void init(caf::event_based_actor* s, const run_context* c, std::vector<caf::actor> all,
             conductor_options o);

@@ -135,7 +135,7 @@ private:
       return;
     queue_.push_back({std::move(frame), binary});
     if (queue_.size() > setup_.opts.write_queue_frames) {
-      queue_.clear();
+      discard_queued();
       return request_close(close_policy, "client write queue full");
     }
     if (opened_ && !writing_)
@@ -154,6 +154,8 @@ private:
     if (ec)
       return fail(ec, "write");
     queue_.pop_front();
+    if (dropped_ || finished_)
+      return;
     if (!queue_.empty())
       return do_write();
     if (close_requested_)
@@ -171,6 +173,9 @@ private:
       do_close();
   }
 
+  /// Forgets the queued frames, except one being written: its buffer must outlive the write.
+  void discard_queued() { queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end()); }
+
   void do_close() {
     if (closing_)
       return;
@@ -186,7 +191,7 @@ private:
     if (finished_ || dropped_)
       return;
     dropped_ = true;
-    queue_.clear();
+    discard_queued();
     error_code ignored;
     beast::get_lowest_layer(ws_).socket().close(ignored);
     // Pending operations complete with operation_aborted and finish().

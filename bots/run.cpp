@@ -52,6 +52,10 @@ void add_run_failures(const scenario& plan, json& report) {
     senders = senders || (g.does.think_ms && g.contacts > 0);
   if (senders && report["messages"]["sent"].get<uint64_t>() == 0)
     failures.push_back("no message was sent");
+  if (report.value("drain_stalled", false))
+    failures.push_back("the drain stalled: the work outstanding did not change for "
+                       "drain_stall_s = " +
+                       std::to_string(static_cast<int>(plan.drain_stall_s)) + " s");
   if (report.value("drain_timed_out", false))
     failures.push_back("the drain timed out with work outstanding (the node had not delivered "
                        "everything after drain_timeout_s = " +

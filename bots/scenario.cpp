@@ -355,6 +355,7 @@ scenario parse_scenario(const json& doc, const std::string& source) {
     r.fail("password", "must be 8 to 256 bytes");
   s.prepare_parallel = r.count("prepare_parallel", s.prepare_parallel, 1, 256);
   s.drain_timeout_s = r.number("drain_timeout_s", s.drain_timeout_s, 0, 24 * 3600.0);
+  s.drain_stall_s = r.number("drain_stall_s", s.drain_stall_s, 0, 24 * 3600.0);
 
   const auto& groups = r.array("groups");
   for (std::size_t i = 0; i < groups.size(); ++i)

@@ -110,6 +110,9 @@ struct scenario {
   std::vector<phase> phases;
   /// Longest wait, after the last phase, for every sent message and receipt to arrive.
   double drain_timeout_s = 30;
+  /// The drain (and wait_drained) also ends once the outstanding work has not changed for
+  /// this long: the node is stuck rather than slow. 0: never.
+  double drain_stall_s = 15;
 
   std::size_t total_bots() const;
   /// Index of the group called `name`, or -1.

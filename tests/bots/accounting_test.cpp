@@ -159,3 +159,15 @@ TEST_CASE("connections and closes are counted by code") {
   CHECK(r["connections"]["closes"]["1001 unexpected"] == 1);
   CHECK(r["connections"]["failed"] == 1);
 }
+
+TEST_CASE("the per-second window holds only latencies since the last sample") {
+  auto a = one_sent(); // 1 ms to sent
+  a.on_received(k, 1, "m1", 4 * ms, 1, false);
+  auto first = a.take_window();
+  CHECK(first["sent_p50_ms"].get<double>() == doctest::Approx(1.0).epsilon(0.02));
+  CHECK(first["recv_p99_ms"].get<double>() == doctest::Approx(4.0).epsilon(0.02));
+  auto second = a.take_window();
+  CHECK(second["sent_p50_ms"] == 0.0);
+  CHECK(second["recv_p99_ms"] == 0.0);
+  CHECK(a.send_to_receive().count() == 1); // the whole-run histogram keeps it
+}
