@@ -6,11 +6,21 @@
 
 #include "actors/messages.hpp"
 #include "actors/profile.hpp"
+#include "media/access.hpp"
 #include "net/codec.hpp"
 
 namespace tidings {
 
 using net::json;
+
+std::string media_pending_key(const std::string& hash, const std::string& recipient, uint64_t seq) {
+  std::string key = hash;
+  key += '\0';
+  key += recipient;
+  key += '\0';
+  key += storage::be64(seq);
+  return key;
+}
 
 std::string dedupe_key(const std::string& sender, const std::string& cid) {
   std::string key = sender;
@@ -55,6 +65,12 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
     if (!ctx->store->write(b).ok())
       return make_error(errc::unavailable);
     return {mid, ts};
+  }
+  if (auto media = item.find("media"); media != item.end()) {
+    // The recipient may now read it; it stays needed while the item is unacknowledged.
+    auto hash = (*media)["hash"].get<std::string>();
+    media::grant(b, hash, log->user());
+    b.put(storage::table::media_pending, media_pending_key(hash, log->user(), log->next_seq()), "");
   }
   auto st = log->append({net::encode(item, net::encoding::msgpack)}, b);
   if (!st.ok()) {
@@ -126,6 +142,9 @@ void inbox_state::start_ack(uint64_t upto) {
     auto from = item->value("from", "");
     auto mid = item->value("mid", "");
     received.put(storage::table::received, received_key(log->user(), mid), from);
+    if (auto media = item->find("media"); media != item->end() && media->contains("hash"))
+      received.del(storage::table::media_pending,
+                   media_pending_key((*media)["hash"].get<std::string>(), log->user(), entry.seq));
     by_sender[from].push_back(std::move(mid));
   }
   if (by_sender.empty())

@@ -68,6 +68,9 @@ private:
 caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,
                           std::string user);
 
+/// Key of a media_pending record: `hash \0 recipient \0 be64(seq)`.
+std::string media_pending_key(const std::string& hash, const std::string& recipient, uint64_t seq);
+
 /// Key of a dedupe record.
 std::string dedupe_key(const std::string& sender, const std::string& cid);
 

@@ -1,6 +1,7 @@
 #include "actors/profile.hpp"
 
 #include "actors/messages.hpp"
+#include "media/access.hpp"
 
 namespace tidings {
 
@@ -9,11 +10,6 @@ using net::json;
 namespace {
 
 constexpr std::size_t max_list = 10'000; ///< contacts or blocks per user
-
-/// Until the media service lands: readable = a granted reader (uploads grant the uploader).
-bool may_read_media(storage::db& db, const std::string& hash, const std::string& user) {
-  return db.get(storage::table::media_readers, pair_key(hash, user)).has_value();
-}
 
 std::string list_prefix_end(const std::string& owner) {
   std::string end = owner;
@@ -108,7 +104,7 @@ caf::result<std::string> profile_state::set(const std::string& user, const std::
     p->about = (*c)["about"];
   if (c->contains("avatar")) {
     std::string avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : "";
-    if (!avatar.empty() && !may_read_media(db, avatar, user))
+    if (!avatar.empty() && !media::may_read(db, avatar, user))
       return make_error(errc::forbidden);
     if (!p->avatar.empty())
       b.del(storage::table::avatars, pair_key(p->avatar, user));

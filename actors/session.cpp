@@ -6,6 +6,7 @@
 #include "actors/accounts.hpp"
 #include "actors/fields.hpp"
 #include "actors/messages.hpp"
+#include "media/access.hpp"
 
 namespace tidings {
 
@@ -225,8 +226,8 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   }
   if (!r.ok())
     return bad_request(r.error(), frame_enc, id);
-  if (is_media_kind(*kind))
-    // The media service is not part of this node yet: no hash is readable by anyone.
+  if (is_media_kind(*kind) &&
+      !media::may_read(*ctx->store, content["media"]["hash"].get<std::string>(), user))
     return send_error(errc::forbidden, "you may not send this media", frame_enc, id);
   if (inflight >= ctx->settings.max_inflight_sends)
     return send_error(errc::overloaded, "too many sends in flight", frame_enc, id, jittered(200));
