@@ -206,3 +206,17 @@ TEST_CASE("a run whose recipients never come online reports lost messages and fa
   CHECK(run.output.find("RESULT: FAIL") != std::string::npos);
   CHECK(run.output.find("messages lost") != std::string::npos);
 }
+
+TEST_CASE("an invalid scenario ends tidings-bots with status 2 naming the field") {
+  temp_dir dir;
+  std::ofstream scenario{dir.path / "bad.json"};
+  scenario << R"({"groups": [{"name": "g", "bots": 2, "contacts": 1}],
+                  "phases": [{"action": "connect", "rat": 5}]})";
+  scenario.close();
+  auto run = run_bots(
+      dir.path, {"--url=http://127.0.0.1:9", "--scenario=" + (dir.path / "bad.json").string()});
+  INFO("tidings-bots output:\n" << run.output);
+  CHECK(run.status == 2);
+  CHECK(run.output.find("bad.json: phases[0].rat: unknown field") != std::string::npos);
+  CHECK(run.report.is_null()); // no run, no report
+}
