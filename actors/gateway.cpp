@@ -8,6 +8,13 @@ namespace tidings {
 
 namespace {
 
+constexpr std::string_view media_path = "/v1/media";
+constexpr std::string_view media_prefix = "/v1/media/";
+
+net::http_response unauthorized() {
+  return http_error(errc::unauthorized, "missing, invalid or revoked bearer token");
+}
+
 /// Forwards one connection's events to its session actor.
 class session_handler : public net::ws_handler {
 public:
@@ -45,7 +52,35 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
                    http_reply_fn{std::move(reply)});
     return;
   }
+  if (path == media_path) // POST is streamed (route_body); nothing else is served here
+    return reply(http_error(errc::bad_request, "use POST"));
+  if (path.compare(0, media_prefix.size(), media_prefix) == 0) {
+    if (request.method != "GET" && request.method != "HEAD")
+      return reply(http_error(errc::bad_request, "use GET or HEAD"));
+    auto user = user_of(request.bearer);
+    if (!user)
+      return reply(unauthorized());
+    return reply(media_.download(*user, path.substr(media_prefix.size()), request));
+  }
   reply(http_error(errc::not_found, "no such endpoint"));
+}
+
+net::body_route gateway::route_body(const net::http_request& head) {
+  if (head.method != "POST" || head.target.substr(0, head.target.find('?')) != media_path)
+    return {};
+  auto user = user_of(head.bearer);
+  if (!user) {
+    net::body_route refused;
+    refused.refusal = unauthorized();
+    return refused;
+  }
+  return media_.upload(*user, head);
+}
+
+std::optional<std::string> gateway::user_of(const std::string& bearer) const {
+  if (bearer.empty())
+    return std::nullopt;
+  return ctx_.store->get(storage::table::tokens, token_key(bearer));
 }
 
 } // namespace tidings

@@ -51,7 +51,10 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
     accounts_.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));
   sweeper_ = sys_.spawn(sweeper_actor, &ctx_);
   spawn_services(sys_, ctx_);
-  gateway_ = std::make_unique<gateway>(sys_, ctx_, accounts_);
+  opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
+  opts_.media.now = ctx_.now;
+  media_ = std::make_unique<media::service>(*store_, opts_.media);
+  gateway_ = std::make_unique<gateway>(sys_, ctx_, accounts_, *media_);
   server_ = std::make_unique<net::server>(opts_.server, *gateway_);
 }
 
@@ -60,6 +63,7 @@ node::~node() {
 }
 
 uint16_t node::start() {
+  media_->start();
   return server_->start();
 }
 
@@ -68,6 +72,7 @@ void node::stop() {
     return;
   stopped_ = true;
   server_->shutdown(opts_.shutdown_grace);
+  media_->stop(); // pending uploads are committed (their answers can no longer go out)
   caf::anon_send_exit(ctx_.directory, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
   stop_services(ctx_);

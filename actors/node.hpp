@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "media/service.hpp"
 #include "net/server.hpp"
 #include "storage/db.hpp"
 
@@ -22,6 +23,7 @@ struct node_options {
   net::server_options server;
   storage::db_options db;
   node_settings settings;
+  media::options media; ///< `root` and `now` are set by the node (data dir, node clock)
   std::size_t account_workers = 2;
   std::chrono::milliseconds shutdown_grace{5000};
 };
@@ -43,6 +45,7 @@ private:
   node_context ctx_;
   std::vector<caf::actor> accounts_;
   caf::actor sweeper_;
+  std::unique_ptr<media::service> media_; ///< outlives the server: its sinks live there
   std::unique_ptr<gateway> gateway_;
   std::unique_ptr<net::server> server_;
   bool stopped_ = false;

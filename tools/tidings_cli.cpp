@@ -1,6 +1,7 @@
 // tidings-cli: a terminal client for a Tidings node.
 //
-// Accounts and sessions go over HTTP; `send` and `listen` open one WebSocket session each,
+// Accounts, sessions and media go over HTTP; `send`, `send-file` and `listen` open one
+// WebSocket session each,
 // authenticate with the token that `login` stored, and speak the protocol's frames (see
 // docs/PROTOCOL.md). `send` never acknowledges inbox items, so nothing is consumed behind the
 // user's back; `listen` prints every item and acknowledges it once printed. Text from the
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -33,7 +35,9 @@
 #include <unistd.h>
 
 #include "client/http.hpp"
+#include "client/media.hpp"
 #include "client/ws_client.hpp"
+#include "media/sha256.hpp"
 
 namespace {
 
@@ -61,6 +65,14 @@ commands:
                            "✓✓ delivered" and "✓✓ read (blue)" as the receipts arrive
   listen                   print incoming messages and receipts, acknowledging each one,
                            until Ctrl-C or --count messages
+  send-file USER PATH      upload a file (streamed), then send it as a media message:
+                           image, video, audio or document by its type (--mime, else the
+                           file name's extension); prints the hash and "✓ sent MID"
+  upload PATH              upload a file (streamed) without sending it; prints its hash
+                           (for an avatar, or to send later)
+  fetch HASH [OUT]         download a media file to OUT (default: HASH); if OUT already
+                           holds the start of it, only the rest is fetched (resumed with a
+                           Range request); the result is checked against HASH
 
 options:
   --url=URL                the node, http://HOST:PORT (default: $TIDINGS_URL)
@@ -72,6 +84,7 @@ options:
   --count=N                listen: exit after N messages (default: run until Ctrl-C)
   --background             listen: open the session as a background one (foreground=false)
   --read                   listen: also send a read receipt for each message shown
+  --mime=TYPE              send-file: the file's media type (default: from its extension)
   -h, --help               this text; with a COMMAND, that command's usage
 
 A PASSWORD of "-" is read from the first line of stdin (without echo on a terminal); a TEXT
@@ -103,6 +116,7 @@ struct options {
   bool background = false;
   bool mark_read = false;
   bool help = false;
+  std::string mime;              // send-file: overrides the guess from the extension
   std::vector<std::string> args; // the command and its arguments
 };
 
@@ -175,6 +189,8 @@ options parse_args(int argc, char** argv) {
       opts.wait = std::chrono::seconds{parse_number(name, value)};
     else if (name == "count")
       opts.count = parse_number(name, value);
+    else if (name == "mime" && !value.empty())
+      opts.mime = value;
     else
       throw usage_error("unknown option '--" + name + "'");
   }
@@ -422,29 +438,10 @@ int cmd_logout(const options& opts) {
   return exit_ok;
 }
 
-int cmd_send(const options& opts) {
-  auto& to = opts.args[1];
-  std::string text;
-  if (opts.args.size() == 3 && opts.args[2] == "-") {
-    text.assign(std::istreambuf_iterator<char>{std::cin}, std::istreambuf_iterator<char>{});
-  } else {
-    for (std::size_t i = 2; i < opts.args.size(); ++i)
-      text += (i > 2 ? " " : "") + opts.args[i];
-  }
-  auto ws = open_session(opts, true);
-  auto reply = ws.request(
-      {{"type", "send"}, {"cid", random_cid()}, {"to", to}, {"kind", "text"}, {"body", text}},
-      opts.timeout);
-  if (string_field(reply, "type") != "sent") {
-    ws.close();
-    if (string_field(reply, "type") == "error")
-      return report_error_frame(reply);
-    print_error("unexpected reply to send: " + printable(reply.dump()));
-    return exit_failed;
-  }
+// Prints "✓ sent MID" for a `sent` reply, then (with --wait) the receipts for it as they come.
+int await_receipts(client::ws_client& ws, const json& reply, const options& opts) {
   auto mid = string_field(reply, "mid");
   std::cout << "✓ sent " << printable(mid) << std::endl;
-
   auto deadline = std::chrono::steady_clock::now() + opts.wait;
   bool delivered = false;
   bool read = false;
@@ -467,6 +464,34 @@ int cmd_send(const options& opts) {
   }
   ws.close();
   return exit_ok;
+}
+
+// Sends one `send` frame and reports its reply; returns the exit status.
+int send_and_report(const options& opts, const json& frame) {
+  auto ws = open_session(opts, true);
+  auto reply = ws.request(frame, opts.timeout);
+  if (string_field(reply, "type") != "sent") {
+    ws.close();
+    if (string_field(reply, "type") == "error")
+      return report_error_frame(reply);
+    print_error("unexpected reply to send: " + printable(reply.dump()));
+    return exit_failed;
+  }
+  return await_receipts(ws, reply, opts);
+}
+
+int cmd_send(const options& opts) {
+  auto& to = opts.args[1];
+  std::string text;
+  if (opts.args.size() == 3 && opts.args[2] == "-") {
+    text.assign(std::istreambuf_iterator<char>{std::cin}, std::istreambuf_iterator<char>{});
+  } else {
+    for (std::size_t i = 2; i < opts.args.size(); ++i)
+      text += (i > 2 ? " " : "") + opts.args[i];
+  }
+  return send_and_report(
+      opts,
+      {{"type", "send"}, {"cid", random_cid()}, {"to", to}, {"kind", "text"}, {"body", text}});
 }
 
 void print_msg(const json& m) {
@@ -556,12 +581,129 @@ int cmd_listen(const options& opts) {
   return exit_ok;
 }
 
+// -- media ---------------------------------------------------------------------
+
+// A media type from a file name's extension; application/octet-stream if unknown.
+std::string mime_of(const std::string& path) {
+  static const std::pair<const char*, const char*> known[] = {
+      {"jpg", "image/jpeg"},       {"jpeg", "image/jpeg"},     {"png", "image/png"},
+      {"gif", "image/gif"},        {"webp", "image/webp"},     {"heic", "image/heic"},
+      {"mp4", "video/mp4"},        {"mov", "video/quicktime"}, {"webm", "video/webm"},
+      {"mkv", "video/x-matroska"}, {"mp3", "audio/mpeg"},      {"m4a", "audio/mp4"},
+      {"ogg", "audio/ogg"},        {"opus", "audio/opus"},     {"wav", "audio/wav"},
+      {"pdf", "application/pdf"},  {"txt", "text/plain"},      {"zip", "application/zip"},
+  };
+  auto name = path.substr(path.find_last_of('/') + 1);
+  auto dot = name.find_last_of('.');
+  if (dot != std::string::npos && dot > 0) {
+    std::string ext = name.substr(dot + 1);
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (auto& [e, mime] : known)
+      if (ext == e)
+        return mime;
+  }
+  return "application/octet-stream";
+}
+
+// The message kind for a media type (protocol section 4).
+std::string kind_of(const std::string& mime) {
+  for (const char* kind : {"image", "video", "audio"})
+    if (mime.rfind(std::string{kind} + "/", 0) == 0)
+      return kind;
+  return "document";
+}
+
+// Uploads the file at `path` and prints its hash; returns the server's {hash,size,mime}.
+json upload_file(const options& opts, const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw usage_error("not a readable file: " + path);
+  auto mime = opts.mime.empty() ? mime_of(path) : opts.mime;
+  auto uploaded =
+      client::upload_media(endpoint_of(opts), read_token(opts), path, mime, opts.timeout);
+  std::cout << "uploaded " << printable(string_field(uploaded, "hash")) << " ("
+            << string_field(uploaded, "size") << " bytes, " << printable(mime) << ")" << std::endl;
+  return uploaded;
+}
+
+int cmd_upload(const options& opts) {
+  upload_file(opts, opts.args[1]);
+  return exit_ok;
+}
+
+int cmd_send_file(const options& opts) {
+  auto& to = opts.args[1];
+  auto& path = opts.args[2];
+  auto uploaded = upload_file(opts, path);
+  auto hash = string_field(uploaded, "hash");
+  auto mime = string_field(uploaded, "mime");
+  auto name = path.substr(path.find_last_of('/') + 1);
+  json media{{"hash", hash}, {"mime", mime}, {"size", uploaded.value("size", uint64_t{0})}};
+  if (!name.empty() && name.size() <= 255)
+    media["name"] = name;
+  return send_and_report(opts, {{"type", "send"},
+                                {"cid", random_cid()},
+                                {"to", to},
+                                {"kind", kind_of(mime)},
+                                {"media", media}});
+}
+
+int cmd_fetch(const options& opts) {
+  auto ep = endpoint_of(opts);
+  auto& hash = opts.args[1];
+  if (!tidings::media::is_hash(hash))
+    throw usage_error("HASH must be 64 lowercase hex digits");
+  auto out_path = opts.args.size() > 2 ? opts.args[2] : hash;
+  struct stat st {};
+  uint64_t have = ::stat(out_path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  std::ofstream out;
+  unsigned status = 0;
+  auto result = client::http_download(
+      ep, "/v1/media/" + hash, read_token(opts), have,
+      [&](const char* data, std::size_t n) {
+        if (!out.write(data, static_cast<std::streamsize>(n)))
+          throw std::runtime_error("cannot write " + out_path);
+      },
+      opts.timeout,
+      [&](const client::http_response& head) {
+        status = head.status;
+        if (status == 206) // the rest follows what we have
+          out.open(out_path, std::ios::binary | std::ios::app);
+        else if (status == 200) // the whole blob (a fresh start, or the range was ignored)
+          out.open(out_path, std::ios::binary | std::ios::trunc);
+        if ((status == 200 || status == 206) && !out)
+          throw std::runtime_error("cannot open " + out_path + " for writing");
+      });
+  out.close();
+  auto& res = result.response;
+  bool complete_already =
+      status == 416 && have > 0 && res.header("content-range") == "bytes */" + std::to_string(have);
+  if (status != 200 && status != 206 && !complete_already)
+    client::throw_api_error("GET /v1/media/" + hash, res);
+  if (client::file_sha256(out_path) != hash) {
+    ::unlink(out_path.c_str());
+    print_error(out_path + " does not match its hash (a changed partial file?); removed it, " +
+                "run fetch again to start over");
+    return exit_failed;
+  }
+  auto size = have * (status == 206 || complete_already) + result.received;
+  std::cout << "fetched " << printable(out_path) << " (" << size << " bytes";
+  if (status == 206)
+    std::cout << ", resumed at byte " << have;
+  std::cout << ")" << std::endl;
+  return exit_ok;
+}
+
 const command commands[] = {
     {"register", "register USER PASSWORD", 2, 2, cmd_register},
     {"login", "login USER PASSWORD", 2, 2, cmd_login},
     {"logout", "logout", 0, 0, cmd_logout},
     {"send", "send USER TEXT... [--wait=SECONDS]", 2, SIZE_MAX, cmd_send},
     {"listen", "listen [--count=N] [--background] [--read]", 0, 0, cmd_listen},
+    {"send-file", "send-file USER PATH [--mime=TYPE] [--wait=SECONDS]", 2, 2, cmd_send_file},
+    {"upload", "upload PATH [--mime=TYPE]", 1, 1, cmd_upload},
+    {"fetch", "fetch HASH [OUT]", 1, 2, cmd_fetch},
 };
 
 const command* find_command(const std::string& name) {

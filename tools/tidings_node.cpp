@@ -34,6 +34,9 @@ struct node_config : caf::actor_system_config {
   size_t login_failures = 10;
   size_t dedupe_hours = 48;
   size_t sweep_ms = 60'000;
+  size_t media_max_bytes = 64 * 1024 * 1024;
+  size_t media_retention_days = 0;
+  size_t media_max_uploads = 64;
 
   node_config() {
     opt_group{custom_options_, "global"}
@@ -61,6 +64,11 @@ struct node_config : caf::actor_system_config {
         .add(login_failures, "login-failures", "failed logins per user and minute before 429")
         .add(dedupe_hours, "dedupe-hours", "hours a (sender, cid) is remembered (at least 24)")
         .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps");
+    opt_group{custom_options_, "media"}
+        .add(media_max_bytes, "max-bytes", "largest media upload in bytes (413 above)")
+        .add(media_retention_days, "retention-days",
+             "delete media nobody may still need after this many days unused (0 = never)")
+        .add(media_max_uploads, "max-uploads", "concurrent media uploads before 503");
     opt_group{custom_options_, "auth"}
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
@@ -115,6 +123,9 @@ int main(int argc, char** argv) {
   s.login_failures_per_min = cfg.login_failures;
   s.dedupe_retention_ms = static_cast<int64_t>(std::max<size_t>(cfg.dedupe_hours, 24)) * 3600'000;
   s.sweep_interval_ms = static_cast<int64_t>(cfg.sweep_ms);
+  opts.media.max_bytes = cfg.media_max_bytes;
+  opts.media.retention_ms = static_cast<int64_t>(cfg.media_retention_days) * 24 * 3600'000;
+  opts.media.max_uploads = std::max<size_t>(1, cfg.media_max_uploads);
 
   caf::actor_system sys{cfg};
   try {
