@@ -312,10 +312,22 @@ void bot_state::on_error(const json& frame) {
   auto id = frame.find("id");
   if (id == frame.end())
     return;
+  bool retryable = code == "rate_limited" || code == "overloaded" || code == "unavailable";
+  auto retry = frame.find("retry_ms");
+  double retry_ms =
+      retry != frame.end() && retry->is_number() ? retry->get<double>() : default_retry_ms;
+  retry_ms *= std::uniform_real_distribution<double>{1.0, 1.25}(rng);
   if (id->is_string()) {
-    // Our `state` frames carry string ids: a bad_request means presence is not implemented.
-    if (id->get_ref<const std::string&>().rfind("state", 0) == 0 && code == "bad_request")
+    const auto& tag = id->get_ref<const std::string&>();
+    // `state` frames carry string ids: a bad_request means presence is not implemented.
+    if (tag.rfind("state", 0) == 0 && code == "bad_request")
       ctx->presence_unsupported.store(true, std::memory_order_relaxed);
+    // A refused ack must go out again, or its items stay on the node until the next session.
+    if (tag == "ack" && retryable) {
+      session_acked = 0;
+      count("ack_retries");
+      after_ms(retry_ms, atom::ackdue::value);
+    }
     return;
   }
   if (!id->is_number_unsigned())
@@ -324,14 +336,10 @@ void bot_state::on_error(const json& frame) {
   auto it = pending.find(number);
   if (it == pending.end())
     return;
-  if (code == "rate_limited" || code == "overloaded" || code == "unavailable") {
-    auto retry = frame.find("retry_ms");
-    double ms =
-        retry != frame.end() && retry->is_number() ? retry->get<double>() : default_retry_ms;
+  if (retryable) {
     it->second.in_flight = false;
     count("retries");
-    after_ms(ms * std::uniform_real_distribution<double>{1.0, 1.25}(rng), atom::resend::value,
-             number);
+    after_ms(retry_ms, atom::resend::value, number);
     return;
   }
   if (it->second.media && code == "forbidden")
@@ -355,7 +363,7 @@ void bot_state::send_ack() {
   unacked = 0;
   if (state != link::live || session_highest <= session_acked)
     return;
-  write(json{{"type", "ack"}, {"upto", session_highest}});
+  write(json{{"type", "ack"}, {"id", "ack"}, {"upto", session_highest}});
   session_acked = session_highest;
   acked_upto = std::max(acked_upto, session_highest);
   count("acks");
@@ -372,7 +380,7 @@ void bot_state::on_read_due(uint32_t g, const std::string& from, const std::stri
   if (g != gen || state != link::live)
     return;
   send_ack(); // the node only reports messages already acknowledged
-  write(json{{"type", "read"}, {"from", from}, {"mids", json::array({mid})}});
+  write(json{{"type", "read"}, {"id", "read"}, {"from", from}, {"mids", json::array({mid})}});
   count("reads");
 }
 
