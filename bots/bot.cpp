@@ -193,7 +193,7 @@ void bot_state::on_frame(uint32_t g, const std::string& data, bool binary, int64
     return on_welcome(t);
   if (type == "pong")
     return;
-  count("other_frames");
+  count(("other_" + type.substr(0, 32)).c_str()); // frame types the bots do not use
 }
 
 void bot_state::on_welcome(int64_t t) {
@@ -309,25 +309,27 @@ void bot_state::on_sent(const json& frame, int64_t t) {
 void bot_state::on_error(const json& frame) {
   const auto& code = text_of(frame, "code");
   self->send(ctx->collector, atom::ev_error::value, code);
-  auto id = frame.find("id");
-  if (id == frame.end())
-    return;
   bool retryable = code == "rate_limited" || code == "overloaded" || code == "unavailable";
   auto retry = frame.find("retry_ms");
   double retry_ms =
       retry != frame.end() && retry->is_number() ? retry->get<double>() : default_retry_ms;
   retry_ms *= std::uniform_real_distribution<double>{1.0, 1.25}(rng);
-  if (id->is_string()) {
-    const auto& tag = id->get_ref<const std::string&>();
-    // `state` frames carry string ids: a bad_request means presence is not implemented.
-    if (tag.rfind("state", 0) == 0 && code == "bad_request")
-      ctx->presence_unsupported.store(true, std::memory_order_relaxed);
-    // A refused ack must go out again, or its items stay on the node until the next session.
-    if (tag == "ack" && retryable) {
+  auto id = frame.find("id");
+  if (id == frame.end()) {
+    // Acks carry no id (so the node sends no `ok` for each): a refused frame without an id
+    // may have been an ack, which must go out again or its items stay on the node until the
+    // next session. A second ack of the same items is harmless.
+    if (retryable && state == link::live) {
       session_acked = 0;
       count("ack_retries");
       after_ms(retry_ms, atom::ackdue::value);
     }
+    return;
+  }
+  if (id->is_string()) {
+    // `state` frames carry string ids: a bad_request means presence is not implemented.
+    if (id->get_ref<const std::string&>().rfind("state", 0) == 0 && code == "bad_request")
+      ctx->presence_unsupported.store(true, std::memory_order_relaxed);
     return;
   }
   if (!id->is_number_unsigned())
@@ -363,7 +365,7 @@ void bot_state::send_ack() {
   unacked = 0;
   if (state != link::live || session_highest <= session_acked)
     return;
-  write(json{{"type", "ack"}, {"id", "ack"}, {"upto", session_highest}});
+  write(json{{"type", "ack"}, {"upto", session_highest}});
   session_acked = session_highest;
   acked_upto = std::max(acked_upto, session_highest);
   count("acks");
@@ -380,7 +382,7 @@ void bot_state::on_read_due(uint32_t g, const std::string& from, const std::stri
   if (g != gen || state != link::live)
     return;
   send_ack(); // the node only reports messages already acknowledged
-  write(json{{"type", "read"}, {"id", "read"}, {"from", from}, {"mids", json::array({mid})}});
+  write(json{{"type", "read"}, {"from", from}, {"mids", json::array({mid})}});
   count("reads");
 }
 
