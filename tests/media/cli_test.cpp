@@ -81,10 +81,8 @@ TEST_CASE("the cli fetches media and resumes a partial download") {
   CHECK(r.output.find("not_found") != std::string::npos);
 }
 
-// Needs the session's media check (media::may_read in actors/session.cpp): until it is wired,
-// every media send is refused, so this test may fail.
-TEST_CASE("a user cannot send a hash they may not read and a recipient may download a sent one" *
-          doctest::may_fail()) {
+// The session checks media::may_read before a media send; the inbox grants the recipient.
+TEST_CASE("a user cannot send a hash they may not read and a recipient may download a sent one") {
   node_process node{media_args()};
   node.start();
   auto ep = node.ep();
