@@ -163,16 +163,18 @@ void inbox_state::start_ack(uint64_t upto) {
     acking = false;
     if (!state->failed)
       finish_ack(upto, state->received);
-    for (auto& [from, mids] : std::exchange(deferred_reads, {}))
-      read(from, mids);
-    if (stop_requested)
-      return self->quit();
     // A failed round leaves the items in place; they are pushed again next session.
     if (pending_ack > upto && !state->failed) {
       auto next = pending_ack;
       pending_ack = 0;
-      start_ack(next);
+      start_ack(next); // may finish at once, or run another round
     }
+    if (acking)
+      return; // reads and a stop wait for that round
+    for (auto& [from, mids] : std::exchange(deferred_reads, {}))
+      read(from, mids);
+    if (stop_requested)
+      self->quit();
   };
   for (auto& [sender, mids] : by_sender) {
     self->request(ctx->directory, receipt_timeout, atom::receipt::value, sender,
