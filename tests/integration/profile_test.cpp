@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "client/http.hpp"
 #include "tests/integration/fixtures.hpp"
 
 using namespace tidings;
@@ -191,4 +192,37 @@ TEST_CASE("read_receipts off means no read receipts either way") {
   auto read = wait_for(a, of_type("receipt"), 10s);
   CHECK(read["status"] == "read");
   CHECK(read["mids"] == json::array({mids[0]}));
+}
+
+TEST_CASE(
+    "an avatar must be readable by its owner and is then readable by who may see the profile") {
+  node_process node{test_args()};
+  node.start();
+  auto bob = make_user(node.ep(), "bob");
+  auto alice = make_user(node.ep(), "alice");
+  auto eve = make_user(node.ep(), "eve");
+  std::string png(3000, '\x89');
+  auto up = client::http_call(node.ep(), "POST", "/v1/media", png, "image/png", bob.token);
+  REQUIRE(up.status == 201);
+  auto hash = up.json_body()["hash"].get<std::string>();
+  auto target = "/v1/media/" + hash;
+  CHECK(client::http_call(node.ep(), "GET", target, {}, "", alice.token).status == 403);
+  // alice may not use bob's upload as her avatar
+  auto a = open_session(node.ep(), alice.token);
+  CHECK(profile_set(a, json{{"avatar", hash}})["code"] == "forbidden");
+  auto b = open_session(node.ep(), bob.token);
+  CHECK(b.request(json{{"type", "block"}, {"user", eve.name}})["type"] == "ok");
+  auto set = profile_set(b, json{{"avatar", hash}});
+  CHECK(set["avatar"] == hash);
+  CHECK(profile_get(a, bob.name)["avatar"] == hash);
+  auto got = client::http_call(node.ep(), "GET", target, {}, "", alice.token);
+  CHECK(got.status == 200);
+  CHECK(got.body == png);
+  // eve is blocked: she sees neither the new avatar nor its bytes
+  auto e = open_session(node.ep(), eve.token);
+  CHECK(profile_get(e, bob.name)["avatar"].is_null());
+  CHECK(client::http_call(node.ep(), "GET", target, {}, "", eve.token).status == 403);
+  // removing the avatar withdraws the access it gave
+  CHECK(profile_set(b, json{{"avatar", nullptr}})["avatar"].is_null());
+  CHECK(client::http_call(node.ep(), "GET", target, {}, "", alice.token).status == 403);
 }
