@@ -10,6 +10,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/metrics.hpp"
 #include "storage/db.hpp"
 
 namespace tidings {
@@ -34,7 +35,7 @@ struct node_settings {
   int64_t sweep_interval_ms = 60'000;               ///< period of the dedupe expiry steps
   int64_t lastseen_persist_ms = 60'000;    ///< a user's last seen is written at most this often
   std::size_t shards = 4;                  ///< profile and lastseen actors per node
-  std::size_t inbox_backlog = 10'000;   ///< queued messages before an inbox answers overloaded
+  std::size_t inbox_backlog = 10'000;      ///< queued messages before an inbox answers overloaded
   int64_t tick_ms = 1'000;                 ///< period of the actors' housekeeping timers
   unsigned argon2_ops = 2;                 ///< argon2id passes
   std::size_t argon2_mem_kib = 19 * 1024;  ///< argon2id memory
@@ -46,6 +47,7 @@ struct node_context {
   storage::db* store = nullptr;
   clock_fn now = system_clock_ms;
   caf::actor directory;
+  node_metrics* metrics = nullptr;  ///< counters for /metrics (atomics)
   std::vector<caf::actor> profiles; ///< profile service shards
   std::vector<caf::actor> lastseen; ///< lastseen service shards
 

@@ -46,6 +46,12 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
       return reply(http_error(errc::bad_request, "use GET"));
     return reply({200, "application/json", R"({"status":"ok"})", {}});
   }
+  if (path == "/metrics") {
+    net::http_response res;
+    res.content_type = "text/plain; version=0.0.4";
+    res.body = ctx_.metrics->render();
+    return reply(std::move(res));
+  }
   if (path == "/v1/accounts" || path == "/v1/sessions") {
     auto& worker = accounts_[accounts_shard(request, accounts_.size())];
     caf::anon_send(worker, atom::account::value, std::move(request),

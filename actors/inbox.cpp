@@ -33,6 +33,8 @@ void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::st
   self = s;
   ctx = c;
   log = std::make_unique<storage::inbox_log>(*ctx->store, std::move(user));
+  ctx->metrics->inboxes_live++;
+  self->attach_functor([m = ctx->metrics] { m->inboxes_live--; });
   last_active = ctx->now();
 }
 
@@ -44,6 +46,7 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
     return make_error(errc::overloaded); // refuse rather than queue without bound
   auto key = dedupe_key(from, cid);
   if (auto seen = ctx->store->get(storage::table::dedupe, key)) {
+    node_metrics::add(ctx->metrics->messages_deduplicated);
     if (auto rec = net::decode(*seen, net::encoding::msgpack, nullptr))
       return {(*rec)["mid"].get<std::string>(), (*rec)["ts"].get<int64_t>()};
   }
@@ -64,6 +67,7 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
     // Blocked: the sender sees `sent` as usual; nothing is stored for delivery.
     if (!ctx->store->write(b).ok())
       return make_error(errc::unavailable);
+    node_metrics::add(ctx->metrics->messages_blocked);
     return {mid, ts};
   }
   if (auto media = item.find("media"); media != item.end()) {
@@ -77,6 +81,7 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
     // Nothing was stored: the sender gets no `sent` and may retry with the same cid.
     return make_error(errc::unavailable);
   }
+  node_metrics::add(ctx->metrics->messages_stored);
   push_more();
   return {mid, ts};
 }
@@ -190,9 +195,11 @@ void inbox_state::start_ack(uint64_t upto) {
 }
 
 void inbox_state::finish_ack(uint64_t upto, storage::batch& received) {
+  auto before = log->first_seq();
   auto st = log->remove_upto(upto, received);
   if (!st.ok())
     return; // the items stay and are pushed again next session: at-least-once
+  node_metrics::add(ctx->metrics->items_acked, log->first_seq() - before);
   push_more();
 }
 
@@ -203,6 +210,7 @@ caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
   std::vector<uint64_t> seqs;
   if (!log->append({item}, none, &seqs).ok())
     return make_error(errc::unavailable);
+  node_metrics::add(ctx->metrics->receipts_stored);
   push_more();
   return seqs.front();
 }

@@ -42,6 +42,7 @@ private:
   caf::actor_system& sys_;
   node_options opts_;
   std::unique_ptr<storage::db> store_;
+  node_metrics metrics_;
   node_context ctx_;
   std::vector<caf::actor> accounts_;
   caf::actor sweeper_;

@@ -79,6 +79,9 @@ void session_state::init(caf::event_based_actor* s, const node_context* c,
   ctx = c;
   peer = std::move(p);
   opened = last_frame = tokens_at = ctx->now();
+  node_metrics::add(ctx->metrics->sessions_opened);
+  ctx->metrics->sessions_live++;
+  self->attach_functor([m = ctx->metrics] { m->sessions_live--; });
   tokens = ctx->settings.rate_burst;
   if (!bearer.empty()) {
     enc = header_encoding;
@@ -91,6 +94,7 @@ void session_state::on_frame(const std::string& data, bool binary) {
     return;
   auto frame_enc = binary ? net::encoding::msgpack : net::encoding::json;
   auto now = ctx->now();
+  node_metrics::add(ctx->metrics->frames_in);
   last_frame = now;
   std::string error;
   auto frame = net::decode(data, frame_enc, &error);
@@ -550,6 +554,7 @@ void session_state::reply(json frame, net::encoding frame_enc, const json& id) {
 
 void session_state::send_error(errc code, std::string message, net::encoding frame_enc,
                                const json& id, int64_t retry_ms) {
+  ctx->metrics->error(code);
   json frame{{"type", "error"}, {"code", to_string(code)}, {"message", std::move(message)}};
   if (retry_ms >= 0)
     frame["retry_ms"] = retry_ms;

@@ -37,8 +37,14 @@ struct node_config : caf::actor_system_config {
   size_t media_max_bytes = 64 * 1024 * 1024;
   size_t media_retention_days = 0;
   size_t media_max_uploads = 64;
+  size_t lastseen_persist_ms = 60'000;
+  size_t shards = 4;
+  size_t inbox_backlog = 10'000;
 
   node_config() {
+    // Inbox writes fsync inside actor handlers; more scheduler threads than cores let RocksDB
+    // merge concurrent writers into one fsync (docs/BENCHMARKS.md, inbox_bench).
+    set("scheduler.max-threads", 16);
     opt_group{custom_options_, "global"}
         .add(port, "port", "TCP port for HTTP and WebSocket (0 picks a free one)")
         .add(bind, "bind", "address to listen on")
@@ -63,7 +69,12 @@ struct node_config : caf::actor_system_config {
         .add(inbox_idle_ms, "inbox-idle-ms", "stop an inbox actor unused for this long")
         .add(login_failures, "login-failures", "failed logins per user and minute before 429")
         .add(dedupe_hours, "dedupe-hours", "hours a (sender, cid) is remembered (at least 24)")
-        .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps");
+        .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps")
+        .add(inbox_backlog, "inbox-backlog", "queued messages before an inbox answers overloaded");
+    opt_group{custom_options_, "lastseen"}.add(lastseen_persist_ms, "persist-ms",
+                                               "a user's last seen is written at most this often");
+    opt_group{custom_options_, "services"}.add(shards, "shards",
+                                               "profile and lastseen actors per node");
     opt_group{custom_options_, "media"}
         .add(media_max_bytes, "max-bytes", "largest media upload in bytes (413 above)")
         .add(media_retention_days, "retention-days",
@@ -123,6 +134,9 @@ int main(int argc, char** argv) {
   s.login_failures_per_min = cfg.login_failures;
   s.dedupe_retention_ms = static_cast<int64_t>(std::max<size_t>(cfg.dedupe_hours, 24)) * 3600'000;
   s.sweep_interval_ms = static_cast<int64_t>(cfg.sweep_ms);
+  s.inbox_backlog = cfg.inbox_backlog;
+  s.lastseen_persist_ms = static_cast<int64_t>(cfg.lastseen_persist_ms);
+  s.shards = std::max<size_t>(1, cfg.shards);
   opts.media.max_bytes = cfg.media_max_bytes;
   opts.media.retention_ms = static_cast<int64_t>(cfg.media_retention_days) * 24 * 3600'000;
   opts.media.max_uploads = std::max<size_t>(1, cfg.media_max_uploads);

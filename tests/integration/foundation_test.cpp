@@ -326,3 +326,21 @@ TEST_CASE("options can come from a config file") {
   CHECK(b.queued() == 0); // the window from the file holds the other two back
   std::filesystem::remove(file);
 }
+
+TEST_CASE("metrics count what the node did in Prometheus text") {
+  node_process node{test_args()};
+  node.start();
+  auto alice = make_user(node.ep(), "alice");
+  auto bob = make_user(node.ep(), "bob");
+  auto a = open_session(node.ep(), alice.token);
+  send_texts(a, bob.name, "m", 3);
+  a.send_raw("garbage", false);
+  wait_for(a, of_type("error"), 10s);
+  auto res = http_call(node.ep(), "GET", "/metrics");
+  CHECK(res.status == 200);
+  CHECK(res.header("content-type").rfind("text/plain", 0) == 0);
+  CHECK(res.body.find("tidings_messages_stored_total 3\n") != std::string::npos);
+  CHECK(res.body.find("tidings_sessions_live 1\n") != std::string::npos);
+  CHECK(res.body.find("tidings_errors_total{code=\"bad_request\"} 1\n") != std::string::npos);
+  CHECK(res.body.find("# TYPE tidings_frames_received_total counter") != std::string::npos);
+}
