@@ -9,7 +9,7 @@ directory_state::entry* directory_state::find_or_spawn(const std::string& user) 
   auto it = inboxes.find(user);
   if (it != inboxes.end())
     return &it->second;
-  if (stopping || !ctx->store->get(storage::table::accounts, user))
+  if (releasing || !ctx->store->get(storage::table::accounts, user))
     return nullptr;
   auto inbox = self->spawn(inbox_actor, ctx, user);
   self->monitor(inbox);
@@ -45,6 +45,20 @@ void directory_state::shutdown(const caf::error& reason) {
   if (inboxes.empty())
     return self->quit(reason);
   for (auto& [user, e] : inboxes)
+    self->send(e.inbox, atom::drain::value);
+}
+
+void directory_state::on_drained(const std::string& user) {
+  auto it = inboxes.find(user);
+  if (it == inboxes.end() || it->second.inbox != self->current_sender())
+    return;
+  it->second.drained = true;
+  for (auto& [name, e] : inboxes)
+    if (!e.drained)
+      return;
+  // No ack is running anywhere, and no session exists to start one: all may go.
+  releasing = true;
+  for (auto& [name, e] : inboxes)
     self->send(e.inbox, atom::stop::value);
 }
 
@@ -64,6 +78,7 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
       [self](atom::receipt a, const std::string& to, const std::string& item) {
         return self->state.route<uint64_t>(to, a, item);
       },
+      [self](atom::drain, const std::string& user) { self->state.on_drained(user); },
       [self](atom::idle, const std::string& user, uint64_t handled) {
         self->state.on_idle(user, handled);
       },

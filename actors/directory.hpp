@@ -25,12 +25,14 @@ struct directory_state {
   struct entry {
     caf::actor inbox;
     uint64_t routed = 0;
+    bool drained = false; ///< at shutdown: no ack of its own is running any more
   };
 
   caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;
   std::unordered_map<std::string, entry> inboxes;
-  bool stopping = false; ///< draining: inboxes finish their acks, no new ones start
+  bool stopping = false;  ///< shutting down: inboxes finish their acks, then all quit
+  bool releasing = false; ///< every inbox drained: they have been told to quit
   caf::error stop_reason;
 
   /// The entry of `user`, spawning the inbox if needed; nullptr for unknown users.
@@ -40,15 +42,19 @@ struct directory_state {
   caf::result<Rs...> route(const std::string& user, Ts&&... xs) {
     auto* e = find_or_spawn(user);
     if (e == nullptr)
-      return make_error(stopping ? errc::unavailable : errc::not_found);
+      return make_error(errc::not_found);
     ++e->routed;
     self->delegate(e->inbox, std::forward<Ts>(xs)...);
+    if (stopping && !e->drained)
+      self->send(e->inbox, atom::drain::value); // a new inbox reports once it handled this
     return caf::delegated<Rs...>{};
   }
   void on_idle(const std::string& user, uint64_t handled);
   void on_down(const caf::down_msg& dm);
-  /// Asks every inbox to stop (each finishes its ack first) and quits once all are gone.
+  /// Asks every inbox to drain (finish its running ack, whose receipts may need other
+  /// inboxes), then, once all have drained, to quit; quits when all are gone.
   void shutdown(const caf::error& reason);
+  void on_drained(const std::string& user);
 };
 
 caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const node_context* ctx);

@@ -178,8 +178,8 @@ void inbox_state::start_ack(uint64_t upto) {
       return; // reads and a stop wait for that round
     for (auto& [from, mids] : std::exchange(deferred_reads, {}))
       read(from, mids);
-    if (stop_requested)
-      self->quit();
+    if (drain_requested)
+      drain();
   };
   for (auto& [sender, mids] : by_sender) {
     self->request(ctx->directory, receipt_timeout, atom::receipt::value, sender,
@@ -272,11 +272,13 @@ void inbox_state::on_down(const caf::down_msg& dm) {
   }
 }
 
-void inbox_state::stop() {
-  if (acking)
-    stop_requested = true;
-  else
-    self->quit();
+void inbox_state::drain() {
+  if (acking) {
+    drain_requested = true;
+    return;
+  }
+  drain_requested = false;
+  self->send(ctx->directory, atom::drain::value, log->user());
 }
 
 void inbox_state::tick() {
@@ -303,7 +305,8 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
         self->state.read(from, mids);
       },
       [self](atom::timer) { self->state.tick(); },
-      [self](atom::stop) { self->state.stop(); },
+      [self](atom::drain) { self->state.drain(); },
+      [self](atom::stop) { self->quit(); },
   };
 }
 

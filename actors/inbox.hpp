@@ -37,9 +37,9 @@ struct inbox_state {
   uint64_t pushed_upto = 0; ///< highest seq pushed to `session`
   uint64_t routed = 0;      ///< messages received through the directory
   int64_t last_active = 0;
-  bool acking = false;         ///< receipts of an ack are being stored
-  bool stop_requested = false; ///< quit once the running ack is done
-  uint64_t pending_ack = 0;    ///< highest ack that arrived while `acking`
+  bool acking = false;          ///< receipts of an ack are being stored
+  bool drain_requested = false; ///< tell the directory once the running ack is done
+  uint64_t pending_ack = 0;     ///< highest ack that arrived while `acking`
   /// `read`s that arrived while `acking`: they may name the messages being acked.
   std::vector<std::pair<std::string, std::vector<std::string>>> deferred_reads;
 
@@ -54,8 +54,8 @@ struct inbox_state {
   /// Sends a `read` receipt to `from` for those of `mids` this user received from them.
   void read(const std::string& from, const std::vector<std::string>& mids);
   void on_down(const caf::down_msg& dm);
-  /// Quits now, or after the running ack so its receipts and deletion complete.
-  void stop();
+  /// At shutdown: reports to the directory once no ack of its own is running.
+  void drain();
   void tick();
   /// Pushes stored items to the session while the window allows.
   void push_more();

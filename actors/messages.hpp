@@ -23,6 +23,7 @@ using ack = caf::atom_constant<caf::atom("ack")>;              ///< session -> i
 using replaced = caf::atom_constant<caf::atom("replaced")>;    ///< inbox -> old session
 using idle = caf::atom_constant<caf::atom("inboxidle")>;       ///< inbox -> directory
 using stop = caf::atom_constant<caf::atom("stopinbox")>;       ///< directory -> inbox
+using drain = caf::atom_constant<caf::atom("drain")>;          ///< directory <-> inbox: shutdown
 using timer = caf::atom_constant<caf::atom("timer")>;          ///< periodic self-message
 using account = caf::atom_constant<caf::atom("account")>;      ///< gateway -> accounts worker
 using receipt = caf::atom_constant<caf::atom("receipt")>;      ///< inbox -> inbox: store a receipt
