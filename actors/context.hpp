@@ -22,15 +22,16 @@ int64_t system_clock_ms();
 
 /// Tunables, each an option of tidings-node (docs/OPERATIONS.md).
 struct node_settings {
-  std::size_t push_window = 256;        ///< pushed-but-unacked items per session
-  std::size_t frame_limit = 128 * 1024; ///< bytes per WebSocket frame
-  int64_t idle_timeout_ms = 60'000;     ///< session closed after this long without a frame
-  int64_t auth_timeout_ms = 10'000;     ///< time to send `auth`
-  std::size_t max_bad_frames = 20;      ///< bad frames tolerated before close 4003
-  double rate_per_sec = 50;             ///< sustained frames per second per session
-  double rate_burst = 200;              ///< token bucket size
-  std::size_t max_inflight_sends = 256; ///< unanswered sends per session before `overloaded`
-  int64_t inbox_idle_stop_ms = 60'000;  ///< an inbox without session stops after this
+  std::size_t push_window = 256;           ///< pushed-but-unacked items per session
+  std::size_t push_window_bytes = 4 << 20; ///< and at most this many bytes of them
+  std::size_t frame_limit = 128 * 1024;    ///< bytes per WebSocket frame
+  int64_t idle_timeout_ms = 60'000;        ///< session closed after this long without a frame
+  int64_t auth_timeout_ms = 10'000;        ///< time to send `auth`
+  std::size_t max_bad_frames = 20;         ///< bad frames tolerated before close 4003
+  double rate_per_sec = 50;                ///< sustained frames per second per session
+  double rate_burst = 200;                 ///< token bucket size
+  std::size_t max_inflight_sends = 256;    ///< unanswered sends per session before `overloaded`
+  int64_t inbox_idle_stop_ms = 60'000;     ///< an inbox without session stops after this
   int64_t dedupe_retention_ms = 48LL * 3600 * 1000; ///< (sender, cid) remembered this long
   int64_t sweep_interval_ms = 60'000;               ///< period of the dedupe expiry steps
   int64_t lastseen_persist_ms = 60'000;    ///< a user's last seen is written at most this often

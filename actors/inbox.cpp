@@ -98,6 +98,8 @@ void inbox_state::attach(caf::actor s) {
     self->monitor(session);
   }
   pushed_upto = log->first_seq() - 1; // everything unacked goes out again
+  in_flight.clear();
+  in_flight_bytes = 0;
   push_more();
 }
 
@@ -256,11 +258,20 @@ void inbox_state::push_more() {
   uint64_t acked = log->first_seq() - 1;
   if (pushed_upto < acked)
     pushed_upto = acked;
+  while (!in_flight.empty() && in_flight.front().first <= acked) {
+    in_flight_bytes -= in_flight.front().second;
+    in_flight.pop_front();
+  }
   auto outstanding = pushed_upto - acked;
-  if (outstanding >= window)
+  if (outstanding >= window || in_flight_bytes >= ctx->settings.push_window_bytes)
     return;
   for (auto& entry : log->read(pushed_upto + 1, window - outstanding)) {
+    // The byte bound keeps a burst of large items within the connection's write queue.
+    if (!in_flight.empty() && in_flight_bytes + entry.item.size() > ctx->settings.push_window_bytes)
+      break;
     pushed_upto = entry.seq;
+    in_flight.emplace_back(entry.seq, entry.item.size());
+    in_flight_bytes += entry.item.size();
     self->send(session, atom::push::value, entry.seq, std::move(entry.item));
   }
 }

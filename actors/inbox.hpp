@@ -17,6 +17,7 @@
 // guarantees it with the idle handshake).
 // May block: each deliver and ack is one synchronous RocksDB write.
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -33,9 +34,11 @@ struct inbox_state {
   caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;
   std::unique_ptr<storage::inbox_log> log;
-  caf::actor session;       ///< the live session, if any
-  uint64_t pushed_upto = 0; ///< highest seq pushed to `session`
-  uint64_t routed = 0;      ///< messages received through the directory
+  caf::actor session;                                     ///< the live session, if any
+  uint64_t pushed_upto = 0;                               ///< highest seq pushed to `session`
+  std::deque<std::pair<uint64_t, std::size_t>> in_flight; ///< pushed, unacked: (seq, bytes)
+  std::size_t in_flight_bytes = 0;
+  uint64_t routed = 0; ///< messages received through the directory
   int64_t last_active = 0;
   bool acking = false;          ///< receipts of an ack are being stored
   bool drain_requested = false; ///< tell the directory once the running ack is done

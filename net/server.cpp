@@ -141,8 +141,10 @@ private:
     queue_.push_back({std::move(frame), binary});
     if (queue_.size() > srv_.opts.write_queue_frames ||
         queued_bytes_ > srv_.opts.write_queue_bytes) {
-      queue_.clear();
-      queued_bytes_ = 0;
+      // Drop what is queued, but not the frame being written: its buffer is in use.
+      auto keep = writing_ ? std::size_t{1} : std::size_t{0};
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
+      queued_bytes_ = keep ? queue_.front().data.size() : 0;
       request_close(close_slow_consumer, "slow consumer");
       return;
     }

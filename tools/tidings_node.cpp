@@ -19,6 +19,7 @@ struct node_config : caf::actor_system_config {
   bool sync = true;
   size_t io_threads = 2;
   size_t push_window = 256;
+  size_t push_window_bytes = 4 << 20;
   size_t frame_limit = 128 * 1024;
   size_t idle_timeout_ms = 60'000;
   size_t auth_timeout_ms = 10'000;
@@ -59,6 +60,8 @@ struct node_config : caf::actor_system_config {
              "bytes queued per connection before close 4004");
     opt_group{custom_options_, "limits"}
         .add(push_window, "push-window", "pushed-but-unacknowledged inbox items per session")
+        .add(push_window_bytes, "push-window-bytes",
+             "bytes of pushed-but-unacknowledged inbox items per session")
         .add(frame_limit, "frame-bytes", "largest accepted WebSocket frame (close 1009 above)")
         .add(idle_timeout_ms, "idle-timeout-ms", "close a session after this long without a frame")
         .add(auth_timeout_ms, "auth-timeout-ms", "time allowed for the auth frame")
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
   opts.db.sync = cfg.sync;
   auto& s = opts.settings;
   s.push_window = cfg.push_window;
+  s.push_window_bytes = std::max<size_t>(1, cfg.push_window_bytes);
   s.frame_limit = cfg.frame_limit;
   s.idle_timeout_ms = static_cast<int64_t>(cfg.idle_timeout_ms);
   s.auth_timeout_ms = static_cast<int64_t>(cfg.auth_timeout_ms);

@@ -344,3 +344,42 @@ TEST_CASE("metrics count what the node did in Prometheus text") {
   CHECK(res.body.find("tidings_errors_total{code=\"bad_request\"} 1\n") != std::string::npos);
   CHECK(res.body.find("# TYPE tidings_frames_received_total counter") != std::string::npos);
 }
+
+TEST_CASE("a client that does not read is closed as a slow consumer and loses nothing") {
+  node_process node{test_args({"--net.write-queue-frames=4"})};
+  node.start();
+  auto alice = make_user(node.ep(), "alice");
+  auto bob = make_user(node.ep(), "bob");
+  auto a = open_session(node.ep(), alice.token, net::encoding::msgpack);
+  std::vector<std::string> mids;
+  for (int i = 0; i < 120; ++i) {
+    auto sent = a.request(json{{"type", "send"},
+                               {"cid", "big-" + std::to_string(i)},
+                               {"to", bob.name},
+                               {"kind", "text"},
+                               {"body", std::string(60 * 1024, static_cast<char>('a' + i % 26))}});
+    REQUIRE(sent["type"] == "sent");
+    mids.push_back(sent["mid"]);
+  }
+  {
+    // A write queue of 4 frames cannot take the window's burst: the node closes with 4004.
+    auto b = open_session(node.ep(), bob.token, net::encoding::msgpack);
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!b.closed() && std::chrono::steady_clock::now() < deadline)
+      b.receive(1s);
+    CHECK(b.closed());
+    CHECK(b.close_code() == 4004);
+  }
+  CHECK(http_call(node.ep(), "GET", "/healthz").status == 200);
+  // With the default limits the same burst of 7 MiB reaches a reading client whole.
+  node.set_extra_args(test_args());
+  node.restart();
+  auto b = open_session(node.ep(), bob.token, net::encoding::msgpack);
+  for (int i = 0; i < 120; ++i) {
+    auto item = wait_for(b, of_type("msg"), 30s);
+    CHECK(item["mid"] == mids[static_cast<std::size_t>(i)]);
+    if (i % 20 == 19)
+      b.send(json{{"type", "ack"}, {"upto", item["seq"]}});
+  }
+  CHECK_FALSE(b.closed());
+}
