@@ -56,8 +56,11 @@ status inbox_log::remove_upto(uint64_t upto, batch& extra) {
   upto = std::min(upto, next_seq_ - 1);
   if (upto < first_seq_ && extra.count() == 0)
     return {};
-  if (upto >= first_seq_)
-    extra.delete_range(table::inbox, item_key(user_, first_seq_), item_key(user_, upto + 1));
+  // Point deletes, not DeleteRange: every iterator over a memtable holding range tombstones
+  // re-fragments them, which dominated the node's CPU under load. Reads start at first_seq_
+  // (iterate_lower_bound), so these tombstones are never scanned.
+  for (uint64_t seq = first_seq_; seq <= upto; ++seq)
+    extra.del(table::inbox, item_key(user_, seq));
   auto st = db_.write(extra);
   if (st.ok())
     first_seq_ = std::max(first_seq_, upto + 1);

@@ -38,7 +38,7 @@ public:
                 std::vector<uint64_t>* seqs = nullptr);
   /// Reads up to `max` items with seq >= from, in seq order.
   std::vector<inbox_entry> read(uint64_t from, std::size_t max);
-  /// Removes every item with seq <= upto (DeleteRange), plus `extra` in the same batch.
+  /// Removes every item with seq <= upto (point deletes), plus `extra` in the same batch.
   status remove_upto(uint64_t upto, batch& extra);
 
   /// Key of item `seq` of `user` (exposed for tests and tools).
