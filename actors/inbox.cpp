@@ -170,6 +170,8 @@ void inbox_state::start_ack(uint64_t upto) {
     acking = false;
     if (!state->failed)
       finish_ack(upto, state->received);
+    else
+      retry_ack = std::max(retry_ack, upto); // the next tick tries the round again
     // A failed round leaves the items in place; they are pushed again next session.
     if (pending_ack > upto && !state->failed) {
       auto next = pending_ack;
@@ -293,6 +295,10 @@ void inbox_state::drain() {
 }
 
 void inbox_state::tick() {
+  if (!acking && retry_ack >= log->first_seq()) {
+    auto upto = std::exchange(retry_ack, 0);
+    start_ack(std::min(upto, log->next_seq() - 1));
+  }
   if (!session && !acking && ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
     self->send(ctx->directory, atom::idle::value, log->user(), routed);
   self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);

@@ -43,6 +43,7 @@ struct inbox_state {
   bool acking = false;          ///< receipts of an ack are being stored
   bool drain_requested = false; ///< tell the directory once the running ack is done
   uint64_t pending_ack = 0;     ///< highest ack that arrived while `acking`
+  uint64_t retry_ack = 0;       ///< an ack whose receipts could not all be stored: retried on tick
   /// `read`s that arrived while `acking`: they may name the messages being acked.
   std::vector<std::pair<std::string, std::vector<std::string>>> deferred_reads;
 
