@@ -72,8 +72,8 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
              const std::string& cid, const std::string& content) {
         return self->state.route<std::string, int64_t>(to, a, from, cid, content);
       },
-      [self](atom::attach a, const std::string& user, const caf::actor& session) {
-        return self->state.route<caf::actor>(user, a, session);
+      [self](atom::attach a, const std::string& user, const caf::actor& session, int64_t since) {
+        return self->state.route<caf::actor>(user, a, session, since);
       },
       [self](atom::receipt a, const std::string& to, const std::string& item) {
         return self->state.route<uint64_t>(to, a, item);

@@ -86,9 +86,15 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
   return {mid, ts};
 }
 
-void inbox_state::attach(caf::actor s) {
+void inbox_state::attach(caf::actor s, int64_t since) {
   ++routed;
   last_active = ctx->now();
+  if (session && session != s && since < session_since) {
+    // A late attach of an older connection (delayed under load): the newer one stays.
+    self->send(s, atom::replaced::value);
+    return;
+  }
+  session_since = since;
   if (session && session != s)
     self->send(session, atom::replaced::value);
   if (session != s) {
@@ -312,8 +318,8 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
   return {
       [self](atom::deliver, const std::string& from, const std::string& cid,
              const std::string& content) { return self->state.deliver(from, cid, content); },
-      [self](atom::attach, caf::actor s) {
-        self->state.attach(std::move(s));
+      [self](atom::attach, caf::actor s, int64_t since) {
+        self->state.attach(std::move(s), since);
         return caf::actor_cast<caf::actor>(self);
       },
       [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },

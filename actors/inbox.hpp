@@ -35,6 +35,7 @@ struct inbox_state {
   const node_context* ctx = nullptr;
   std::unique_ptr<storage::inbox_log> log;
   caf::actor session;                                     ///< the live session, if any
+  int64_t session_since = 0;                              ///< when `session`'s connection opened
   uint64_t pushed_upto = 0;                               ///< highest seq pushed to `session`
   std::deque<std::pair<uint64_t, std::size_t>> in_flight; ///< pushed, unacked: (seq, bytes)
   std::size_t in_flight_bytes = 0;
@@ -51,7 +52,8 @@ struct inbox_state {
   /// Stores a message unless (from, cid) was seen; returns (mid, ts).
   caf::result<std::string, int64_t> deliver(const std::string& from, const std::string& cid,
                                             const std::string& content);
-  void attach(caf::actor s);
+  /// `since`: when the session's connection opened; an older one never replaces a newer.
+  void attach(caf::actor s, int64_t since);
   void ack(uint64_t upto, const caf::actor& from);
   /// Appends a receipt item (from another inbox); replies once it is durable.
   caf::result<uint64_t> store_receipt(const std::string& item);

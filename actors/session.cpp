@@ -193,7 +193,7 @@ void session_state::authenticate(const std::string& token, net::encoding frame_e
 
 void session_state::attach() {
   self->request(ctx->directory, request_timeout, atom::attach::value, user,
-                caf::actor_cast<caf::actor>(self))
+                caf::actor_cast<caf::actor>(self), opened)
       .then(
           [this](const caf::actor& handle) {
             if (inbox != handle) {
