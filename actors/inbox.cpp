@@ -291,6 +291,12 @@ void inbox_state::on_down(const caf::down_msg& dm) {
   }
 }
 
+static std::chrono::milliseconds tick_period(const node_context* ctx) {
+  // Idle stops and ack retries need no finer clock than this; wake-ups cost CPU per actor.
+  return std::chrono::milliseconds(
+      std::max<int64_t>(ctx->settings.tick_ms, ctx->settings.inbox_idle_stop_ms / 12));
+}
+
 void inbox_state::drain() {
   if (acking) {
     drain_requested = true;
@@ -307,14 +313,14 @@ void inbox_state::tick() {
   }
   if (!session && !acking && ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
     self->send(ctx->directory, atom::idle::value, log->user(), routed);
-  self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
+  self->delayed_send(self, tick_period(ctx), atom::timer::value);
 }
 
 caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,
                           std::string user) {
   self->state.init(self, ctx, std::move(user));
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
-  self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
+  self->delayed_send(self, tick_period(ctx), atom::timer::value);
   return {
       [self](atom::deliver, const std::string& from, const std::string& cid,
              const std::string& content) { return self->state.deliver(from, cid, content); },

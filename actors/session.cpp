@@ -530,7 +530,16 @@ void session_state::tick() {
   }
   if (now - last_frame >= ctx->settings.idle_timeout_ms)
     return close(1000, "idle timeout");
-  self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
+  schedule_tick();
+}
+
+void session_state::schedule_tick() {
+  // A timeout only needs checking a few times per period: thousands of idle sessions
+  // must not cost thousands of wake-ups a second.
+  const auto& st = ctx->settings;
+  auto period = state == phase::awaiting_auth ? st.auth_timeout_ms : st.idle_timeout_ms;
+  auto ms = std::max<int64_t>(st.tick_ms, period / 4);
+  self->delayed_send(self, std::chrono::milliseconds(ms), atom::timer::value);
 }
 
 bool session_state::take_token(int64_t now, int64_t* retry_ms) {
@@ -583,7 +592,7 @@ caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node
       self->state.on_inbox_down();
   });
   self->state.init(self, ctx, std::move(peer), std::move(bearer), header_encoding);
-  self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
+  self->state.schedule_tick();
   return {
       [self](atom::frame, const std::string& data, bool binary) {
         self->state.on_frame(data, binary);

@@ -50,6 +50,7 @@ struct session_state {
   void on_inbox_down();
   void on_presence(const std::string& user, bool online, int64_t last_seen);
   void tick();
+  void schedule_tick();
 
 private:
   void dispatch(net::json& frame, net::encoding frame_enc);
