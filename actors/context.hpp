@@ -34,6 +34,8 @@ struct node_settings {
   int64_t inbox_idle_stop_ms = 60'000;     ///< an inbox without session stops after this
   int64_t dedupe_retention_ms = 48LL * 3600 * 1000; ///< (sender, cid) remembered this long
   int64_t sweep_interval_ms = 60'000;               ///< period of the dedupe expiry steps
+  int64_t read_receipt_retention_ms =
+      30LL * 24 * 3600 * 1000;             ///< messages older are never reported read
   int64_t lastseen_persist_ms = 60'000;    ///< a user's last seen is written at most this often
   std::size_t shards = 4;                  ///< profile and lastseen actors per node
   std::size_t inbox_backlog = 10'000;      ///< queued messages before an inbox answers overloaded

@@ -22,6 +22,24 @@ std::string media_pending_key(const std::string& hash, const std::string& recipi
   return key;
 }
 
+std::string received_value(const std::string& sender, int64_t ts) {
+  std::string value = sender;
+  value += '\0';
+  value += storage::be64(static_cast<uint64_t>(ts));
+  return value;
+}
+
+std::string_view received_sender(std::string_view value) {
+  return value.substr(0, value.find('\0'));
+}
+
+int64_t received_time(std::string_view value) {
+  auto sep = value.find('\0');
+  return sep == std::string_view::npos
+             ? 0
+             : static_cast<int64_t>(storage::from_be64(value.substr(sep + 1)));
+}
+
 std::string dedupe_key(const std::string& sender, const std::string& cid) {
   std::string key = sender;
   key += '\0';
@@ -154,7 +172,8 @@ void inbox_state::start_ack(uint64_t upto) {
       continue; // no receipt is ever generated for a receipt
     auto from = item->value("from", "");
     auto mid = item->value("mid", "");
-    received.put(storage::table::received, received_key(log->user(), mid), from);
+    received.put(storage::table::received, received_key(log->user(), mid),
+                 received_value(from, ctx->now()));
     if (auto media = item->find("media"); media != item->end() && media->contains("hash"))
       received.del(storage::table::media_pending,
                    media_pending_key((*media)["hash"].get<std::string>(), log->user(), entry.seq));
@@ -235,8 +254,9 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   std::vector<std::string> keys;
   for (const auto& mid : mids) {
     auto key = received_key(log->user(), mid);
-    auto sender = ctx->store->get(storage::table::received, key);
-    if (sender && *sender == from && std::find(keys.begin(), keys.end(), key) == keys.end()) {
+    auto record = ctx->store->get(storage::table::received, key);
+    if (record && received_sender(*record) == from &&
+        std::find(keys.begin(), keys.end(), key) == keys.end()) {
       accepted.push_back(mid);
       keys.push_back(std::move(key));
     }

@@ -34,6 +34,7 @@ struct node_config : caf::actor_system_config {
   size_t argon2_mem_kib = 19 * 1024;
   size_t login_failures = 10;
   size_t dedupe_hours = 48;
+  size_t read_receipt_days = 30;
   size_t sweep_ms = 60'000;
   size_t media_max_bytes = 64 * 1024 * 1024;
   size_t media_retention_days = 0;
@@ -73,6 +74,8 @@ struct node_config : caf::actor_system_config {
         .add(login_failures, "login-failures", "failed logins per user and minute before 429")
         .add(dedupe_hours, "dedupe-hours", "hours a (sender, cid) is remembered (at least 24)")
         .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps")
+        .add(read_receipt_days, "read-receipt-days",
+             "days after delivery during which a message may still be reported read")
         .add(inbox_backlog, "inbox-backlog", "queued messages before an inbox answers overloaded");
     opt_group{custom_options_, "lastseen"}.add(lastseen_persist_ms, "persist-ms",
                                                "a user's last seen is written at most this often");
@@ -138,6 +141,7 @@ int main(int argc, char** argv) {
   s.login_failures_per_min = cfg.login_failures;
   s.dedupe_retention_ms = static_cast<int64_t>(std::max<size_t>(cfg.dedupe_hours, 24)) * 3600'000;
   s.sweep_interval_ms = static_cast<int64_t>(cfg.sweep_ms);
+  s.read_receipt_retention_ms = static_cast<int64_t>(cfg.read_receipt_days) * 24 * 3600'000;
   s.inbox_backlog = cfg.inbox_backlog;
   s.lastseen_persist_ms = static_cast<int64_t>(cfg.lastseen_persist_ms);
   s.shards = std::max<size_t>(1, cfg.shards);
