@@ -195,8 +195,12 @@ void inbox_state::start_ack(uint64_t upto) {
     acking = false;
     if (!state->failed)
       finish_ack(upto, state->received);
-    else
-      retry_ack = std::max(retry_ack, upto); // the next tick tries the round again
+    else if (retry_ack == 0) {
+      retry_ack = upto; // the next check tries the round again
+      schedule_check();
+    } else {
+      retry_ack = std::max(retry_ack, upto);
+    }
     // A failed round leaves the items in place; they are pushed again next session.
     if (pending_ack > upto && !state->failed) {
       auto next = pending_ack;
@@ -308,13 +312,19 @@ void inbox_state::on_down(const caf::down_msg& dm) {
   if (session && dm.source == session.address()) {
     session = nullptr;
     last_active = ctx->now();
+    schedule_check();
   }
 }
 
-static std::chrono::milliseconds tick_period(const node_context* ctx) {
-  // Idle stops and ack retries need no finer clock than this; wake-ups cost CPU per actor.
-  return std::chrono::milliseconds(
-      std::max<int64_t>(ctx->settings.tick_ms, ctx->settings.inbox_idle_stop_ms / 12));
+void inbox_state::schedule_check() {
+  // Armed only while there is something to check (no session, or an ack round to retry):
+  // thousands of inboxes with live sessions cost no wake-ups at all.
+  const auto& st = ctx->settings;
+  auto remaining = st.inbox_idle_stop_ms - (ctx->now() - last_active);
+  auto ms = std::max<int64_t>(std::max<int64_t>(st.tick_ms, st.inbox_idle_stop_ms / 12), remaining);
+  if (retry_ack > 0 || acking)
+    ms = st.tick_ms;
+  self->delayed_send(self, std::chrono::milliseconds(ms), atom::timer::value);
 }
 
 void inbox_state::drain() {
@@ -333,14 +343,15 @@ void inbox_state::tick() {
   }
   if (!session && !acking && ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
     self->send(ctx->directory, atom::idle::value, log->user(), routed);
-  self->delayed_send(self, tick_period(ctx), atom::timer::value);
+  if (!session || retry_ack > 0)
+    schedule_check(); // the directory may refuse the stop: check again later
 }
 
 caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,
                           std::string user) {
   self->state.init(self, ctx, std::move(user));
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
-  self->delayed_send(self, tick_period(ctx), atom::timer::value);
+  self->state.schedule_check();
   return {
       [self](atom::deliver, const std::string& from, const std::string& cid,
              const std::string& content) { return self->state.deliver(from, cid, content); },

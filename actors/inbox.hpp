@@ -63,6 +63,8 @@ struct inbox_state {
   /// At shutdown: reports to the directory once no ack of its own is running.
   void drain();
   void tick();
+  /// Arms the next `tick` (idle stop or ack retry) when one is needed.
+  void schedule_check();
   /// Pushes stored items to the session while the window allows.
   void push_more();
 

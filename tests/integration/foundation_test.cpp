@@ -361,8 +361,8 @@ TEST_CASE("a burst of large items reaches a reading client whole with the defaul
     REQUIRE(sent["type"] == "sent");
     mids.push_back(sent["mid"]);
   }
-  // 9.4 MiB waiting, more than the 8 MiB write queue: the window's byte bound keeps each burst within the write queue, so the
-  // reader is never mistaken for a slow consumer (close 4004).
+  // 9.4 MiB waiting, more than the 8 MiB write queue: the window's byte bound keeps each burst
+  // within the write queue, so the reader is never mistaken for a slow consumer (close 4004).
   auto b = open_session(node.ep(), bob.token, net::encoding::msgpack);
   for (int i = 0; i < 160; ++i) {
     auto item = wait_for(b, of_type("msg"), 30s);
@@ -372,4 +372,32 @@ TEST_CASE("a burst of large items reaches a reading client whole with the defaul
   }
   settle(b);
   CHECK_FALSE(b.closed());
+}
+
+TEST_CASE("an idle inbox actor stops and a new one picks up where it left off") {
+  node_process node{test_args({"--limits.inbox-idle-ms=200"})};
+  node.start();
+  auto alice = make_user(node.ep(), "alice");
+  auto bob = make_user(node.ep(), "bob");
+  std::vector<std::string> mids;
+  {
+    auto a = open_session(node.ep(), alice.token);
+    mids = send_texts(a, bob.name, "idle", 3);
+  }
+  auto inboxes_live = [&] {
+    auto body = http_call(node.ep(), "GET", "/metrics").body;
+    auto at = body.find("\ntidings_inboxes_live ");
+    REQUIRE(at != std::string::npos);
+    return std::stoi(body.substr(at + 22));
+  };
+  CHECK(inboxes_live() >= 1);
+  // Both inboxes have no session: they stop on their own (polled with a deadline).
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (inboxes_live() > 0 && std::chrono::steady_clock::now() < deadline) {
+  }
+  CHECK(inboxes_live() == 0);
+  auto b = open_session(node.ep(), bob.token);
+  auto items = receive_items(b, "msg", 3);
+  CHECK(items.front()["mid"] == mids.front());
+  CHECK(items.back()["seq"].get<uint64_t>() == 3);
 }
