@@ -47,6 +47,9 @@ struct node_config : caf::actor_system_config {
     // Inbox writes fsync inside actor handlers; more scheduler threads than cores let RocksDB
     // merge concurrent writers into one fsync (docs/BENCHMARKS.md, inbox_bench).
     set("scheduler.max-threads", 16);
+    // Threads that block in fsync want a shared queue with a condition variable, not
+    // work stealing: stealing workers poll, and 16 of them kept half a core busy when idle.
+    set("scheduler.policy", caf::atom("sharing"));
     opt_group{custom_options_, "global"}
         .add(port, "port", "TCP port for HTTP and WebSocket (0 picks a free one)")
         .add(bind, "bind", "address to listen on")
