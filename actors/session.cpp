@@ -318,8 +318,7 @@ void session_state::handle_state(const json& frame, net::encoding frame_enc, con
 namespace {
 
 /// Trimmed profile text: no control characters, at most `max` code points.
-std::optional<std::string> profile_text(field_reader& r, const json& frame, const char* key,
-                                        std::size_t max) {
+std::optional<std::string> profile_text(field_reader& r, const char* key, std::size_t max) {
   auto raw = r.bytes(key, 0, max * 4, false);
   if (!raw)
     return std::nullopt;
@@ -339,7 +338,6 @@ std::optional<std::string> profile_text(field_reader& r, const json& frame, cons
            " characters");
     return std::nullopt;
   }
-  (void)frame;
   return text;
 }
 
@@ -348,9 +346,9 @@ std::optional<std::string> profile_text(field_reader& r, const json& frame, cons
 void session_state::handle_profile_set(const json& frame, net::encoding frame_enc, const json& id) {
   field_reader r{frame};
   json changes = json::object();
-  if (auto name = profile_text(r, frame, "name", 64))
+  if (auto name = profile_text(r, "name", 64))
     changes["name"] = *name;
-  if (auto about = profile_text(r, frame, "about", 256))
+  if (auto about = profile_text(r, "about", 256))
     changes["about"] = *about;
   if (auto it = frame.find("avatar"); it != frame.end()) {
     if (it->is_null())
