@@ -13,6 +13,7 @@ directory_state::entry* directory_state::find_or_spawn(const std::string& user) 
     return nullptr;
   auto inbox = self->spawn(inbox_actor, ctx, user);
   self->monitor(inbox);
+  users_by_inbox.emplace(inbox.address(), user);
   return &inboxes.emplace(user, entry{inbox, 0}).first->second;
 }
 
@@ -23,15 +24,14 @@ void directory_state::on_idle(const std::string& user, uint64_t handled) {
     return; // something is still on its way to that inbox: it stays
   self->demonitor(it->second.inbox);
   self->send(it->second.inbox, atom::stop::value);
+  users_by_inbox.erase(it->second.inbox.address());
   inboxes.erase(it);
 }
 
 void directory_state::on_down(const caf::down_msg& dm) {
-  for (auto it = inboxes.begin(); it != inboxes.end(); ++it) {
-    if (it->second.inbox.address() == dm.source) {
-      inboxes.erase(it);
-      break;
-    }
+  if (auto it = users_by_inbox.find(dm.source); it != users_by_inbox.end()) {
+    inboxes.erase(it->second);
+    users_by_inbox.erase(it);
   }
   if (stopping && inboxes.empty())
     self->quit(stop_reason);

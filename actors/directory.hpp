@@ -9,6 +9,7 @@
 // so nothing routed can be in flight when the inbox goes away.
 // May block: one RocksDB point read (account exists) when spawning an inbox.
 
+#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -31,6 +32,7 @@ struct directory_state {
   caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;
   std::unordered_map<std::string, entry> inboxes;
+  std::map<caf::actor_addr, std::string> users_by_inbox; ///< reverse index for down messages
   bool stopping = false;  ///< shutting down: inboxes finish their acks, then all quit
   bool releasing = false; ///< every inbox drained: they have been told to quit
   caf::error stop_reason;

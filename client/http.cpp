@@ -9,19 +9,12 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "client/detail/beast.hpp"
 #include "client/detail/run_until.hpp"
 
 namespace tidings::client {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using beast::error_code;
-
 namespace {
-
-constexpr const char* user_agent = "tidings-client/0.1";
 
 std::string lowercase(std::string_view text) {
   std::string out{text};
@@ -132,7 +125,7 @@ http_response http_call(const endpoint& ep, std::string_view method, std::string
   req.target(target);
   req.version(11);
   req.set(http::field::host, host_header(ep));
-  req.set(http::field::user_agent, user_agent);
+  req.set(http::field::user_agent, detail::user_agent);
   req.keep_alive(false);
   if (!bearer.empty())
     req.set(http::field::authorization, "Bearer " + bearer);

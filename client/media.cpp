@@ -12,23 +12,16 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "client/detail/beast.hpp"
 #include "client/detail/run_until.hpp"
 #include "media/sha256.hpp"
 
 namespace tidings::client {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using beast::error_code;
-
 namespace {
 
 constexpr uint64_t max_error_body = 64 * 1024;
 constexpr uint64_t max_upload_reply = 1 << 20;
-constexpr const char* user_agent = "tidings-client/0.1";
-
 /// One connection whose asynchronous steps each run to completion within the idle timeout.
 struct transfer {
   asio::io_context ioc;
@@ -84,7 +77,7 @@ struct transfer {
   void set_common(Request& req, const endpoint& ep, const std::string& bearer) {
     req.version(11);
     req.set(http::field::host, host_header(ep));
-    req.set(http::field::user_agent, user_agent);
+    req.set(http::field::user_agent, detail::user_agent);
     req.keep_alive(false);
     if (!bearer.empty())
       req.set(http::field::authorization, "Bearer " + bearer);

@@ -8,20 +8,15 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "client/detail/beast.hpp"
 #include "client/detail/run_until.hpp"
 
 namespace tidings::client {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace websocket = beast::websocket;
-using tcp = asio::ip::tcp;
-using beast::error_code;
 
 namespace {
 
-constexpr const char* user_agent = "tidings-client/0.1";
 constexpr const char* ws_target = "/v1/ws";
 constexpr auto write_timeout = 10s;
 constexpr auto close_timeout = 5s;
@@ -139,7 +134,7 @@ struct ws_client::impl {
     auto deadline = detail::clock::now() + timeout;
     ws.set_option(websocket::stream_base::decorator(
         [token = std::move(bearer_token)](websocket::request_type& req) {
-          req.set(http::field::user_agent, user_agent);
+          req.set(http::field::user_agent, detail::user_agent);
           if (!token.empty())
             req.set(http::field::authorization, "Bearer " + token);
         }));
