@@ -101,7 +101,10 @@ net::http_response accounts_state::create(const net::http_request& req) {
   auto cred = read_credentials(req.body, &error);
   if (!cred)
     return error;
-  if (ctx->store->get(storage::table::accounts, cred->user))
+  auto exists = ctx->store->contains(storage::table::accounts, cred->user);
+  if (exists == storage::answer::failed)
+    return http_error(errc::unavailable, "storage unavailable, retry");
+  if (exists == storage::answer::yes)
     return http_error(errc::user_exists, "user already exists");
   std::string hash(crypto_pwhash_STRBYTES, '\0');
   if (crypto_pwhash_str(hash.data(), cred->password.data(), cred->password.size(),
@@ -132,9 +135,11 @@ net::http_response accounts_state::login(const net::http_request& req) {
     return h;
   }
   auto record = ctx->store->get(storage::table::accounts, cred->user);
+  if (record.failed())
+    return http_error(errc::unavailable, "storage unavailable, retry");
   std::string hash;
-  if (record)
-    if (auto v = net::decode(*record, net::encoding::msgpack, nullptr))
+  if (record.found())
+    if (auto v = net::decode(record.value(), net::encoding::msgpack, nullptr))
       hash = v->value("argon2id", "");
   bool ok = !hash.empty() && crypto_pwhash_str_verify(hash.c_str(), cred->password.data(),
                                                       cred->password.size()) == 0;
@@ -156,7 +161,10 @@ net::http_response accounts_state::logout(const net::http_request& req) {
   if (req.bearer.empty())
     return http_error(errc::unauthorized, "missing bearer token");
   auto key = token_key(req.bearer);
-  if (!ctx->store->get(storage::table::tokens, key))
+  auto known = ctx->store->contains(storage::table::tokens, key);
+  if (known == storage::answer::failed)
+    return http_error(errc::unavailable, "storage unavailable, retry");
+  if (known == storage::answer::no)
     return http_error(errc::unauthorized, "invalid or revoked token");
   storage::batch b;
   b.del(storage::table::tokens, key);

@@ -39,6 +39,7 @@ struct node_settings {
   int64_t lastseen_persist_ms = 60'000;    ///< a user's last seen is written at most this often
   std::size_t shards = 4;                  ///< profile and lastseen actors per node
   std::size_t inbox_backlog = 10'000;      ///< queued messages before an inbox answers overloaded
+  std::size_t service_backlog = 10'000;    ///< queued messages before directory/lastseen refuse
   int64_t tick_ms = 1'000;                 ///< period of the actors' housekeeping timers
   unsigned argon2_ops = 2;                 ///< argon2id passes
   std::size_t argon2_mem_kib = 19 * 1024;  ///< argon2id memory

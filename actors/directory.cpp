@@ -5,12 +5,19 @@
 
 namespace tidings {
 
-directory_state::entry* directory_state::find_or_spawn(const std::string& user) {
+directory_state::entry* directory_state::find_or_spawn(const std::string& user, errc* why) {
   auto it = inboxes.find(user);
   if (it != inboxes.end())
     return &it->second;
-  if (releasing || !ctx->store->get(storage::table::accounts, user))
+  if (releasing) {
+    *why = errc::unavailable;
     return nullptr;
+  }
+  auto exists = ctx->store->contains(storage::table::accounts, user);
+  if (exists != storage::answer::yes) {
+    *why = exists == storage::answer::no ? errc::not_found : errc::unavailable;
+    return nullptr;
+  }
   auto inbox = self->spawn(inbox_actor, ctx, user);
   self->monitor(inbox);
   users_by_inbox.emplace(inbox.address(), user);
@@ -69,7 +76,13 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
   self->set_exit_handler([self](const caf::exit_msg& em) { self->state.shutdown(em.reason); });
   return {
       [self](atom::deliver a, const std::string& to, const std::string& from,
-             const std::string& cid, const std::string& content) {
+             const std::string& cid,
+             const std::string& content) -> caf::result<std::string, int64_t> {
+        // New work is refused first; attaches and receipts finish work already accepted.
+        if (self->mailbox().size() > self->state.ctx->settings.service_backlog) {
+          node_metrics::add(self->state.ctx->metrics->overload_refusals);
+          return make_error(errc::overloaded);
+        }
         return self->state.route<std::string, int64_t>(to, a, from, cid, content);
       },
       [self](atom::attach a, const std::string& user, const caf::actor& session, int64_t since) {

@@ -37,14 +37,16 @@ struct directory_state {
   bool releasing = false; ///< every inbox drained: they have been told to quit
   caf::error stop_reason;
 
-  /// The entry of `user`, spawning the inbox if needed; nullptr for unknown users.
-  entry* find_or_spawn(const std::string& user);
+  /// The entry of `user`, spawning the inbox if needed; nullptr (and why: `not_found` for
+  /// unknown users, `unavailable` when storage fails or the node is stopping) otherwise.
+  entry* find_or_spawn(const std::string& user, errc* why);
   /// Forwards a request to `user`'s inbox; the inbox's reply goes to the requester.
   template <class... Rs, class... Ts>
   caf::result<Rs...> route(const std::string& user, Ts&&... xs) {
-    auto* e = find_or_spawn(user);
+    errc why = errc::not_found;
+    auto* e = find_or_spawn(user, &why);
     if (e == nullptr)
-      return make_error(errc::not_found);
+      return make_error(why);
     ++e->routed;
     self->delegate(e->inbox, std::forward<Ts>(xs)...);
     if (stopping && !e->drained)

@@ -15,6 +15,12 @@ net::http_response unauthorized() {
   return http_error(errc::unauthorized, "missing, invalid or revoked bearer token");
 }
 
+net::http_response storage_unavailable() {
+  auto res = http_error(errc::unavailable, "storage unavailable, retry");
+  res.headers.emplace_back("Retry-After", "1");
+  return res;
+}
+
 /// Forwards one connection's events to its session actor.
 class session_handler : public net::ws_handler {
 public:
@@ -64,9 +70,11 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
     if (request.method != "GET" && request.method != "HEAD")
       return reply(http_error(errc::bad_request, "use GET or HEAD"));
     auto user = user_of(request.bearer);
-    if (!user)
+    if (user.failed())
+      return reply(storage_unavailable());
+    if (!user.found())
       return reply(unauthorized());
-    return reply(media_.download(*user, path.substr(media_prefix.size()), request));
+    return reply(media_.download(user.value(), path.substr(media_prefix.size()), request));
   }
   reply(http_error(errc::not_found, "no such endpoint"));
 }
@@ -75,17 +83,17 @@ net::body_route gateway::route_body(const net::http_request& head) {
   if (head.method != "POST" || head.target.substr(0, head.target.find('?')) != media_path)
     return {};
   auto user = user_of(head.bearer);
-  if (!user) {
+  if (!user.found()) {
     net::body_route refused;
-    refused.refusal = unauthorized();
+    refused.refusal = user.failed() ? storage_unavailable() : unauthorized();
     return refused;
   }
-  return media_.upload(*user, head);
+  return media_.upload(user.value(), head);
 }
 
-std::optional<std::string> gateway::user_of(const std::string& bearer) const {
+storage::lookup gateway::user_of(const std::string& bearer) const {
   if (bearer.empty())
-    return std::nullopt;
+    return storage::lookup::absent();
   return ctx_.store->get(storage::table::tokens, token_key(bearer));
 }
 

@@ -32,7 +32,8 @@ public:
 
 private:
   /// The user of a bearer token, if it is valid.
-  std::optional<std::string> user_of(const std::string& bearer) const;
+  /// The user a bearer token belongs to (absent for none or a revoked one), or failed.
+  storage::lookup user_of(const std::string& bearer) const;
 
   caf::actor_system& sys_;
   const node_context& ctx_;

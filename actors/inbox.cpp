@@ -54,6 +54,12 @@ void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::st
   ctx->metrics->inboxes_live++;
   self->attach_functor([m = ctx->metrics] { m->inboxes_live--; });
   last_active = ctx->now();
+  if (!log->loaded().ok()) {
+    // Storage could not say where the inbox starts: serve nothing rather than guess. The
+    // directory sees the exit; requests routed meanwhile fail as `unavailable`.
+    node_metrics::add(ctx->metrics->storage_errors);
+    self->quit(make_error(errc::unavailable));
+  }
 }
 
 caf::result<std::string, int64_t>
@@ -63,9 +69,12 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
   if (self->mailbox().size() > ctx->settings.inbox_backlog)
     return make_error(errc::overloaded); // refuse rather than queue without bound
   auto key = dedupe_key(from, cid);
-  if (auto seen = ctx->store->get(storage::table::dedupe, key)) {
+  auto seen = ctx->store->get(storage::table::dedupe, key);
+  if (seen.failed())
+    return make_error(errc::unavailable); // never taken for "not a duplicate"
+  if (seen.found()) {
     node_metrics::add(ctx->metrics->messages_deduplicated);
-    if (auto rec = net::decode(*seen, net::encoding::msgpack, nullptr))
+    if (auto rec = net::decode(seen.value(), net::encoding::msgpack, nullptr))
       return {(*rec)["mid"].get<std::string>(), (*rec)["ts"].get<int64_t>()};
   }
   auto fields = net::decode(content, net::encoding::msgpack, nullptr);
@@ -81,7 +90,10 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
   storage::batch b;
   b.put(storage::table::dedupe, key,
         net::encode(json{{"mid", mid}, {"ts", ts}, {"to", log->user()}}, net::encoding::msgpack));
-  if (has_blocked(*ctx->store, log->user(), from)) {
+  auto blocked = has_blocked(*ctx->store, log->user(), from);
+  if (blocked == storage::answer::failed)
+    return make_error(errc::unavailable); // never delivered from a blocked sender
+  if (blocked == storage::answer::yes) {
     // Blocked: the sender sees `sent` as usual; nothing is stored for delivery.
     if (!ctx->store->write(b).ok())
       return make_error(errc::unavailable);
@@ -259,7 +271,7 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   for (const auto& mid : mids) {
     auto key = received_key(log->user(), mid);
     auto record = ctx->store->get(storage::table::received, key);
-    if (record && received_sender(*record) == from &&
+    if (record.found() && received_sender(record.value()) == from &&
         std::find(keys.begin(), keys.end(), key) == keys.end()) {
       accepted.push_back(mid);
       keys.push_back(std::move(key));
@@ -268,19 +280,30 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   if (accepted.empty())
     return;
   // Either side switching read receipts off means no read receipt (as in WhatsApp).
-  auto reader = load_profile(*ctx->store, log->user());
-  auto sender = load_profile(*ctx->store, from);
+  // A failed read of a `received` record or a profile drops this read receipt: the client
+  // may send `read` again (reads are idempotent), and a receipt is never sent against a
+  // privacy setting that could not be checked.
+  auto reader = load_profile(*ctx->store, log->user()).value;
+  auto sender = load_profile(*ctx->store, from).value;
   if (!reader || !sender || !reader->read_receipts || !sender->read_receipts)
     return;
   self->request(ctx->directory, receipt_timeout, atom::receipt::value, from,
                 receipt_item("read", log->user(), accepted, ctx->now()))
-      .then([this, keys](uint64_t) {
-        // Reported: a second `read` of the same messages sends nothing.
-        storage::batch b;
-        for (const auto& key : keys)
-          b.del(storage::table::received, key);
-        ctx->store->write(b);
-      });
+      .then(
+          [this, keys](uint64_t) {
+            // Reported: a second `read` of the same messages sends nothing. If this write
+            // fails, a later `read` of them repeats the receipt (clients drop repeats).
+            storage::batch b;
+            for (const auto& key : keys)
+              b.del(storage::table::received, key);
+            if (!ctx->store->write(b).ok())
+              node_metrics::add(ctx->metrics->storage_errors);
+          },
+          [this](const caf::error&) {
+            // Not stored (the sender's inbox was unavailable, overloaded or the node is
+            // stopping): the `received` records stay, so the client's next `read` retries.
+            node_metrics::add(ctx->metrics->read_receipts_failed);
+          });
 }
 
 void inbox_state::push_more() {

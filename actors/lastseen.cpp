@@ -13,29 +13,37 @@ std::string key_of(const caf::actor& session) {
 
 } // namespace
 
-bool may_see_presence(storage::db& db, const std::string& viewer, const std::string& target) {
+storage::answer may_see_presence(storage::db& db, const std::string& viewer,
+                                 const std::string& target) {
+  using storage::answer;
   if (viewer == target)
-    return true;
-  if (has_blocked(db, target, viewer))
-    return false;
+    return answer::yes;
+  if (auto blocked = has_blocked(db, target, viewer); blocked != answer::no)
+    return blocked == answer::yes ? answer::no : answer::failed;
   auto mine = load_profile(db, viewer);
-  if (mine && mine->last_seen_privacy == "nobody")
-    return false; // reciprocity: who hides their own sees nobody's
+  if (mine.failed)
+    return answer::failed;
+  if (mine.value && mine.value->last_seen_privacy == "nobody")
+    return answer::no; // reciprocity: who hides their own sees nobody's
   auto theirs = load_profile(db, target);
-  if (!theirs)
-    return false;
-  if (theirs->last_seen_privacy == "everyone")
-    return true;
-  if (theirs->last_seen_privacy == "contacts")
+  if (theirs.failed)
+    return answer::failed;
+  if (!theirs.value)
+    return answer::no;
+  if (theirs.value->last_seen_privacy == "everyone")
+    return answer::yes;
+  if (theirs.value->last_seen_privacy == "contacts")
     return has_contact(db, target, viewer);
-  return false;
+  return answer::no;
 }
 
 void lastseen_state::ensure_loaded(const std::string& user) {
   if (book.known(user))
     return;
+  // A failed read counts as "never seen": last seen is advisory, and the next activity
+  // writes a fresh value.
   auto stored = ctx->store->get(storage::table::lastseen, user);
-  book.load(user, stored ? static_cast<int64_t>(storage::from_be64(*stored)) : -1);
+  book.load(user, stored.found() ? static_cast<int64_t>(storage::from_be64(stored.value())) : -1);
 }
 
 void lastseen_state::set_state(const std::string& user, const caf::actor& session,
@@ -51,15 +59,26 @@ void lastseen_state::set_state(const std::string& user, const caf::actor& sessio
     notify(user);
 }
 
+bool lastseen_state::overloaded() const {
+  if (self->mailbox().size() <= ctx->settings.service_backlog)
+    return false;
+  node_metrics::add(ctx->metrics->overload_refusals);
+  return true;
+}
+
 void lastseen_state::touch(const std::string& user, const caf::actor& session) {
   book.touch(user, key_of(session), ctx->now());
 }
 
 caf::result<bool, int64_t> lastseen_state::query(const std::string& viewer,
                                                  const std::string& target) {
-  if (!ctx->store->get(storage::table::accounts, target))
-    return make_error(errc::not_found);
-  if (!may_see_presence(*ctx->store, viewer, target))
+  auto exists = ctx->store->contains(storage::table::accounts, target);
+  if (exists != storage::answer::yes)
+    return make_error(exists == storage::answer::no ? errc::not_found : errc::unavailable);
+  auto visible = may_see_presence(*ctx->store, viewer, target);
+  if (visible == storage::answer::failed)
+    return make_error(errc::unavailable);
+  if (visible == storage::answer::no)
     return {false, int64_t{-1}};
   ensure_loaded(target);
   const auto* e = book.find(target);
@@ -124,7 +143,8 @@ void lastseen_state::notify(const std::string& user) {
     auto sub = subscriptions.find(addr);
     if (sub == subscriptions.end())
       continue;
-    if (may_see_presence(*ctx->store, viewer, user))
+    // A failed check hides the presence, as a refusal would (pushes carry no error).
+    if (may_see_presence(*ctx->store, viewer, user) == storage::answer::yes)
       self->send(sub->second.first, atom::presence::value, user, e->online, e->last_seen);
     else
       self->send(sub->second.first, atom::presence::value, user, false, int64_t{-1});
@@ -158,9 +178,14 @@ caf::behavior lastseen_actor(caf::stateful_actor<lastseen_state>* self, const no
         self->state.set_state(user, session, fg);
       },
       [self](atom::touch, const std::string& user, const caf::actor& session) {
+        if (self->state.overloaded())
+          return; // advisory: the next foreground activity refreshes last seen
         self->state.touch(user, session);
       },
-      [self](atom::presence, const std::string& viewer, const std::string& target) {
+      [self](atom::presence, const std::string& viewer,
+             const std::string& target) -> caf::result<bool, int64_t> {
+        if (self->state.overloaded())
+          return make_error(errc::overloaded);
         return self->state.query(viewer, target);
       },
       [self](atom::subscribe, const std::string& viewer, const caf::actor& session,

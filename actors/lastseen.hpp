@@ -23,7 +23,8 @@
 namespace tidings {
 
 /// May `viewer` see the presence and last seen of `target`? (PROTOCOL.md section 7)
-bool may_see_presence(storage::db& db, const std::string& viewer, const std::string& target);
+storage::answer may_see_presence(storage::db& db, const std::string& viewer,
+                                 const std::string& target);
 
 struct lastseen_state {
   static inline const char* name = "lastseen";
@@ -38,6 +39,8 @@ struct lastseen_state {
   std::map<caf::actor_addr, std::pair<caf::actor, std::set<std::string>>> subscriptions;
 
   void set_state(const std::string& user, const caf::actor& session, bool foreground);
+  /// More queued than `service_backlog`: new queries are refused, activity reports dropped.
+  bool overloaded() const;
   void touch(const std::string& user, const caf::actor& session);
   /// (online, last seen or -1) of `target` as `viewer` may see it.
   caf::result<bool, int64_t> query(const std::string& viewer, const std::string& target);

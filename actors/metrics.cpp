@@ -38,6 +38,14 @@ std::string node_metrics::render() const {
   line(out, "tidings_receipts_stored_total", "counter", "Receipt items stored.", receipts_stored);
   line(out, "tidings_items_acked_total", "counter", "Inbox items removed by acks.", items_acked);
   line(out, "tidings_inboxes_live", "gauge", "Inbox actors running.", inboxes_live);
+  line(out, "tidings_storage_errors_total", "counter", "RocksDB reads or writes that failed.",
+       storage_errors);
+  line(out, "tidings_read_receipts_failed_total", "counter",
+       "Read receipts that could not be stored (the client may read again).", read_receipts_failed);
+  line(out, "tidings_frames_paused_total", "counter",
+       "Times a connection stopped reading until its session caught up.", frames_paused);
+  line(out, "tidings_overload_refusals_total", "counter",
+       "Requests refused by a service whose queue was full.", overload_refusals);
   out += "# HELP tidings_errors_total Error frames sent, by code.\n"
          "# TYPE tidings_errors_total counter\n";
   for (uint8_t code = static_cast<uint8_t>(errc::bad_request);

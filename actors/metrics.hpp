@@ -27,6 +27,10 @@ struct node_metrics {
   counter receipts_stored{0};
   counter items_acked{0};
   gauge inboxes_live{0};
+  counter storage_errors{0};       ///< reads or writes that RocksDB failed
+  counter read_receipts_failed{0}; ///< read receipts not stored (the reader may read again)
+  counter frames_paused{0};        ///< times a connection's reading paused for its session
+  counter overload_refusals{0};    ///< requests refused by a shared actor's bounded queue
 
   void error(errc code) { errors[static_cast<std::size_t>(code) % errors.size()]++; }
   static void add(counter& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }

@@ -47,6 +47,7 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   ctx_.store = store_.get();
   ctx_.metrics = &metrics_;
   opts_.server.frame_limit = ctx_.settings.frame_limit;
+  opts_.server.reads_paused = &metrics_.frames_paused;
   ctx_.directory = sys_.spawn(directory_actor, &ctx_);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts_.account_workers); ++i)
     accounts_.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));

@@ -47,25 +47,28 @@ profile_record profile_record::from_json(const json& j) {
   return p;
 }
 
-std::optional<profile_record> load_profile(storage::db& db, const std::string& user) {
-  if (auto stored = db.get(storage::table::profiles, user))
-    if (auto j = net::decode(*stored, net::encoding::msgpack, nullptr))
-      return profile_record::from_json(*j);
+storage::fetched<profile_record> load_profile(storage::db& db, const std::string& user) {
+  auto stored = db.get(storage::table::profiles, user);
+  if (stored.failed())
+    return {std::nullopt, true};
+  if (stored.found())
+    if (auto j = net::decode(stored.value(), net::encoding::msgpack, nullptr))
+      return {profile_record::from_json(*j), false};
   auto account = db.get(storage::table::accounts, user);
-  if (!account)
-    return std::nullopt;
+  if (!account.found())
+    return {std::nullopt, account.failed()};
   profile_record p;
-  if (auto j = net::decode(*account, net::encoding::msgpack, nullptr))
+  if (auto j = net::decode(account.value(), net::encoding::msgpack, nullptr))
     p.updated = j->value("created", int64_t{0});
-  return p;
+  return {p, false};
 }
 
-bool has_blocked(storage::db& db, const std::string& owner, const std::string& other) {
-  return db.get(storage::table::blocks, pair_key(owner, other)).has_value();
+storage::answer has_blocked(storage::db& db, const std::string& owner, const std::string& other) {
+  return db.contains(storage::table::blocks, pair_key(owner, other));
 }
 
-bool has_contact(storage::db& db, const std::string& owner, const std::string& other) {
-  return db.get(storage::table::contacts, pair_key(owner, other)).has_value();
+storage::answer has_contact(storage::db& db, const std::string& owner, const std::string& other) {
+  return db.contains(storage::table::contacts, pair_key(owner, other));
 }
 
 json public_view(const std::string& user, const profile_record& p, bool own) {
@@ -82,18 +85,26 @@ json public_view(const std::string& user, const profile_record& p, bool own) {
 caf::result<std::string> profile_state::get(const std::string& viewer, const std::string& target) {
   auto& db = *ctx->store;
   if (viewer != target) {
-    if (auto snapshot = db.get(storage::table::blocks, pair_key(target, viewer)))
-      return *snapshot; // what the blocked viewer saw when the block happened
+    auto snapshot = db.get(storage::table::blocks, pair_key(target, viewer));
+    if (snapshot.failed())
+      return make_error(errc::unavailable);
+    if (snapshot.found())
+      return snapshot.value(); // what the blocked viewer saw when the block happened
   }
   auto p = load_profile(db, target);
-  if (!p)
+  if (p.failed)
+    return make_error(errc::unavailable);
+  if (!p.value)
     return make_error(errc::not_found);
-  return net::encode(public_view(target, *p, viewer == target), net::encoding::msgpack);
+  return net::encode(public_view(target, *p.value, viewer == target), net::encoding::msgpack);
 }
 
 caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
   auto& db = *ctx->store;
-  auto p = load_profile(db, user);
+  auto loaded = load_profile(db, user);
+  if (loaded.failed)
+    return make_error(errc::unavailable);
+  auto& p = loaded.value;
   auto c = net::decode(changes, net::encoding::msgpack, nullptr);
   if (!p || !c)
     return make_error(errc::not_found);
@@ -104,8 +115,13 @@ caf::result<std::string> profile_state::set(const std::string& user, const std::
     p->about = (*c)["about"];
   if (c->contains("avatar")) {
     std::string avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : "";
-    if (!avatar.empty() && !media::may_read(db, avatar, user))
-      return make_error(errc::forbidden);
+    if (!avatar.empty()) {
+      auto allowed = media::may_read(db, avatar, user);
+      if (allowed == storage::answer::failed)
+        return make_error(errc::unavailable);
+      if (allowed == storage::answer::no)
+        return make_error(errc::forbidden);
+    }
     if (!p->avatar.empty())
       b.del(storage::table::avatars, pair_key(p->avatar, user));
     if (!avatar.empty())
@@ -137,10 +153,14 @@ caf::result<std::vector<std::string>> profile_state::list(storage::table t,
 caf::result<bool> profile_state::add(storage::table t, const std::string& owner,
                                      const std::string& other) {
   auto& db = *ctx->store;
-  if (!db.get(storage::table::accounts, other))
-    return make_error(errc::not_found);
+  auto exists = db.contains(storage::table::accounts, other);
+  if (exists != storage::answer::yes)
+    return make_error(exists == storage::answer::no ? errc::not_found : errc::unavailable);
   auto key = pair_key(owner, other);
-  if (db.get(t, key))
+  auto present = db.contains(t, key);
+  if (present == storage::answer::failed)
+    return make_error(errc::unavailable);
+  if (present == storage::answer::yes)
     return true;
   std::size_t count = 0;
   db.scan(t, owner + '\0', list_prefix_end(owner), max_list, [&count](auto, auto) {
@@ -153,8 +173,10 @@ caf::result<bool> profile_state::add(storage::table t, const std::string& owner,
   if (t == storage::table::blocks) {
     // The blocked user keeps seeing the profile as it is now.
     auto p = load_profile(db, owner);
-    value =
-        net::encode(public_view(owner, p ? *p : profile_record{}, false), net::encoding::msgpack);
+    if (p.failed)
+      return make_error(errc::unavailable);
+    value = net::encode(public_view(owner, p.value ? *p.value : profile_record{}, false),
+                        net::encoding::msgpack);
   }
   storage::batch b;
   b.put(t, key, value);

@@ -32,12 +32,12 @@ struct profile_record {
   static profile_record from_json(const net::json& j);
 };
 
-/// Loads a user's profile (defaults if never set); nullopt if the user does not exist.
-std::optional<profile_record> load_profile(storage::db& db, const std::string& user);
-/// True if `owner` has blocked `other`.
-bool has_blocked(storage::db& db, const std::string& owner, const std::string& other);
-/// True if `owner` has `other` in their contacts.
-bool has_contact(storage::db& db, const std::string& owner, const std::string& other);
+/// Loads a user's profile (defaults if never set); no value if the user does not exist.
+storage::fetched<profile_record> load_profile(storage::db& db, const std::string& user);
+/// Whether `owner` has blocked `other`.
+storage::answer has_blocked(storage::db& db, const std::string& owner, const std::string& other);
+/// Whether `owner` has `other` in their contacts.
+storage::answer has_contact(storage::db& db, const std::string& owner, const std::string& other);
 
 /// The `profile` frame fields (without type/id) that `viewer` may see of `user`.
 net::json public_view(const std::string& user, const profile_record& p, bool own);

@@ -179,11 +179,16 @@ void session_state::dispatch(json& frame, net::encoding frame_enc) {
 void session_state::authenticate(const std::string& token, net::encoding frame_enc,
                                  const json& id) {
   auto owner = ctx->store->get(storage::table::tokens, token_key(token));
-  if (!owner) {
+  if (owner.failed()) {
+    // Not the client's fault: it may retry the same token on a new connection.
+    send_error(errc::unavailable, "storage unavailable, retry", frame_enc, id, jittered(1000));
+    return close(close_code::internal, "storage unavailable");
+  }
+  if (!owner.found()) {
     send_error(errc::unauthorized, "invalid or revoked token", frame_enc, id);
     return close(close_code::unauthorized, "unauthorized");
   }
-  user = *owner;
+  user = std::move(owner.value());
   state = phase::live;
   reply(json{{"type", "welcome"}, {"user", user}, {"ts", ctx->now()}}, frame_enc, id);
   self->send(ctx->shard(ctx->lastseen, user), atom::online::value, user,
@@ -194,19 +199,13 @@ void session_state::authenticate(const std::string& token, net::encoding frame_e
 void session_state::attach() {
   self->request(ctx->directory, request_timeout, atom::attach::value, user,
                 caf::actor_cast<caf::actor>(self), opened)
-      .then(
-          [this](const caf::actor& handle) {
-            if (inbox != handle) {
-              inbox = handle;
-              self->monitor(inbox);
-            }
-          },
-          [this](const caf::error&) {
-            if (state != phase::closing) {
-              send_error(errc::unavailable, "inbox unavailable", enc, json{}, jittered(1000));
-              close(close_code::internal, "inbox unavailable");
-            }
-          });
+      .then([this](const caf::actor& handle) { adopt_inbox(handle); },
+            [this](const caf::error&) {
+              if (state != phase::closing) {
+                send_error(errc::unavailable, "inbox unavailable", enc, json{}, jittered(1000));
+                close(close_code::internal, "inbox unavailable");
+              }
+            });
 }
 
 void session_state::handle_send(const json& frame, net::encoding frame_enc, const json& id) {
@@ -230,9 +229,14 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   }
   if (!r.ok())
     return bad_request(r.error(), frame_enc, id);
-  if (is_media_kind(*kind) &&
-      !media::may_read(*ctx->store, content["media"]["hash"].get<std::string>(), user))
-    return send_error(errc::forbidden, "you may not send this media", frame_enc, id);
+  if (is_media_kind(*kind)) {
+    auto allowed = media::may_read(*ctx->store, content["media"]["hash"].get<std::string>(), user);
+    if (allowed == storage::answer::failed)
+      return send_error(errc::unavailable, "storage unavailable, retry with the same cid",
+                        frame_enc, id, jittered(500));
+    if (allowed == storage::answer::no)
+      return send_error(errc::forbidden, "you may not send this media", frame_enc, id);
+  }
   if (inflight >= ctx->settings.max_inflight_sends)
     return send_error(errc::overloaded, "too many sends in flight", frame_enc, id, jittered(200));
   ++inflight;
@@ -496,8 +500,9 @@ void session_state::handle_read(const json& frame, net::encoding frame_enc, cons
 void session_state::on_push(uint64_t seq, const std::string& item) {
   if (state != phase::live)
     return;
-  if (!inbox)
-    inbox = caf::actor_cast<caf::actor>(self->current_sender());
+  // Pushes sent inside the inbox's attach handler arrive before the attach response: the
+  // pushing inbox is ours from its first push on, and must be monitored from then on too.
+  adopt_inbox(caf::actor_cast<caf::actor>(self->current_sender()));
   if (seq <= forwarded_upto)
     return; // already on this connection (the inbox restarted and pushed again)
   auto value = net::decode(item, net::encoding::msgpack, nullptr);
@@ -506,6 +511,15 @@ void session_state::on_push(uint64_t seq, const std::string& item) {
   forwarded_upto = seq;
   (*value)["seq"] = seq;
   peer->send(net::encode(*value, enc), enc == net::encoding::msgpack);
+}
+
+void session_state::adopt_inbox(caf::actor handle) {
+  if (!handle || inbox == handle)
+    return;
+  if (inbox)
+    self->demonitor(inbox);
+  inbox = std::move(handle);
+  self->monitor(inbox);
 }
 
 void session_state::on_replaced() {
@@ -594,6 +608,7 @@ caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node
   return {
       [self](atom::frame, const std::string& data, bool binary) {
         self->state.on_frame(data, binary);
+        self->state.peer->frame_done(); // the shim may read the next frame
       },
       [self](atom::push, uint64_t seq, const std::string& item) { self->state.on_push(seq, item); },
       [self](atom::replaced) { self->state.on_replaced(); },

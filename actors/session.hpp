@@ -46,6 +46,8 @@ struct session_state {
             std::string bearer, net::encoding header_encoding);
   void on_frame(const std::string& data, bool binary);
   void on_push(uint64_t seq, const std::string& item);
+  /// Makes `handle` this session's inbox (monitored), if it is not already.
+  void adopt_inbox(caf::actor handle);
   void on_replaced();
   void on_inbox_down();
   void on_presence(const std::string& user, bool online, int64_t last_seen);

@@ -156,26 +156,31 @@ void conductor_state::issue_due(const phase& p) {
 
 void conductor_state::check_drained(uint64_t e) {
   self->request(ctx->collector, caf::infinite, atom::outstand::value)
-      .then([this, e](uint64_t outstanding, uint64_t) {
-        if (e != epoch || finished)
-          return;
-        auto now = ctx->now_ns();
-        if (outstanding != last_outstanding) {
-          last_outstanding = outstanding;
-          last_progress = now;
-        }
-        auto stall = ctx->plan->drain_stall_s;
-        bool stalled = stall > 0 && now - last_progress >= static_cast<int64_t>(stall * 1e9);
-        if (outstanding == 0 || now >= deadline || stalled) {
-          if (draining) {
-            drain_timed_out = outstanding > 0 && !stalled;
-            drain_stalled = outstanding > 0 && stalled;
-            return finish();
-          }
-          return next_phase();
-        }
-        after_ms(drain_poll_ms, e);
-      });
+      .then(
+          [this, e](uint64_t outstanding, uint64_t) {
+            if (e != epoch || finished)
+              return;
+            auto now = ctx->now_ns();
+            if (outstanding != last_outstanding) {
+              last_outstanding = outstanding;
+              last_progress = now;
+            }
+            auto stall = ctx->plan->drain_stall_s;
+            bool stalled = stall > 0 && now - last_progress >= static_cast<int64_t>(stall * 1e9);
+            if (outstanding == 0 || now >= deadline || stalled) {
+              if (draining) {
+                drain_timed_out = outstanding > 0 && !stalled;
+                drain_stalled = outstanding > 0 && stalled;
+                return finish();
+              }
+              return next_phase();
+            }
+            after_ms(drain_poll_ms, e);
+          },
+          [this, e](const caf::error&) {
+            if (e == epoch && !finished)
+              after_ms(drain_poll_ms, e); // ask again: the collector answers once it can
+          });
 }
 
 void conductor_state::start_drain(double timeout_s) {
@@ -212,14 +217,16 @@ void conductor_state::finish() {
   for (auto& bot : bots)
     self->send(bot, atom::offline::value, false);
   self->request(ctx->collector, caf::infinite, atom::report::value)
-      .then([this](const std::string& text) {
-        auto report = nlohmann::json::parse(text);
-        report["interrupted"] = interrupted;
-        report["drain_timed_out"] = drain_timed_out;
-        report["drain_stalled"] = drain_stalled;
-        report["bots_not_online_in_time"] = not_online;
-        done.deliver(report.dump());
-      });
+      .then(
+          [this](const std::string& text) {
+            auto report = nlohmann::json::parse(text);
+            report["interrupted"] = interrupted;
+            report["drain_timed_out"] = drain_timed_out;
+            report["drain_stalled"] = drain_stalled;
+            report["bots_not_online_in_time"] = not_online;
+            done.deliver(report.dump());
+          },
+          [this](const caf::error& err) { done.deliver(err); });
 }
 
 void conductor_state::interrupt() {

@@ -7,22 +7,31 @@
 namespace tidings::media {
 
 bool exists(storage::db& db, std::string_view hash) {
-  return db.get(storage::table::media, hash).has_value();
+  return db.get(storage::table::media, hash).found();
 }
 
-bool may_read(storage::db& db, std::string_view hash, std::string_view user) {
-  if (db.get(storage::table::media_readers, pair_key(hash, user)))
-    return true;
-  if (auto rec = read_record(db, hash); rec && rec->uploader == user)
-    return true;
+storage::answer may_read(storage::db& db, std::string_view hash, std::string_view user) {
+  using storage::answer;
+  if (auto granted = db.contains(storage::table::media_readers, pair_key(hash, user));
+      granted != answer::no)
+    return granted;
+  bool failed = false;
+  if (auto rec = read_record(db, hash, &failed); rec && rec->uploader == user)
+    return answer::yes;
+  if (failed)
+    return answer::failed;
   // The avatar of any profile whose owner has not blocked `user`.
   auto range = prefix_range(hash);
-  bool visible = false;
+  answer visible = answer::no;
   db.scan(storage::table::avatars, range.begin, range.end, SIZE_MAX,
           [&](std::string_view key, std::string_view) {
             auto owner = key.substr(range.begin.size());
-            visible = owner == user || !db.get(storage::table::blocks, pair_key(owner, user));
-            return !visible;
+            if (owner == user)
+              visible = answer::yes;
+            else if (auto blocked = db.contains(storage::table::blocks, pair_key(owner, user));
+                     blocked != answer::yes)
+              visible = blocked == answer::no ? answer::yes : answer::failed;
+            return visible == answer::no;
           });
   return visible;
 }

@@ -13,11 +13,12 @@
 
 namespace tidings::media {
 
-/// True if a blob with this hash is stored.
+/// True if a blob with this hash is stored (false if that cannot be read).
 bool exists(storage::db& db, std::string_view hash);
 
-/// uploader, granted reader, or the avatar of an owner who has not blocked `user`.
-bool may_read(storage::db& db, std::string_view hash, std::string_view user);
+/// uploader, granted reader, or the avatar of an owner who has not blocked `user`; `failed`
+/// when storage could not answer (callers answer `unavailable`, never `forbidden`).
+storage::answer may_read(storage::db& db, std::string_view hash, std::string_view user);
 
 /// adds to `b` the read grant for `user` (sending a media message grants the recipient)
 void grant(storage::batch& b, std::string_view hash, std::string_view user);

@@ -32,11 +32,13 @@ std::optional<record> decode_record(std::string_view bytes) {
   }
 }
 
-std::optional<record> read_record(storage::db& db, std::string_view hash) {
+std::optional<record> read_record(storage::db& db, std::string_view hash, bool* failed) {
   auto bytes = db.get(storage::table::media, hash);
-  if (!bytes)
+  if (failed != nullptr)
+    *failed = bytes.failed();
+  if (!bytes.found())
     return std::nullopt;
-  return decode_record(*bytes);
+  return decode_record(bytes.value());
 }
 
 std::string pair_key(std::string_view a, std::string_view b) {

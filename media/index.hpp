@@ -32,7 +32,7 @@ std::string encode(const record& r);
 std::optional<record> decode_record(std::string_view bytes);
 
 /// The record of `hash`, if stored.
-std::optional<record> read_record(storage::db& db, std::string_view hash);
+std::optional<record> read_record(storage::db& db, std::string_view hash, bool* failed = nullptr);
 
 /// `a \0 b`, the key shape of every two-part media key.
 std::string pair_key(std::string_view a, std::string_view b);

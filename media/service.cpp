@@ -173,7 +173,10 @@ net::http_response service::commit(std::unique_ptr<temp_blob> blob, const std::s
     if (store_.commit(*blob, hash) == blob_store::commit_result::failed)
       return net::error_response(503, "unavailable", "cannot store the upload");
     auto now = opts_.now();
-    auto rec = read_record(db_, hash);
+    bool failed = false;
+    auto rec = read_record(db_, hash, &failed);
+    if (failed)
+      return net::error_response(503, "unavailable", "cannot index the upload");
     if (!rec)
       rec = record{size, mime, user, now, now};
     rec->used = now;
@@ -189,11 +192,15 @@ net::http_response service::commit(std::unique_ptr<temp_blob> blob, const std::s
 net::http_response service::download(const std::string& user, std::string_view hash,
                                      const net::http_request& request) {
   std::optional<record> rec;
+  bool failed = false;
   if (is_hash(hash))
-    rec = read_record(db_, hash);
+    rec = read_record(db_, hash, &failed);
+  auto allowed = rec ? may_read(db_, hash, user) : storage::answer::no;
+  if (failed || allowed == storage::answer::failed)
+    return net::error_response(503, "unavailable", "storage unavailable, retry");
   if (!rec)
     return net::error_response(404, "not_found", "no such media");
-  if (!may_read(db_, hash, user))
+  if (allowed == storage::answer::no)
     return net::error_response(403, "forbidden", "you may not read this media");
   auto etag = "\"" + std::string{hash} + "\"";
   net::http_response res;

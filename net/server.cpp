@@ -110,6 +110,14 @@ public:
                });
   }
 
+  // Called from any thread: the application is done with one frame. Costs one atomic
+  // decrement; only a paused connection is woken (through its strand).
+  void frame_done() {
+    auto left = unprocessed_.fetch_sub(1) - 1;
+    if (left < srv_.opts.read_credits && paused_.load() && paused_.exchange(false))
+      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+  }
+
   /// Ends the session after the I/O threads have stopped (no handler will run again).
   void abandon() { finish(); }
 
@@ -129,9 +137,18 @@ private:
       return finish();
     auto data = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
-    if (handler_)
-      handler_->on_frame(std::move(data), ws_.got_binary());
-    do_read();
+    if (!handler_)
+      return do_read();
+    handler_->on_frame(std::move(data), ws_.got_binary());
+    if (unprocessed_.fetch_add(1) + 1 < srv_.opts.read_credits)
+      return do_read();
+    // Out of credits: stop reading until frame_done. The application may have caught up
+    // between the increment and here; then exactly one of us wins `paused_` and reads.
+    paused_.store(true);
+    if (srv_.opts.reads_paused != nullptr)
+      srv_.opts.reads_paused->fetch_add(1, std::memory_order_relaxed);
+    if (unprocessed_.load() < srv_.opts.read_credits && paused_.exchange(false))
+      do_read();
   }
 
   void enqueue(std::string frame, bool binary) {
@@ -220,6 +237,8 @@ private:
   bool closing_ = false;
   bool finished_ = false;
   bool registered_ = false;
+  std::atomic<std::size_t> unprocessed_{0}; ///< frames handed to the handler, not yet done
+  std::atomic<bool> paused_{false};         ///< reading waits for frame_done
 };
 
 /// The application's handle on a connection; does not keep the connection alive.
@@ -233,6 +252,10 @@ public:
   void close(uint16_t code, std::string reason) override {
     if (auto s = session_.lock())
       s->close(code, std::move(reason));
+  }
+  void frame_done() override {
+    if (auto s = session_.lock())
+      s->frame_done();
   }
 
 private:

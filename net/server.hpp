@@ -17,6 +17,7 @@
 // read and discarded (for at most `http_timeout`) before the connection closes, so a client
 // that writes its whole body before reading still sees the answer instead of a reset.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -92,6 +93,10 @@ public:
   virtual void send(std::string frame, bool binary) = 0;
   /// Sends a close frame after the queued frames; the connection then ends.
   virtual void close(uint16_t code, std::string reason) = 0;
+  /// The application has finished with one frame it was given (`ws_handler::on_frame`). The
+  /// connection reads at most `read_credits` frames ahead of these calls, then pauses
+  /// reading (TCP backpressure reaches the client) until the application catches up.
+  virtual void frame_done() = 0;
 };
 
 /// The application's end of one WebSocket connection.
@@ -128,6 +133,8 @@ struct server_options {
   std::size_t frame_limit = 128 * 1024;
   std::size_t http_body_limit = 64 * 1024;
   std::size_t stream_chunk = 64 * 1024; ///< bytes per read or write of a streamed body
+  std::size_t read_credits = 16;        ///< frames handed over but not yet done, before reads pause
+  std::atomic<uint64_t>* reads_paused = nullptr; ///< if set: counts pauses for want of credits
   std::size_t write_queue_frames = 1024;
   std::size_t write_queue_bytes = 8 * 1024 * 1024;
   std::chrono::seconds http_timeout{30};

@@ -5,7 +5,10 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_context.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 namespace tidings::storage {
@@ -90,8 +93,18 @@ std::unique_ptr<db> db::open(const db_options& opts) {
   cf_opts.level_compaction_dynamic_level_bytes = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opts);
-  for (const char* name : names)
-    descriptors.emplace_back(name, cf_opts);
+  // Queue-shaped tables (written once, deleted once acknowledged or expired): an SST file
+  // whose keys are mostly tombstones is compacted soon, so deleted ranges do not linger for
+  // reads to step over. 128 of any 1,024 consecutive keys being deletes marks a file.
+  rocksdb::ColumnFamilyOptions queue_opts = cf_opts;
+  queue_opts.table_properties_collector_factories.emplace_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(1024, 128));
+  for (std::size_t i = 0; i < table_count; ++i) {
+    auto t = static_cast<table>(i);
+    bool queue = t == table::inbox || t == table::dedupe || t == table::received ||
+                 t == table::media_pending;
+    descriptors.emplace_back(names[i], queue ? queue_opts : cf_opts);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(options, opts.path, descriptors, &handles, &raw);
@@ -107,12 +120,21 @@ std::unique_ptr<db> db::open(const db_options& opts) {
   return std::unique_ptr<db>(new db(std::move(p)));
 }
 
-std::optional<std::string> db::get(table t, std::string_view key) {
+lookup db::get(table t, std::string_view key) {
+  if (impl_->opts.read_fault && impl_->opts.read_fault(t, key))
+    return lookup::failure("IO error: injected read fault");
   std::string value;
   auto st = impl_->handle->Get(rocksdb::ReadOptions{}, impl_->cf(t), slice(key), &value);
   if (st.ok())
-    return value;
-  return std::nullopt;
+    return lookup::found_value(std::move(value));
+  if (st.IsNotFound())
+    return lookup::absent();
+  return lookup::failure(st.ToString());
+}
+
+answer db::contains(table t, std::string_view key) {
+  auto r = get(t, key);
+  return r.failed() ? answer::failed : r.found() ? answer::yes : answer::no;
 }
 
 status db::write(batch& b) {
@@ -173,6 +195,18 @@ void db::compact(table t, std::string_view begin, std::string_view end) {
 
 const db_options& db::options() const {
   return impl_->opts;
+}
+
+read_cost measure_reads(const std::function<void()>& fn) {
+  auto before = rocksdb::GetPerfLevel();
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  rocksdb::get_perf_context()->Reset();
+  fn();
+  read_cost cost;
+  cost.tombstones_skipped = rocksdb::get_perf_context()->internal_delete_skipped_count;
+  cost.keys_skipped = rocksdb::get_perf_context()->internal_key_skipped_count;
+  rocksdb::SetPerfLevel(before);
+  return cost;
 }
 
 std::string be64(uint64_t v) {

@@ -20,20 +20,20 @@ namespace tidings::storage {
 
 /// The tables (column families). Keys are documented next to the code that writes them.
 enum class table : uint8_t {
-  inbox,      ///< user \0 seq(be64) -> item (msgpack)
-  inbox_meta, ///< user -> next seq (be64)
-  dedupe,     ///< sender \0 cid -> sent record (msgpack)
-  accounts,   ///< user -> account record (msgpack)
-  tokens,     ///< blake2b(token) -> user
-  received,   ///< reader \0 mid -> sender: delivered messages not yet reported read
-  profiles,   ///< user -> profile record (msgpack)
-  contacts,   ///< owner \0 contact -> ""
-  blocks,     ///< owner \0 blocked -> profile snapshot at block time (msgpack)
-  lastseen,   ///< user -> be64(last seen ms)
-  media,      ///< sha256 hex -> media record (msgpack: size, mime, uploader, created, used)
+  inbox,         ///< user \0 seq(be64) -> item (msgpack)
+  inbox_meta,    ///< user -> next seq (be64)
+  dedupe,        ///< sender \0 cid -> sent record (msgpack)
+  accounts,      ///< user -> account record (msgpack)
+  tokens,        ///< blake2b(token) -> user
+  received,      ///< reader \0 mid -> sender: delivered messages not yet reported read
+  profiles,      ///< user -> profile record (msgpack)
+  contacts,      ///< owner \0 contact -> ""
+  blocks,        ///< owner \0 blocked -> profile snapshot at block time (msgpack)
+  lastseen,      ///< user -> be64(last seen ms)
+  media,         ///< sha256 hex -> media record (msgpack: size, mime, uploader, created, used)
   media_readers, ///< sha256 hex \0 user -> "" (may read)
   media_pending, ///< sha256 hex \0 recipient \0 be64(seq) -> "" (in an unacked inbox item)
-  avatars,    ///< sha256 hex \0 owner -> "" (current avatar of owner's profile)
+  avatars,       ///< sha256 hex \0 owner -> "" (current avatar of owner's profile)
 };
 constexpr std::size_t table_count = 14;
 
@@ -47,9 +47,46 @@ struct status {
 };
 
 struct db_options {
+  db_options(std::string p = {}, bool s = true) : path(std::move(p)), sync(s) {}
   std::string path;
   bool sync = true; ///< fsync the WAL on every batch before acknowledging it
+  /// Fault injection for tests: when set and it returns true, `get` of that key fails as a
+  /// RocksDB I/O error would. Never set in production.
+  std::function<bool(table, std::string_view key)> read_fault;
 };
+
+/// The answer of a point read: the value, "absent", or "failed" (I/O error, corruption).
+/// A failure is never "absent": callers answer `unavailable` (with `retry_ms`) instead of
+/// "unknown user", "unauthorized" or "not a duplicate".
+class lookup {
+public:
+  static lookup found_value(std::string v) { return lookup{std::move(v), {}, true}; }
+  static lookup absent() { return lookup{{}, {}, false}; }
+  static lookup failure(std::string error) { return lookup{{}, std::move(error), false}; }
+
+  bool found() const { return found_; }
+  bool failed() const { return !error_.empty(); }
+  /// The value; only meaningful when found().
+  const std::string& value() const { return value_; }
+  std::string& value() { return value_; }
+  const std::string& error() const { return error_; }
+
+private:
+  lookup(std::string v, std::string e, bool f)
+      : value_(std::move(v)), error_(std::move(e)), found_(f) {}
+  std::string value_;
+  std::string error_;
+  bool found_ = false;
+};
+
+/// A decoded record read from storage: the record, absent (nullopt), or failed.
+template <class T> struct fetched {
+  std::optional<T> value;
+  bool failed = false;
+};
+
+/// A yes/no question answered from storage, which may also fail.
+enum class answer : uint8_t { no, yes, failed };
 
 class db;
 
@@ -78,7 +115,10 @@ public:
   static std::unique_ptr<db> open(const db_options& opts);
   ~db();
 
-  std::optional<std::string> get(table t, std::string_view key);
+  /// A point read; distinguishes "absent" from "failed".
+  lookup get(table t, std::string_view key);
+  /// Whether `key` exists (yes/no), or failed.
+  answer contains(table t, std::string_view key);
   status write(batch& b);
   /// Visits keys in [begin, end) in order until `visit` returns false or `limit` keys.
   void scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
@@ -94,6 +134,13 @@ private:
   explicit db(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };
+
+/// What the reads of this thread cost while `fn` ran (RocksDB's perf counters).
+struct read_cost {
+  uint64_t tombstones_skipped = 0; ///< deleted keys an iterator stepped over
+  uint64_t keys_skipped = 0;       ///< all internal keys stepped over (older versions too)
+};
+read_cost measure_reads(const std::function<void()>& fn);
 
 /// Big-endian encoding, so keys sort numerically.
 std::string be64(uint64_t v);

@@ -1,9 +1,12 @@
 #pragma once
 // One user's durable, ordered inbox on top of `db`.
 //
-// Keys: inbox `user \0 be64(seq)` -> item bytes; inbox_meta `user` -> be64(next seq).
+// Keys: inbox `user \0 be64(seq)` -> item bytes; inbox_meta `user` -> be64(next seq) followed
+// by be64(first seq) (an 8-byte value, written before first seqs were kept, means "scan").
 // Invariants: seq is strictly increasing and never reused, because the next seq is written
 // in the same batch as every item and survives even when the inbox is emptied by an ack.
+// The first live seq is written in the same batch as every append and removal, so opening an
+// inbox reads one meta record and never walks the tombstones of acknowledged items.
 // Concurrency: not thread-safe; exactly one owner (the user's inbox actor) per user.
 // May block: every method except the accessors does disk I/O.
 
@@ -23,8 +26,11 @@ struct inbox_entry {
 
 class inbox_log {
 public:
-  /// Loads the inbox's counters from disk.
+  /// Loads the inbox's counters from disk; check loaded() before using the log.
   inbox_log(db& store, std::string user);
+
+  /// Whether the counters could be read (a storage failure leaves the log unusable).
+  const status& loaded() const { return loaded_; }
 
   const std::string& user() const { return user_; }
   /// The seq the next appended item gets (first seq is 1).
@@ -45,7 +51,10 @@ public:
   static std::string item_key(std::string_view user, uint64_t seq);
 
 private:
+  std::string meta_value(uint64_t next, uint64_t first) const;
+
   db& db_;
+  status loaded_;
   std::string user_;
   uint64_t next_seq_ = 1;
   uint64_t first_seq_ = 1;

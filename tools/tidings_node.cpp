@@ -42,6 +42,7 @@ struct node_config : caf::actor_system_config {
   size_t lastseen_persist_ms = 60'000;
   size_t shards = 4;
   size_t inbox_backlog = 10'000;
+  size_t service_backlog = 10'000;
 
   node_config() {
     // Inbox writes fsync inside actor handlers; more scheduler threads than cores let RocksDB
@@ -79,7 +80,9 @@ struct node_config : caf::actor_system_config {
         .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps")
         .add(read_receipt_days, "read-receipt-days",
              "days after delivery during which a message may still be reported read")
-        .add(inbox_backlog, "inbox-backlog", "queued messages before an inbox answers overloaded");
+        .add(inbox_backlog, "inbox-backlog", "queued messages before an inbox answers overloaded")
+        .add(service_backlog, "service-backlog",
+             "queued messages before the directory and lastseen actors answer overloaded");
     opt_group{custom_options_, "lastseen"}.add(lastseen_persist_ms, "persist-ms",
                                                "a user's last seen is written at most this often");
     opt_group{custom_options_, "services"}.add(shards, "shards",
@@ -146,6 +149,7 @@ int main(int argc, char** argv) {
   s.sweep_interval_ms = static_cast<int64_t>(cfg.sweep_ms);
   s.read_receipt_retention_ms = static_cast<int64_t>(cfg.read_receipt_days) * 24 * 3600'000;
   s.inbox_backlog = cfg.inbox_backlog;
+  s.service_backlog = cfg.service_backlog;
   s.lastseen_persist_ms = static_cast<int64_t>(cfg.lastseen_persist_ms);
   s.shards = std::max<size_t>(1, cfg.shards);
   opts.media.max_bytes = cfg.media_max_bytes;

@@ -164,8 +164,8 @@ TEST_CASE("an upload is stored once under its hash and the uploader may read it"
         f.dir / "media" / hash.substr(0, 2) / hash.substr(2, 2) / hash);
   CHECK(f.temp_files() == 0);
   CHECK(media::exists(*f.db, hash));
-  CHECK(media::may_read(*f.db, hash, "alice"));
-  CHECK_FALSE(media::may_read(*f.db, hash, "bob"));
+  CHECK(media::may_read(*f.db, hash, "alice") == storage::answer::yes);
+  CHECK(media::may_read(*f.db, hash, "bob") == storage::answer::no);
   auto rec = media::read_record(*f.db, hash);
   REQUIRE(rec);
   CHECK(rec->uploader == "alice");
@@ -174,7 +174,7 @@ TEST_CASE("an upload is stored once under its hash and the uploader may read it"
 
   // The same bytes again, from someone else: same hash, one file, both may read.
   CHECK(f.upload_ok("bob", bytes) == hash);
-  CHECK(media::may_read(*f.db, hash, "bob"));
+  CHECK(media::may_read(*f.db, hash, "bob") == storage::answer::yes);
   CHECK(media::read_record(*f.db, hash)->uploader == "alice");
   std::size_t files = 0;
   for (auto& e : fs::recursive_directory_iterator(f.dir / "media"))
@@ -211,26 +211,27 @@ TEST_CASE("an upload over the limit is refused and leaves no temporary file") {
 TEST_CASE("who may read follows uploads and grants and avatars of owners who did not block") {
   service_fixture f;
   auto hash = f.upload_ok("alice", random_bytes(1000, 4));
-  CHECK_FALSE(media::may_read(*f.db, hash, "bob"));
+  CHECK(media::may_read(*f.db, hash, "bob") == storage::answer::no);
   storage::batch b;
   media::grant(b, hash, "bob");
   REQUIRE(f.db->write(b).ok());
-  CHECK(media::may_read(*f.db, hash, "bob"));
-  CHECK_FALSE(media::may_read(*f.db, hash, "carol"));
+  CHECK(media::may_read(*f.db, hash, "bob") == storage::answer::yes);
+  CHECK(media::may_read(*f.db, hash, "carol") == storage::answer::no);
 
   // An avatar is visible to anyone its owner has not blocked.
   f.put(storage::table::avatars, media::pair_key(hash, "dave"));
-  CHECK(media::may_read(*f.db, hash, "carol"));
+  CHECK(media::may_read(*f.db, hash, "carol") == storage::answer::yes);
   f.put(storage::table::blocks, media::pair_key("dave", "carol"));
-  CHECK_FALSE(media::may_read(*f.db, hash, "carol"));
-  CHECK(media::may_read(*f.db, hash, "erin"));
-  CHECK(media::may_read(*f.db, hash, "dave")); // owners see their own avatar
+  CHECK(media::may_read(*f.db, hash, "carol") == storage::answer::no);
+  CHECK(media::may_read(*f.db, hash, "erin") == storage::answer::yes);
+  CHECK(media::may_read(*f.db, hash, "dave") ==
+        storage::answer::yes); // owners see their own avatar
   // A second owner with the same avatar who did not block carol shows it again.
   f.put(storage::table::avatars, media::pair_key(hash, "frank"));
-  CHECK(media::may_read(*f.db, hash, "carol"));
+  CHECK(media::may_read(*f.db, hash, "carol") == storage::answer::yes);
 
   CHECK_FALSE(media::exists(*f.db, std::string(64, 'a')));
-  CHECK_FALSE(media::may_read(*f.db, std::string(64, 'a'), "alice"));
+  CHECK(media::may_read(*f.db, std::string(64, 'a'), "alice") == storage::answer::no);
 }
 
 TEST_CASE("retention keeps avatars and pending media and recent blobs and deletes the rest") {
@@ -269,7 +270,7 @@ TEST_CASE("retention keeps avatars and pending media and recent blobs and delete
   CHECK(full_pass(start + 31 * day_ms) == 1);
   CHECK_FALSE(media::exists(*f.db, old));
   CHECK_FALSE(f.svc->store().contains(old));
-  CHECK_FALSE(media::may_read(*f.db, old, "bob")); // grants went with it
+  CHECK(media::may_read(*f.db, old, "bob") == storage::answer::no); // grants went with it
   for (auto& kept : {avatar, pending, recent}) {
     CHECK(media::exists(*f.db, kept));
     CHECK(f.svc->store().contains(kept));

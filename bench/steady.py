@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""One steady one-to-one run at a chosen rate: a fresh node, the project's bots, one JSON line.
+
+Starts `tidings-node` on a loopback port with a fresh data directory, writes a steady-1to1
+scenario whose think time gives the offered rate, runs `tidings-bots` against it and prints one
+JSON object: offered and delivered rates, loss, latency percentiles, the CPU seconds and context
+switches of the node and of the bots, and CPU microseconds per delivered message.
+
+    bench/steady.py --build=build --rate=5000 --sync=true --hold=30 [--bots=1000] [--label=X]
+    bench/steady.py --node=OTHER/tidings-node ...   # measure another build in the same run
+
+Every process it starts is stopped before it returns; the data directory is removed.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def proc_cpu(pid):
+    """(user+system CPU seconds, voluntary, involuntary context switches) of every thread."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / tick
+    vol = invol = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches"):
+                        vol += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        invol += int(line.split()[1])
+        except FileNotFoundError:
+            pass  # the thread ended meanwhile
+    return cpu, vol, invol
+
+
+def scenario(bots, rate, hold_s, body_bytes):
+    think_ms = 1000.0 * bots / rate
+    return {
+        "name": f"steady-{rate}",
+        "description": f"steady-1to1 with think_ms lowered: {bots} bots, about {rate} messages/s",
+        "seed": 1,
+        "user_prefix": "bench",
+        "prepare_parallel": 16,
+        "drain_timeout_s": 120,
+        "groups": [{
+            "name": "chatters", "bots": bots, "contacts": 5,
+            "behaviour": {
+                "think_ms": {"dist": "exponential", "mean": think_ms, "max": think_ms * 10},
+                "message_bytes": {"dist": "exponential", "mean": body_bytes, "max": 4000},
+                "peer": "zipf", "zipf_s": 1.0,
+                "read_share": 0.5,
+                "read_delay_ms": {"dist": "exponential", "mean": 3000, "max": 30000},
+                "ack_delay_ms": 20,
+                "max_inflight": 64,
+            },
+        }],
+        "phases": [
+            {"name": "ramp-up", "action": "connect", "rate": 0, "timeout_s": 60},
+            {"name": "steady", "action": "hold", "duration_s": hold_s},
+            {"name": "ramp-down", "action": "disconnect", "rate": 0},
+        ],
+    }
+
+
+def start_node(binary, data_dir, extra):
+    cmd = [binary, "--port=0", "--bind=127.0.0.1", f"--data-dir={data_dir}",
+           "--limits.rate=100000", "--limits.burst=100000",
+           "--auth.argon2-ops=1", "--auth.argon2-mem-kib=64"] + extra
+    node = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
+    line = node.stdout.readline()
+    if not line.startswith("listening on "):
+        node.kill()
+        raise SystemExit(f"node did not start: {line!r}")
+    return node, int(line.rsplit(":", 1)[1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--node", help="tidings-node binary (default BUILD/tools/tidings-node)")
+    ap.add_argument("--bots-binary", help="tidings-bots binary (default BUILD/bots/tidings-bots)")
+    ap.add_argument("--rate", type=float, required=True, help="offered messages per second")
+    ap.add_argument("--bots", type=int, default=1000)
+    ap.add_argument("--hold", type=float, default=30)
+    ap.add_argument("--body", type=int, default=100, help="mean body bytes")
+    ap.add_argument("--sync", default="true", help="true | false (the node's storage.sync)")
+    ap.add_argument("--node-arg", action="append", default=[], help="extra node option")
+    ap.add_argument("--label", default="")
+    ap.add_argument("--report", help="keep the bots' full JSON report here")
+    args = ap.parse_args()
+
+    node_bin = args.node or os.path.join(args.build, "tools", "tidings-node")
+    bots_bin = args.bots_binary or os.path.join(args.build, "bots", "tidings-bots")
+    work = tempfile.mkdtemp(prefix="tidings-bench-")
+    try:
+        data = os.path.join(work, "data")
+        conf = os.path.join(work, "node.ini")
+        with open(conf, "w") as f:
+            f.write(f"[storage]\nsync={args.sync}\n")
+        extra = [f"--config-file={conf}"] + args.node_arg
+        node, port = start_node(node_bin, data, extra)
+        try:
+            scen_path = os.path.join(work, "scenario.json")
+            with open(scen_path, "w") as f:
+                json.dump(scenario(args.bots, args.rate, args.hold, args.body), f)
+            report = args.report or os.path.join(work, "report.json")
+            cpu0 = proc_cpu(node.pid)
+            t0 = time.monotonic()
+            bots = subprocess.Popen([bots_bin, f"--url=http://127.0.0.1:{port}",
+                                     f"--scenario={scen_path}", f"--json={report}",
+                                     "--no-progress"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            _, status, usage = os.wait4(bots.pid, 0)
+            bots.returncode = os.waitstatus_to_exitcode(status)
+            elapsed = time.monotonic() - t0
+            cpu1 = proc_cpu(node.pid)
+        finally:
+            node.send_signal(signal.SIGTERM)
+            try:
+                node.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                node.kill()
+        with open(report) as f:
+            r = json.load(f)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    msgs = r["messages"]
+    steady = next(p for p in r["phases"] if p["name"] == "steady")
+    lat = r["latency_ms"]
+    delivered = msgs["received"]
+    node_cpu = cpu1[0] - cpu0[0]
+    bots_cpu = usage.ru_utime + usage.ru_stime
+    out = {
+        "label": args.label, "sync": args.sync, "bots": args.bots,
+        "offered_per_s": args.rate,
+        "sent_per_s": round(steady["sent_per_s"], 1),
+        "delivered_per_s": round(steady["received_per_s"], 1),
+        "sent": msgs["sent"], "received": delivered, "lost": msgs["lost"],
+        "duplicates": msgs["duplicates"], "repeats": msgs["repeats"],
+        "receipts_missing": r["receipts"].get("missing", 0),
+        "errors": r["errors"],
+        "p50_sent_ms": lat["send_to_sent"]["p50"], "p99_sent_ms": lat["send_to_sent"]["p99"],
+        "p50_recv_ms": lat["send_to_receive"]["p50"], "p99_recv_ms": lat["send_to_receive"]["p99"],
+        "node_cpu_s": round(node_cpu, 2), "bots_cpu_s": round(bots_cpu, 2),
+        "node_us_per_msg": round(1e6 * node_cpu / max(1, delivered), 1),
+        "bots_us_per_msg": round(1e6 * bots_cpu / max(1, delivered), 1),
+        "node_ctxsw_per_msg": round((cpu1[1] + cpu1[2] - cpu0[1] - cpu0[2]) / max(1, delivered), 2),
+        "elapsed_s": round(elapsed, 1), "pass": bots.returncode == 0,
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

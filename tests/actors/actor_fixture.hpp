@@ -1,0 +1,177 @@
+#pragma once
+// A node's actors without the network: a real actor system and a real RocksDB in a temporary
+// directory, with storage faults that a test switches on per table, and a fake WebSocket peer
+// that records what a session sends. Tests stand in for the other actors with small stubs.
+//
+// Destruction order matters: the actor system (declared last) is destroyed first and waits for
+// every actor, which still use the context, the metrics and the store declared before it.
+// A test stops the actors it spawned (stop()) before the fixture goes away.
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/accounts.hpp"
+#include "actors/context.hpp"
+#include "actors/messages.hpp"
+#include "net/codec.hpp"
+#include "net/server.hpp"
+
+namespace tidings::test {
+
+using namespace std::chrono_literals;
+
+/// Records the frames and the close a session sends to its connection.
+class recording_peer : public net::ws_peer {
+public:
+  void send(std::string frame, bool binary) override {
+    auto enc = binary ? net::encoding::msgpack : net::encoding::json;
+    auto value = net::decode(frame, enc, nullptr);
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (getenv("TIDINGS_TEST_TRACE"))
+      fprintf(stderr, "peer <- %s\n", frame.c_str());
+    frames_.push_back(value.value_or(net::json{}));
+    cv_.notify_all();
+  }
+  void close(uint16_t code, std::string) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    close_code_ = code;
+    cv_.notify_all();
+  }
+  void frame_done() override {}
+
+  /// Waits (bounded) until a frame of `type` was sent; returns it, or null on timeout.
+  net::json wait_frame(const std::string& type, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock<std::mutex> lock{mtx_};
+    net::json found;
+    cv_.wait_for(lock, timeout, [&] {
+      for (const auto& f : frames_)
+        if (f.is_object() && f.value("type", "") == type) {
+          found = f;
+          return true;
+        }
+      return false;
+    });
+    return found;
+  }
+  /// Waits (bounded) for the close; returns its code, or 0 on timeout.
+  uint16_t wait_close(std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock<std::mutex> lock{mtx_};
+    cv_.wait_for(lock, timeout, [&] { return close_code_ != 0; });
+    return close_code_;
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<net::json> frames_;
+  uint16_t close_code_ = 0;
+};
+
+struct actor_fixture {
+  std::filesystem::path dir;
+  std::mutex fault_mtx;
+  std::set<storage::table> failing; ///< tables whose reads fail now
+  std::unique_ptr<storage::db> store;
+  node_metrics metrics;
+  node_context ctx;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  actor_fixture() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "tidings-actors-XXXXXX").string();
+    dir = ::mkdtemp(tmpl.data());
+    storage::db_options opts{dir.string(), false};
+    opts.read_fault = [this](storage::table t, std::string_view) {
+      std::lock_guard<std::mutex> guard{fault_mtx};
+      return failing.count(t) > 0;
+    };
+    store = storage::db::open(opts);
+    ctx.store = store.get();
+    ctx.metrics = &metrics;
+    register_types(cfg);
+    cfg.set("scheduler.max-threads", 2);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  ~actor_fixture() {
+    sys.reset(); // waits for every actor
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  void fail_reads(storage::table t, bool on = true) {
+    std::lock_guard<std::mutex> guard{fault_mtx};
+    if (on)
+      failing.insert(t);
+    else
+      failing.erase(t);
+  }
+
+  void add_account(const std::string& user) {
+    storage::batch b;
+    b.put(storage::table::accounts, user,
+          net::encode(net::json{{"argon2id", "x"}, {"created", 1}}, net::encoding::msgpack));
+    REQUIRE(store->write(b).ok());
+  }
+
+  void add_token(const std::string& token, const std::string& user) {
+    storage::batch b;
+    b.put(storage::table::tokens, token_key(token), user);
+    REQUIRE(store->write(b).ok());
+  }
+
+  /// A lastseen shard that takes a session's reports and answers nothing. (Not a catch-all
+  /// `caf::drop`: that answers every message with an error, which ends the sender.)
+  caf::actor lastseen_stub() {
+    return sys->spawn([](caf::event_based_actor*) -> caf::behavior {
+      return {
+          [](atom::online, const std::string&, const caf::actor&, bool) {},
+          [](atom::touch, const std::string&, const caf::actor&) {},
+      };
+    });
+  }
+
+  /// Ends actors spawned by a test (the system waits for them at destruction).
+  void stop(std::initializer_list<caf::actor> actors) {
+    for (const auto& a : actors)
+      if (a)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+};
+
+/// Counts events across threads; a test waits (bounded) for a count.
+class counter_signal {
+public:
+  void raise() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++n_;
+    cv_.notify_all();
+  }
+  /// True once at least `n` events happened, false if `timeout` passed first.
+  bool wait_for(int n, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock<std::mutex> lock{mtx_};
+    return cv_.wait_for(lock, timeout, [&] { return n_ >= n; });
+  }
+  int count() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return n_;
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  int n_ = 0;
+};
+
+/// A text message's stored content, as a session hands it to `deliver`.
+inline std::string text_content(const std::string& body) {
+  return net::encode(net::json{{"kind", "text"}, {"body", body}}, net::encoding::msgpack);
+}
+
+} // namespace tidings::test
