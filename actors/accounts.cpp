@@ -6,6 +6,7 @@
 
 #include "actors/fields.hpp"
 #include "actors/messages.hpp"
+#include "cluster/placement.hpp"
 #include "net/codec.hpp"
 
 namespace tidings {
@@ -93,7 +94,7 @@ std::size_t accounts_shard(const net::http_request& req, std::size_t shards) {
   if (auto v = net::decode(req.body, net::encoding::json, nullptr);
       v && v->contains("user") && (*v)["user"].is_string())
     key = (*v)["user"].get<std::string>();
-  return std::hash<std::string>{}(key) % shards;
+  return cluster::shard_of(key, shards);
 }
 
 net::http_response accounts_state::create(const net::http_request& req) {

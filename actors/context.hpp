@@ -11,6 +11,7 @@
 #include <caf/actor.hpp>
 
 #include "actors/metrics.hpp"
+#include "cluster/placement.hpp"
 #include "storage/db.hpp"
 
 namespace tidings {
@@ -57,7 +58,7 @@ struct node_context {
 
   /// The shard of `user` among `shards`.
   const caf::actor& shard(const std::vector<caf::actor>& shards, const std::string& user) const {
-    return shards[std::hash<std::string>{}(user) % shards.size()];
+    return shards[cluster::shard_of(user, shards.size())];
   }
 };
 

@@ -418,7 +418,7 @@ void session_state::handle_presence(const std::string& type, const json& frame,
     if (!u.is_string() || !valid_user(u.get_ref<const std::string&>()))
       return bad_request("every entry of 'users' must be a user name", frame_enc, id);
     auto name = u.get<std::string>();
-    by_shard[std::hash<std::string>{}(name) % ctx->lastseen.size()].push_back(std::move(name));
+    by_shard[cluster::shard_of(name, ctx->lastseen.size())].push_back(std::move(name));
   }
   auto me = caf::actor_cast<caf::actor>(self);
   for (auto& [shard, users] : by_shard) {
