@@ -13,6 +13,7 @@
 #include "actors/metrics.hpp"
 #include "cluster/placement.hpp"
 #include "storage/db.hpp"
+#include "storage/group_writer.hpp"
 
 namespace tidings {
 
@@ -50,6 +51,7 @@ struct node_settings {
 struct node_context {
   node_settings settings;
   storage::db* store = nullptr;
+  storage::group_writer* writer = nullptr; ///< every inbox write goes through it
   clock_fn now = system_clock_ms;
   caf::actor directory;
   node_metrics* metrics = nullptr;  ///< counters for /metrics (atomics)

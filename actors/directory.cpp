@@ -76,14 +76,14 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
   self->set_exit_handler([self](const caf::exit_msg& em) { self->state.shutdown(em.reason); });
   return {
       [self](atom::deliver a, const std::string& to, const std::string& from,
-             const std::string& cid,
-             const std::string& content) -> caf::result<std::string, int64_t> {
+             const std::string& cid, const std::string& content,
+             const std::string& media_hash) -> caf::result<std::string, int64_t> {
         // New work is refused first; attaches and receipts finish work already accepted.
         if (self->mailbox().size() > self->state.ctx->settings.service_backlog) {
           node_metrics::add(self->state.ctx->metrics->overload_refusals);
           return make_error(errc::overloaded);
         }
-        return self->state.route<std::string, int64_t>(to, a, from, cid, content);
+        return self->state.route<std::string, int64_t>(to, a, from, cid, content, media_hash);
       },
       [self](atom::attach a, const std::string& user, const caf::actor& session, int64_t since) {
         return self->state.route<caf::actor>(user, a, session, since);

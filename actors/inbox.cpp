@@ -8,6 +8,8 @@
 #include "actors/profile.hpp"
 #include "media/access.hpp"
 #include "net/codec.hpp"
+#include "net/msgpack_map.hpp"
+#include "storage/group_writer.hpp"
 
 namespace tidings {
 
@@ -54,6 +56,8 @@ void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::st
   ctx->metrics->inboxes_live++;
   self->attach_functor([m = ctx->metrics] { m->inboxes_live--; });
   last_active = ctx->now();
+  written_upto = log->next_seq() - 1;
+  recent_from = log->next_seq();
   if (!log->loaded().ok()) {
     // Storage could not say where the inbox starts: serve nothing rather than guess. The
     // directory sees the exit; requests routed meanwhile fail as `unavailable`.
@@ -62,13 +66,121 @@ void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::st
   }
 }
 
-caf::result<std::string, int64_t>
-inbox_state::deliver(const std::string& from, const std::string& cid, const std::string& content) {
+void inbox_state::submit(storage::batch b, std::function<void(bool ok)> then) {
+  auto id = next_write++;
+  writes.emplace(id, std::move(then));
+  ctx->writer->submit(std::move(b),
+                      [me = caf::actor_cast<caf::actor>(self), id](const storage::status& st) {
+                        caf::anon_send(me, atom::written::value, id, st.ok());
+                      });
+}
+
+void inbox_state::on_written(uint64_t id, bool ok) {
+  auto it = writes.find(id);
+  if (it == writes.end())
+    return;
+  auto then = std::move(it->second);
+  writes.erase(it);
+  if (!ok)
+    node_metrics::add(ctx->metrics->storage_errors);
+  then(ok);
+  if (stop_requested && writes.empty())
+    self->quit();
+}
+
+void inbox_state::stop() {
+  if (writes.empty())
+    return self->quit();
+  stop_requested = true; // answers and acks in flight still complete
+}
+
+namespace {
+
+/// Bytes of recent items an inbox keeps in memory; older ones are read back when needed.
+constexpr std::size_t recent_bytes_max = 256 * 1024;
+
+} // namespace
+
+void inbox_state::remember(cached_item item) {
+  if (item.seq < recent_from)
+    return;
+  recent_bytes += item.bytes.size() + item.from.size() + item.mid.size();
+  recent.push_back(std::move(item));
+  // Beyond the bound the oldest go; they are read back from RocksDB when needed.
+  while (recent_bytes > recent_bytes_max && !recent.empty()) {
+    auto& front = recent.front();
+    recent_bytes -= front.bytes.size() + front.from.size() + front.mid.size();
+    recent_from = front.seq + 1;
+    recent.pop_front();
+  }
+}
+
+void inbox_state::forget_upto(uint64_t seq) {
+  while (!recent.empty() && recent.front().seq <= seq) {
+    auto& front = recent.front();
+    recent_bytes -= front.bytes.size() + front.from.size() + front.mid.size();
+    recent.pop_front();
+  }
+  recent_from = std::max(recent_from, seq + 1);
+}
+
+namespace {
+
+/// What an ack or a push needs of a stored item.
+cached_item describe(uint64_t seq, std::string bytes) {
+  cached_item out;
+  out.seq = seq;
+  if (auto item = net::decode(bytes, net::encoding::msgpack, nullptr)) {
+    out.is_msg = item->value("type", "") == "msg";
+    if (out.is_msg) {
+      out.from = item->value("from", "");
+      out.mid = item->value("mid", "");
+      if (auto media = item->find("media"); media != item->end() && media->contains("hash"))
+        out.media_hash = (*media)["hash"].get<std::string>();
+    }
+  }
+  out.bytes = std::move(bytes);
+  return out;
+}
+
+} // namespace
+
+std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto, std::size_t max) {
+  std::vector<cached_item> out;
+  from = std::max(from, log->first_seq());
+  if (from < recent_from && max > 0) {
+    auto last = std::min(upto, recent_from - 1);
+    for (auto& entry : log->read(from, max)) {
+      if (entry.seq > last)
+        break;
+      out.push_back(describe(entry.seq, std::move(entry.item)));
+    }
+  }
+  for (const auto& item : recent) {
+    if (out.size() >= max || item.seq > upto)
+      break;
+    if (item.seq >= from)
+      out.push_back(item);
+  }
+  return out;
+}
+
+caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
+                                                       const std::string& cid,
+                                                       const std::string& content,
+                                                       const std::string& media_hash) {
   ++routed;
   last_active = ctx->now();
   if (self->mailbox().size() > ctx->settings.inbox_backlog)
     return make_error(errc::overloaded); // refuse rather than queue without bound
   auto key = dedupe_key(from, cid);
+  if (auto waiting = dedupe_waiting.find(key); waiting != dedupe_waiting.end()) {
+    // A retry while the first write is in flight: answered by that write.
+    node_metrics::add(ctx->metrics->messages_deduplicated);
+    auto rp = self->make_response_promise<std::string, int64_t>();
+    waiting->second.push_back(rp);
+    return rp;
+  }
   auto seen = ctx->store->get(storage::table::dedupe, key);
   if (seen.failed())
     return make_error(errc::unavailable); // never taken for "not a duplicate"
@@ -77,43 +189,67 @@ inbox_state::deliver(const std::string& from, const std::string& cid, const std:
     if (auto rec = net::decode(seen.value(), net::encoding::msgpack, nullptr))
       return {(*rec)["mid"].get<std::string>(), (*rec)["ts"].get<int64_t>()};
   }
-  auto fields = net::decode(content, net::encoding::msgpack, nullptr);
-  if (!fields)
-    return make_error(errc::bad_request);
-  auto mid = random_id(12);
-  auto ts = ctx->now();
-  json item = *fields;
-  item["type"] = "msg";
-  item["mid"] = mid;
-  item["from"] = from;
-  item["ts"] = ts;
-  storage::batch b;
-  b.put(storage::table::dedupe, key,
-        net::encode(json{{"mid", mid}, {"ts", ts}, {"to", log->user()}}, net::encoding::msgpack));
   auto blocked = has_blocked(*ctx->store, log->user(), from);
   if (blocked == storage::answer::failed)
     return make_error(errc::unavailable); // never delivered from a blocked sender
+  auto mid = random_id(12);
+  auto ts = ctx->now();
+  auto item = net::msgpack_map_builder{content}
+                  .add("type", "msg")
+                  .add("mid", mid)
+                  .add("from", from)
+                  .add("ts", ts)
+                  .finish();
+  if (!item)
+    return make_error(errc::bad_request);
+  storage::batch b;
+  b.put(storage::table::dedupe, key,
+        net::encode(json{{"mid", mid}, {"ts", ts}, {"to", log->user()}}, net::encoding::msgpack));
+  auto rp = self->make_response_promise<std::string, int64_t>();
+  dedupe_waiting[key].push_back(rp);
+  auto answer_all = [this, key, mid, ts](bool ok) {
+    auto waiters = std::move(dedupe_waiting[key]);
+    dedupe_waiting.erase(key);
+    for (auto& w : waiters) {
+      // Nothing was stored on failure: the sender gets no `sent` and retries the same cid.
+      if (ok)
+        w.deliver(mid, ts);
+      else
+        w.deliver(make_error(errc::unavailable));
+    }
+  };
   if (blocked == storage::answer::yes) {
     // Blocked: the sender sees `sent` as usual; nothing is stored for delivery.
-    if (!ctx->store->write(b).ok())
-      return make_error(errc::unavailable);
-    node_metrics::add(ctx->metrics->messages_blocked);
-    return {mid, ts};
+    submit(std::move(b), [this, answer_all](bool ok) {
+      if (ok)
+        node_metrics::add(ctx->metrics->messages_blocked);
+      answer_all(ok);
+    });
+    return rp;
   }
-  if (auto media = item.find("media"); media != item.end()) {
+  cached_item cached;
+  cached.from = from;
+  cached.mid = mid;
+  cached.is_msg = true;
+  if (!media_hash.empty()) {
     // The recipient may now read it; it stays needed while the item is unacknowledged.
-    auto hash = (*media)["hash"].get<std::string>();
-    media::grant(b, hash, log->user());
-    b.put(storage::table::media_pending, media_pending_key(hash, log->user(), log->next_seq()), "");
+    cached.media_hash = media_hash;
+    media::grant(b, media_hash, log->user());
+    b.put(storage::table::media_pending,
+          media_pending_key(media_hash, log->user(), log->next_seq()), "");
   }
-  auto st = log->append({net::encode(item, net::encoding::msgpack)}, b);
-  if (!st.ok()) {
-    // Nothing was stored: the sender gets no `sent` and may retry with the same cid.
-    return make_error(errc::unavailable);
-  }
-  node_metrics::add(ctx->metrics->messages_stored);
-  push_more();
-  return {mid, ts};
+  cached.seq = log->stage_append({*item}, b).front();
+  cached.bytes = std::move(*item);
+  submit(std::move(b), [this, answer_all, cached = std::move(cached)](bool ok) mutable {
+    written_upto = std::max(written_upto, cached.seq);
+    if (ok) {
+      node_metrics::add(ctx->metrics->messages_stored);
+      remember(std::move(cached));
+    }
+    answer_all(ok);
+    push_more();
+  });
+  return rp;
 }
 
 void inbox_state::attach(caf::actor s, int64_t since) {
@@ -174,61 +310,39 @@ void inbox_state::ack(uint64_t upto, const caf::actor& from) {
 }
 
 void inbox_state::start_ack(uint64_t upto) {
+  acking = true;
   // Group the acked messages by sender: one delivered receipt per sender.
   std::map<std::string, std::vector<std::string>> by_sender;
   storage::batch received;
-  auto first = log->first_seq();
-  for (auto& entry : log->read(first, static_cast<std::size_t>(upto - first + 1))) {
-    auto item = net::decode(entry.item, net::encoding::msgpack, nullptr);
-    if (!item || item->value("type", "") != "msg")
+  auto now = ctx->now();
+  for (auto& item : items_between(log->first_seq(), upto, SIZE_MAX)) {
+    if (!item.is_msg)
       continue; // no receipt is ever generated for a receipt
-    auto from = item->value("from", "");
-    auto mid = item->value("mid", "");
-    received.put(storage::table::received, received_key(log->user(), mid),
-                 received_value(from, ctx->now()));
-    if (auto media = item->find("media"); media != item->end() && media->contains("hash"))
+    received.put(storage::table::received, received_key(log->user(), item.mid),
+                 received_value(item.from, now));
+    if (!item.media_hash.empty())
       received.del(storage::table::media_pending,
-                   media_pending_key((*media)["hash"].get<std::string>(), log->user(), entry.seq));
-    by_sender[from].push_back(std::move(mid));
+                   media_pending_key(item.media_hash, log->user(), item.seq));
+    by_sender[item.from].push_back(std::move(item.mid));
   }
   if (by_sender.empty())
-    return finish_ack(upto, received);
-  acking = true;
+    return finish_ack(upto, std::move(received));
   struct progress {
     std::size_t remaining;
     bool failed = false;
     storage::batch received;
   };
   auto state = std::make_shared<progress>(progress{by_sender.size(), false, std::move(received)});
-  auto ts = ctx->now();
   auto done = [this, state, upto] {
     if (--state->remaining > 0)
       return;
-    acking = false;
-    if (!state->failed)
-      finish_ack(upto, state->received);
-    else if (retry_ack == 0) {
-      retry_ack = upto; // the next check tries the round again
-      schedule_check();
-    } else {
-      retry_ack = std::max(retry_ack, upto);
-    }
-    // A failed round leaves the items in place; they are pushed again next session.
-    if (pending_ack > upto && !state->failed) {
-      auto next = pending_ack;
-      pending_ack = 0;
-      start_ack(next); // may finish at once, or run another round
-    }
-    if (acking)
-      return; // reads and a stop wait for that round
-    for (auto& [from, mids] : std::exchange(deferred_reads, {}))
-      read(from, mids);
-    if (drain_requested)
-      drain();
+    if (state->failed)
+      return end_ack(upto, false); // the items stay; the round is retried
+    finish_ack(upto, std::move(state->received));
   };
   for (auto& [sender, mids] : by_sender) {
     self->request(ctx->directory, receipt_timeout, atom::receipt::value, sender,
-                  receipt_item("delivered", log->user(), mids, ts))
+                  receipt_item("delivered", log->user(), mids, now))
         .then([done](uint64_t) { done(); },
               [state, done](const caf::error& err) {
                 // A sender whose account is gone cannot get receipts: nothing to keep.
@@ -239,25 +353,65 @@ void inbox_state::start_ack(uint64_t upto) {
   }
 }
 
-void inbox_state::finish_ack(uint64_t upto, storage::batch& received) {
+void inbox_state::finish_ack(uint64_t upto, storage::batch received) {
   auto before = log->first_seq();
-  auto st = log->remove_upto(upto, received);
-  if (!st.ok())
-    return; // the items stay and are pushed again next session: at-least-once
-  node_metrics::add(ctx->metrics->items_acked, log->first_seq() - before);
-  push_more();
+  auto new_first = log->stage_remove(upto, received);
+  if (received.count() == 0)
+    return end_ack(upto, true);
+  submit(std::move(received), [this, upto, before, new_first](bool ok) {
+    if (ok) {
+      // Failed: the items stay and are pushed again next session (at-least-once).
+      log->removed(new_first);
+      forget_upto(new_first - 1);
+      node_metrics::add(ctx->metrics->items_acked, new_first - before);
+    }
+    end_ack(upto, ok);
+    push_more();
+  });
+}
+
+void inbox_state::end_ack(uint64_t upto, bool ok) {
+  acking = false;
+  if (!ok) {
+    if (retry_ack == 0) {
+      retry_ack = upto; // the next check tries the round again
+      schedule_check();
+    } else {
+      retry_ack = std::max(retry_ack, upto);
+    }
+  } else if (pending_ack > upto) {
+    auto next = std::exchange(pending_ack, 0);
+    start_ack(next); // may finish at once, or run another round
+  }
+  if (acking)
+    return; // reads and a drain wait for that round
+  for (auto& [from, mids] : std::exchange(deferred_reads, {}))
+    read(from, mids);
+  if (drain_requested)
+    drain();
 }
 
 caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
   ++routed;
   last_active = ctx->now();
-  storage::batch none;
-  std::vector<uint64_t> seqs;
-  if (!log->append({item}, none, &seqs).ok())
-    return make_error(errc::unavailable);
-  node_metrics::add(ctx->metrics->receipts_stored);
-  push_more();
-  return seqs.front();
+  storage::batch b;
+  auto seq = log->stage_append({item}, b).front();
+  auto rp = self->make_response_promise<uint64_t>();
+  cached_item cached;
+  cached.seq = seq;
+  cached.bytes = item;
+  submit(std::move(b), [this, rp, cached = std::move(cached)](bool ok) mutable {
+    written_upto = std::max(written_upto, cached.seq);
+    if (!ok) {
+      rp.deliver(make_error(errc::unavailable));
+      return push_more();
+    }
+    node_metrics::add(ctx->metrics->receipts_stored);
+    rp.deliver(cached.seq);
+    remember(std::move(cached));
+    push_more();
+  });
+  return rp;
 }
 
 void inbox_state::read(const std::string& from, const std::vector<std::string>& mids) {
@@ -279,7 +433,6 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   }
   if (accepted.empty())
     return;
-  // Either side switching read receipts off means no read receipt (as in WhatsApp).
   // A failed read of a `received` record or a profile drops this read receipt: the client
   // may send `read` again (reads are idempotent), and a receipt is never sent against a
   // privacy setting that could not be checked.
@@ -296,8 +449,7 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
             storage::batch b;
             for (const auto& key : keys)
               b.del(storage::table::received, key);
-            if (!ctx->store->write(b).ok())
-              node_metrics::add(ctx->metrics->storage_errors);
+            submit(std::move(b), [](bool) {});
           },
           [this](const caf::error&) {
             // Not stored (the sender's inbox was unavailable, overloaded or the node is
@@ -309,7 +461,7 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
 void inbox_state::push_more() {
   if (!session)
     return;
-  auto window = ctx->settings.push_window;
+  const auto& st = ctx->settings;
   uint64_t acked = log->first_seq() - 1;
   if (pushed_upto < acked)
     pushed_upto = acked;
@@ -317,17 +469,22 @@ void inbox_state::push_more() {
     in_flight_bytes -= in_flight.front().second;
     in_flight.pop_front();
   }
-  auto outstanding = pushed_upto - acked;
-  if (outstanding >= window || in_flight_bytes >= ctx->settings.push_window_bytes)
-    return;
-  for (auto& entry : log->read(pushed_upto + 1, window - outstanding)) {
-    // The byte bound keeps a burst of large items within the connection's write queue.
-    if (!in_flight.empty() && in_flight_bytes + entry.item.size() > ctx->settings.push_window_bytes)
+  while (pushed_upto < written_upto && in_flight.size() < st.push_window &&
+         in_flight_bytes < st.push_window_bytes) {
+    auto items = items_between(pushed_upto + 1, written_upto, st.push_window - in_flight.size());
+    if (items.empty()) {
+      pushed_upto = written_upto; // only holes of failed writes are left
       break;
-    pushed_upto = entry.seq;
-    in_flight.emplace_back(entry.seq, entry.item.size());
-    in_flight_bytes += entry.item.size();
-    self->send(session, atom::push::value, entry.seq, std::move(entry.item));
+    }
+    for (auto& item : items) {
+      // The byte bound keeps a burst of large items within the connection's write queue.
+      if (!in_flight.empty() && in_flight_bytes + item.bytes.size() > st.push_window_bytes)
+        return;
+      pushed_upto = item.seq;
+      in_flight.emplace_back(item.seq, item.bytes.size());
+      in_flight_bytes += item.bytes.size();
+      self->send(session, atom::push::value, item.seq, std::move(item.bytes));
+    }
   }
 }
 
@@ -364,7 +521,8 @@ void inbox_state::tick() {
     auto upto = std::exchange(retry_ack, 0);
     start_ack(std::min(upto, log->next_seq() - 1));
   }
-  if (!session && !acking && ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
+  if (!session && !acking && writes.empty() &&
+      ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
     self->send(ctx->directory, atom::idle::value, log->user(), routed);
   if (!session || retry_ack > 0)
     schedule_check(); // the directory may refuse the stop: check again later
@@ -377,7 +535,9 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
   self->state.schedule_check();
   return {
       [self](atom::deliver, const std::string& from, const std::string& cid,
-             const std::string& content) { return self->state.deliver(from, cid, content); },
+             const std::string& content, const std::string& media_hash) {
+        return self->state.deliver(from, cid, content, media_hash);
+      },
       [self](atom::attach, caf::actor s, int64_t since) {
         self->state.attach(std::move(s), since);
         return caf::actor_cast<caf::actor>(self);
@@ -387,9 +547,10 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
       [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
         self->state.read(from, mids);
       },
+      [self](atom::written, uint64_t id, bool ok) { self->state.on_written(id, ok); },
       [self](atom::timer) { self->state.tick(); },
       [self](atom::drain) { self->state.drain(); },
-      [self](atom::stop) { self->quit(); },
+      [self](atom::stop) { self->state.stop(); },
   };
 }
 

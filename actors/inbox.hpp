@@ -15,10 +15,20 @@
 // pushed-but-unacked; pushes go out in seq order; only the live session may ack, and only
 // up to what it was pushed. At most one inbox actor per user exists (the directory
 // guarantees it with the idle handshake).
-// May block: each deliver and ack is one synchronous RocksDB write.
+// Writes: every write goes to the node's group writer (storage::group_writer) and the
+// handler returns at once; the writer's completion comes back as `atom::written`, and only
+// then is `sent` answered, the item pushed or the acked range forgotten. Writes complete in
+// the order they were submitted. A (sender, cid) whose first write is still in flight is
+// answered from that write (never stored twice). An inbox asked to stop while writes are in
+// flight quits once they have completed.
+// Memory: the newest durable, unacknowledged items are kept (`recent`, bounded in bytes), so
+// pushing and acking them reads nothing back from RocksDB.
+// May block: RocksDB point reads (dedupe, blocks) and, for items older than `recent`, scans.
 
 #include <deque>
+#include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -28,8 +38,20 @@
 
 namespace tidings {
 
+/// What an inbox keeps of an item it holds in memory.
+struct cached_item {
+  uint64_t seq = 0;
+  std::string bytes;      ///< the stored item
+  std::string from;       ///< sender (messages only)
+  std::string mid;        ///< (messages only)
+  std::string media_hash; ///< (media messages only)
+  bool is_msg = false;
+};
+
 struct inbox_state {
   static inline const char* name = "inbox";
+
+  using sent_promise = caf::typed_response_promise<std::string, int64_t>;
 
   caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;
@@ -41,17 +63,30 @@ struct inbox_state {
   std::size_t in_flight_bytes = 0;
   uint64_t routed = 0; ///< messages received through the directory
   int64_t last_active = 0;
-  bool acking = false;          ///< receipts of an ack are being stored
+  bool acking = false;          ///< an ack round (receipts, then the removal) is running
   bool drain_requested = false; ///< tell the directory once the running ack is done
+  bool stop_requested = false;  ///< quit once no write is in flight
   uint64_t pending_ack = 0;     ///< highest ack that arrived while `acking`
   uint64_t retry_ack = 0;       ///< an ack whose receipts could not all be stored: retried on tick
   /// `read`s that arrived while `acking`: they may name the messages being acked.
   std::vector<std::pair<std::string, std::vector<std::string>>> deferred_reads;
 
+  uint64_t written_upto = 0; ///< every seq up to here is written (or a failed write's hole)
+  uint64_t next_write = 1;   ///< id of the next write submitted
+  /// Continuations of writes in flight, by write id (completions arrive in id order).
+  std::unordered_map<uint64_t, std::function<void(bool ok)>> writes;
+  /// Senders' (sender, cid) whose first write is in flight, with every request waiting on it.
+  std::unordered_map<std::string, std::vector<sent_promise>> dedupe_waiting;
+  std::deque<cached_item> recent; ///< durable, unacked, seq >= recent_from, in seq order
+  uint64_t recent_from = 0;       ///< `recent` holds every item from this seq on
+  std::size_t recent_bytes = 0;
+
   void init(caf::event_based_actor* s, const node_context* c, std::string user);
-  /// Stores a message unless (from, cid) was seen; returns (mid, ts).
+  /// Stores a message unless (from, cid) was seen; answers (mid, ts) once it is durable.
+  /// `content`: the message's fields as a msgpack map; `media_hash`: its media, or empty.
   caf::result<std::string, int64_t> deliver(const std::string& from, const std::string& cid,
-                                            const std::string& content);
+                                            const std::string& content,
+                                            const std::string& media_hash);
   /// `since`: when the session's connection opened; an older one never replaces a newer.
   void attach(caf::actor s, int64_t since);
   void ack(uint64_t upto, const caf::actor& from);
@@ -59,9 +94,13 @@ struct inbox_state {
   caf::result<uint64_t> store_receipt(const std::string& item);
   /// Sends a `read` receipt to `from` for those of `mids` this user received from them.
   void read(const std::string& from, const std::vector<std::string>& mids);
+  /// The group writer finished write `id`.
+  void on_written(uint64_t id, bool ok);
   void on_down(const caf::down_msg& dm);
   /// At shutdown: reports to the directory once no ack of its own is running.
   void drain();
+  /// Quits now, or once the writes in flight have completed.
+  void stop();
   void tick();
   /// Arms the next `tick` (idle stop or ack retry) when one is needed.
   void schedule_check();
@@ -69,8 +108,18 @@ struct inbox_state {
   void push_more();
 
 private:
+  /// Hands `b` to the group writer; `then` runs in this actor once it completed.
+  void submit(storage::batch b, std::function<void(bool ok)> then);
+  /// Keeps a just-written item in memory (within the byte bound).
+  void remember(cached_item item);
+  /// Drops remembered items at or below `seq`.
+  void forget_upto(uint64_t seq);
+  /// The items in [from, upto] (from memory where held, else from RocksDB).
+  std::vector<cached_item> items_between(uint64_t from, uint64_t upto, std::size_t max);
   void start_ack(uint64_t upto);
-  void finish_ack(uint64_t upto, storage::batch& received);
+  void finish_ack(uint64_t upto, storage::batch received);
+  /// The ack round for `upto` is over (`ok`: its range is gone); runs what waited on it.
+  void end_ack(uint64_t upto, bool ok);
 };
 
 caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,

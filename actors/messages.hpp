@@ -25,6 +25,7 @@ using idle = caf::atom_constant<caf::atom("inboxidle")>;       ///< inbox -> dir
 using stop = caf::atom_constant<caf::atom("stopinbox")>;       ///< directory -> inbox
 using drain = caf::atom_constant<caf::atom("drain")>;          ///< directory <-> inbox: shutdown
 using timer = caf::atom_constant<caf::atom("timer")>;          ///< periodic self-message
+using written = caf::atom_constant<caf::atom("written")>;      ///< group writer -> inbox: done
 using account = caf::atom_constant<caf::atom("account")>;      ///< gateway -> accounts worker
 using receipt = caf::atom_constant<caf::atom("receipt")>;      ///< inbox -> inbox: store a receipt
 using read = caf::atom_constant<caf::atom("read")>;            ///< session -> inbox: user read

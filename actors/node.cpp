@@ -45,6 +45,8 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   store_ = storage::db::open(opts_.db);
   ctx_.settings = opts_.settings;
   ctx_.store = store_.get();
+  writer_ = std::make_unique<storage::group_writer>(*store_, opts_.writer);
+  ctx_.writer = writer_.get();
   ctx_.metrics = &metrics_;
   opts_.server.frame_limit = ctx_.settings.frame_limit;
   opts_.server.reads_paused = &metrics_.frames_paused;
@@ -84,6 +86,7 @@ void node::stop() {
   sys_.await_all_actors_done();
   accounts_.clear();
   ctx_.directory = nullptr;
+  writer_->stop(); // every inbox has quit, so nothing waits on a write any more
   if (auto st = store_->flush(); !st.ok())
     std::cerr << "tidings: flush at shutdown failed: " << st.error << "\n";
 }

@@ -14,6 +14,7 @@
 #include "media/service.hpp"
 #include "net/server.hpp"
 #include "storage/db.hpp"
+#include "storage/group_writer.hpp"
 
 namespace tidings {
 
@@ -22,6 +23,7 @@ class gateway;
 struct node_options {
   net::server_options server;
   storage::db_options db;
+  storage::group_writer::options writer; ///< group commit of the inboxes' writes
   node_settings settings;
   media::options media; ///< `root` and `now` are set by the node (data dir, node clock)
   std::size_t account_workers = 2;
@@ -42,6 +44,7 @@ private:
   caf::actor_system& sys_;
   node_options opts_;
   std::unique_ptr<storage::db> store_;
+  std::unique_ptr<storage::group_writer> writer_; ///< outlives every actor that submits to it
   node_metrics metrics_;
   node_context ctx_;
   std::vector<caf::actor> accounts_;

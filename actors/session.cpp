@@ -242,8 +242,9 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   ++inflight;
   touch();
   auto cid_copy = *cid;
+  auto media_hash = is_media_kind(*kind) ? content["media"]["hash"].get<std::string>() : "";
   self->request(ctx->directory, request_timeout, atom::deliver::value, *to, user, *cid,
-                net::encode(content, net::encoding::msgpack))
+                net::encode(content, net::encoding::msgpack), media_hash)
       .then(
           [this, cid_copy, frame_enc, id](const std::string& mid, int64_t ts) {
             --inflight;

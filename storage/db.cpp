@@ -138,19 +138,25 @@ answer db::contains(table t, std::string_view key) {
 }
 
 status db::write(batch& b) {
+  return write_group({&b});
+}
+
+status db::write_group(const std::vector<batch*>& batches) {
   rocksdb::WriteBatch wb;
-  for (const auto& op : b.impl_->ops) {
-    auto* cf = impl_->cf(op.t);
-    switch (op.k) {
-    case batch::impl::kind::put:
-      wb.Put(cf, op.a, op.b);
-      break;
-    case batch::impl::kind::del:
-      wb.Delete(cf, op.a);
-      break;
-    case batch::impl::kind::delete_range:
-      wb.DeleteRange(cf, op.a, op.b);
-      break;
+  for (const auto* b : batches) {
+    for (const auto& op : b->impl_->ops) {
+      auto* cf = impl_->cf(op.t);
+      switch (op.k) {
+      case batch::impl::kind::put:
+        wb.Put(cf, op.a, op.b);
+        break;
+      case batch::impl::kind::del:
+        wb.Delete(cf, op.a);
+        break;
+      case batch::impl::kind::delete_range:
+        wb.DeleteRange(cf, op.a, op.b);
+        break;
+      }
     }
   }
   auto st = impl_->handle->Write(impl_->write_opts, &wb);

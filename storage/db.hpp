@@ -120,6 +120,8 @@ public:
   /// Whether `key` exists (yes/no), or failed.
   answer contains(table t, std::string_view key);
   status write(batch& b);
+  /// Writes several batches as one atomic RocksDB write (one WAL sync in sync mode).
+  status write_group(const std::vector<batch*>& batches);
   /// Visits keys in [begin, end) in order until `visit` returns false or `limit` keys.
   void scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
             const std::function<bool(std::string_view key, std::string_view value)>& visit);

@@ -11,21 +11,28 @@ std::string inbox_log::item_key(std::string_view user, uint64_t seq) {
   return key;
 }
 
+std::string inbox_log::first_key(std::string_view user) {
+  std::string key{user};
+  key += '\0';
+  key += "first";
+  return key;
+}
+
 inbox_log::inbox_log(db& store, std::string user) : db_(store), user_(std::move(user)) {
-  auto meta = db_.get(table::inbox_meta, user_);
-  if (meta.failed()) {
-    loaded_ = {meta.error()};
+  auto next = db_.get(table::inbox_meta, user_);
+  auto first = next.failed() ? next : db_.get(table::inbox_meta, first_key(user_));
+  if (first.failed()) {
+    loaded_ = {first.error()};
     return;
   }
-  if (!meta.found())
+  if (!next.found())
     return; // a new inbox
-  const auto& v = meta.value();
-  next_seq_ = from_be64(v);
-  if (v.size() >= 16) {
-    first_seq_ = std::min(from_be64(std::string_view{v}.substr(8)), next_seq_);
+  next_seq_ = from_be64(next.value());
+  if (first.found()) {
+    first_seq_ = std::min(from_be64(first.value()), next_seq_);
     return;
   }
-  // Written by an older version: find the first item once (the next write records it).
+  // Written before first seqs were kept: find the first item once (the next ack records it).
   first_seq_ = next_seq_;
   db_.scan(table::inbox, item_key(user_, 0), item_key(user_, next_seq_), 1,
            [this](std::string_view key, std::string_view) {
@@ -34,24 +41,40 @@ inbox_log::inbox_log(db& store, std::string user) : db_(store), user_(std::move(
            });
 }
 
-std::string inbox_log::meta_value(uint64_t next, uint64_t first) const {
-  return be64(next) + be64(first);
+std::vector<uint64_t> inbox_log::stage_append(const std::vector<std::string>& items, batch& b) {
+  std::vector<uint64_t> seqs;
+  seqs.reserve(items.size());
+  for (const auto& item : items) {
+    seqs.push_back(next_seq_);
+    b.put(table::inbox, item_key(user_, next_seq_++), item);
+  }
+  b.put(table::inbox_meta, user_, be64(next_seq_));
+  return seqs;
+}
+
+uint64_t inbox_log::stage_remove(uint64_t upto, batch& b) {
+  upto = std::min(upto, next_seq_ - 1);
+  if (upto < first_seq_)
+    return first_seq_;
+  // Point deletes, not DeleteRange: every iterator over a memtable holding range tombstones
+  // re-fragments them, which dominated the node's CPU under load. Reads start at first_seq_
+  // (iterate_lower_bound), so these tombstones are never scanned.
+  for (uint64_t seq = first_seq_; seq <= upto; ++seq)
+    b.del(table::inbox, item_key(user_, seq));
+  b.put(table::inbox_meta, first_key(user_), be64(upto + 1));
+  return upto + 1;
+}
+
+void inbox_log::removed(uint64_t new_first) {
+  first_seq_ = std::max(first_seq_, new_first);
 }
 
 status inbox_log::append(const std::vector<std::string>& items, batch& extra,
                          std::vector<uint64_t>* seqs) {
-  uint64_t seq = next_seq_;
-  for (const auto& item : items) {
-    if (seqs != nullptr)
-      seqs->push_back(seq);
-    extra.put(table::inbox, item_key(user_, seq++), item);
-  }
-  extra.put(table::inbox_meta, user_, meta_value(seq, first_seq_));
+  auto reserved = stage_append(items, extra);
   auto st = db_.write(extra);
-  if (st.ok())
-    next_seq_ = seq;
-  else if (seqs != nullptr)
-    seqs->resize(seqs->size() - items.size());
+  if (st.ok() && seqs != nullptr)
+    seqs->insert(seqs->end(), reserved.begin(), reserved.end());
   return st;
 }
 
@@ -69,19 +92,12 @@ std::vector<inbox_entry> inbox_log::read(uint64_t from, std::size_t max) {
 }
 
 status inbox_log::remove_upto(uint64_t upto, batch& extra) {
-  upto = std::min(upto, next_seq_ - 1);
-  if (upto < first_seq_ && extra.count() == 0)
+  auto new_first = stage_remove(upto, extra);
+  if (new_first == first_seq_ && extra.count() == 0)
     return {};
-  // Point deletes, not DeleteRange: every iterator over a memtable holding range tombstones
-  // re-fragments them, which dominated the node's CPU under load. Reads start at first_seq_
-  // (iterate_lower_bound), so these tombstones are never scanned.
-  for (uint64_t seq = first_seq_; seq <= upto; ++seq)
-    extra.del(table::inbox, item_key(user_, seq));
-  if (upto >= first_seq_)
-    extra.put(table::inbox_meta, user_, meta_value(next_seq_, upto + 1));
   auto st = db_.write(extra);
   if (st.ok())
-    first_seq_ = std::max(first_seq_, upto + 1);
+    removed(new_first);
   return st;
 }
 

@@ -1,14 +1,20 @@
 #pragma once
 // One user's durable, ordered inbox on top of `db`.
 //
-// Keys: inbox `user \0 be64(seq)` -> item bytes; inbox_meta `user` -> be64(next seq) followed
-// by be64(first seq) (an 8-byte value, written before first seqs were kept, means "scan").
+// Keys (inbox_meta): `user` -> be64(next seq); `user \0 first` -> be64(first live seq).
+// Keys (inbox): `user \0 be64(seq)` -> item bytes.
 // Invariants: seq is strictly increasing and never reused, because the next seq is written
 // in the same batch as every item and survives even when the inbox is emptied by an ack.
-// The first live seq is written in the same batch as every append and removal, so opening an
-// inbox reads one meta record and never walks the tombstones of acknowledged items.
+// The first live seq is written with every removal, so opening an inbox reads two meta
+// records and never walks the tombstones of acknowledged items (an inbox written before the
+// first seq was kept is scanned once). Appends and removals touch different meta keys, so
+// batches in flight at the same time never overwrite each other's counters.
+// Writes are staged: stage_* adds the changes to a batch that the caller writes (directly or
+// through the group writer) and then confirms; seqs of an append whose write failed are never
+// used again (a hole no reader sees).
 // Concurrency: not thread-safe; exactly one owner (the user's inbox actor) per user.
-// May block: every method except the accessors does disk I/O.
+// May block: the constructor and read() do disk reads; the synchronous append() and
+// remove_upto() write.
 
 #include <cstdint>
 #include <string>
@@ -39,6 +45,14 @@ public:
   uint64_t first_seq() const { return first_seq_; }
   std::size_t size() const { return static_cast<std::size_t>(next_seq_ - first_seq_); }
 
+  /// Adds `items` and the next-seq counter to `b` and reserves their seqs (returned).
+  std::vector<uint64_t> stage_append(const std::vector<std::string>& items, batch& b);
+  /// Adds the deletes of every item in [first_seq(), upto] and the new first seq to `b`;
+  /// returns the first seq the inbox has once `b` is written (pass it to removed()).
+  uint64_t stage_remove(uint64_t upto, batch& b);
+  /// A staged removal was written.
+  void removed(uint64_t new_first);
+
   /// Appends items atomically together with `extra` changes; returns their seqs.
   status append(const std::vector<std::string>& items, batch& extra,
                 std::vector<uint64_t>* seqs = nullptr);
@@ -49,10 +63,10 @@ public:
 
   /// Key of item `seq` of `user` (exposed for tests and tools).
   static std::string item_key(std::string_view user, uint64_t seq);
+  /// Key of the first-seq record of `user` in inbox_meta.
+  static std::string first_key(std::string_view user);
 
 private:
-  std::string meta_value(uint64_t next, uint64_t first) const;
-
   db& db_;
   status loaded_;
   std::string user_;

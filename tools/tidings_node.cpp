@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -17,6 +18,7 @@ struct node_config : caf::actor_system_config {
   std::string bind = "0.0.0.0";
   std::string data_dir = "./data";
   bool sync = true;
+  size_t group_commit_us = 0;
   size_t io_threads = 2;
   size_t push_window = 256;
   size_t push_window_bytes = 4 << 20;
@@ -45,18 +47,19 @@ struct node_config : caf::actor_system_config {
   size_t service_backlog = 10'000;
 
   node_config() {
-    // Inbox writes fsync inside actor handlers; more scheduler threads than cores let RocksDB
-    // merge concurrent writers into one fsync (docs/BENCHMARKS.md, inbox_bench).
-    set("scheduler.max-threads", 16);
-    // Threads that block in fsync want a shared queue with a condition variable, not
-    // work stealing: stealing workers poll, and 16 of them kept half a core busy when idle.
+    // Durable writes run on the group writer's own thread, so actor handlers do not block
+    // in fsync: one scheduler thread per core (docs/DESIGN.md, Threads).
+    set("scheduler.max-threads", std::max(2u, std::thread::hardware_concurrency()));
+    // A shared queue with a condition variable: work-stealing workers poll when idle.
     set("scheduler.policy", caf::atom("sharing"));
     opt_group{custom_options_, "global"}
         .add(port, "port", "TCP port for HTTP and WebSocket (0 picks a free one)")
         .add(bind, "bind", "address to listen on")
         .add(data_dir, "data-dir", "directory of the RocksDB database");
-    opt_group{custom_options_, "storage"}.add(
-        sync, "sync", "fsync the write-ahead log before acknowledging a write");
+    opt_group{custom_options_, "storage"}
+        .add(sync, "sync", "fsync the write-ahead log before acknowledging a write")
+        .add(group_commit_us, "group-commit-us",
+             "at most one durable write per this many microseconds (0: back to back)");
     opt_group{custom_options_, "net"}
         .add(io_threads, "io-threads", "threads running the HTTP/WebSocket front")
         .add(write_queue_frames, "write-queue-frames",
@@ -131,6 +134,7 @@ int main(int argc, char** argv) {
   opts.server.write_queue_bytes = cfg.write_queue_bytes;
   opts.db.path = cfg.data_dir;
   opts.db.sync = cfg.sync;
+  opts.writer.commit_interval = std::chrono::microseconds(cfg.group_commit_us);
   auto& s = opts.settings;
   s.push_window = cfg.push_window;
   s.push_window_bytes = std::max<size_t>(1, cfg.push_window_bytes);

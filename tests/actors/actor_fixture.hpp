@@ -78,6 +78,7 @@ struct actor_fixture {
   std::mutex fault_mtx;
   std::set<storage::table> failing; ///< tables whose reads fail now
   std::unique_ptr<storage::db> store;
+  std::unique_ptr<storage::group_writer> writer;
   node_metrics metrics;
   node_context ctx;
   caf::actor_system_config cfg;
@@ -92,7 +93,9 @@ struct actor_fixture {
       return failing.count(t) > 0;
     };
     store = storage::db::open(opts);
+    writer = std::make_unique<storage::group_writer>(*store, storage::group_writer::options{});
     ctx.store = store.get();
+    ctx.writer = writer.get();
     ctx.metrics = &metrics;
     register_types(cfg);
     cfg.set("scheduler.max-threads", 2);
@@ -101,6 +104,7 @@ struct actor_fixture {
 
   ~actor_fixture() {
     sys.reset(); // waits for every actor
+    writer.reset();
     store.reset();
     std::filesystem::remove_all(dir);
   }

@@ -14,7 +14,7 @@ errc deliver_error(caf::actor_system& sys, const caf::actor& directory, const st
   caf::scoped_actor self{sys};
   errc out = errc::internal;
   self->request(directory, 5s, atom::deliver::value, to, std::string{"alice"}, std::string{"c1"},
-                text_content("hi"))
+                text_content("hi"), std::string{})
       .receive([&](const std::string&, int64_t) { out = errc{}; },
                [&](const caf::error& err) { out = to_errc(err); });
   return out;

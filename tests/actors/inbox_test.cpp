@@ -22,7 +22,7 @@ delivery deliver(caf::actor_system& sys, const caf::actor& inbox, const std::str
                  const std::string& cid) {
   caf::scoped_actor self{sys};
   delivery out;
-  self->request(inbox, 5s, atom::deliver::value, from, cid, text_content("hi"))
+  self->request(inbox, 5s, atom::deliver::value, from, cid, text_content("hi"), std::string{})
       .receive([&](const std::string& mid, int64_t) { out.mid = mid; },
                [&](const caf::error& err) { out.err = err; });
   return out;

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "net/codec.hpp"
+#include "net/msgpack_map.hpp"
 
 using tidings::net::decode;
 using tidings::net::encode;
@@ -92,4 +93,37 @@ TEST_CASE("base64 round trips every length and rejects foreign characters") {
     bytes += static_cast<char>(n * 37);
   }
   CHECK_FALSE(base64_decode("ab$d"));
+}
+
+TEST_CASE("fields added to a msgpack map without decoding it read back like any map") {
+  using namespace tidings::net;
+  json content{{"kind", "text"}, {"body", std::string(300, 'x')}};
+  auto packed = encode(content, encoding::msgpack);
+  auto stamped = msgpack_map_builder{packed}
+                     .add("type", "msg")
+                     .add("ts", int64_t{1'700'000'000'000})
+                     .add("seq", uint64_t{42})
+                     .add("neg", int64_t{-5})
+                     .add("long", std::string(70'000, 'y'))
+                     .finish();
+  REQUIRE(stamped);
+  auto back = decode(*stamped, encoding::msgpack, nullptr);
+  REQUIRE(back);
+  CHECK((*back)["type"] == "msg");
+  CHECK((*back)["ts"] == 1'700'000'000'000);
+  CHECK((*back)["seq"] == 42);
+  CHECK((*back)["neg"] == -5);
+  CHECK((*back)["long"].get<std::string>().size() == 70'000);
+  CHECK((*back)["body"] == content["body"]);
+  CHECK(back->size() == 7);
+  // Crossing the fixmap limit (16 pairs) switches to a map16 header.
+  json wide = json::object();
+  for (int i = 0; i < 15; ++i)
+    wide["k" + std::to_string(i)] = i;
+  auto grown =
+      msgpack_map_builder{encode(wide, encoding::msgpack)}.add("seq", uint64_t{1}).finish();
+  REQUIRE(grown);
+  CHECK(decode(*grown, encoding::msgpack, nullptr)->size() == 16);
+  CHECK_FALSE(msgpack_map_builder{encode(json::array({1}), encoding::msgpack)}.finish());
+  CHECK_FALSE(msgpack_map_builder{""}.finish());
 }

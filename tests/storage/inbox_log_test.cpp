@@ -134,7 +134,7 @@ TEST_CASE("an inbox written before first seqs were kept still finds its first it
     batch none;
     REQUIRE(inbox.append(items(0, 5), none).ok());
     batch old; // as an older version left it: the next seq only, item 1 deleted
-    old.put(table::inbox_meta, "dave", be64(6));
+    old.del(table::inbox_meta, inbox_log::first_key("dave"));
     old.del(table::inbox, inbox_log::item_key("dave", 1));
     REQUIRE(store->write(old).ok());
   }
