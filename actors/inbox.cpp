@@ -424,6 +424,8 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   std::vector<std::string> keys;
   for (const auto& mid : mids) {
     auto key = received_key(log->user(), mid);
+    if (reporting.count(key) > 0)
+      continue; // already being reported
     auto record = ctx->store->get(storage::table::received, key);
     if (record.found() && received_sender(record.value()) == from &&
         std::find(keys.begin(), keys.end(), key) == keys.end()) {
@@ -440,20 +442,26 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   auto sender = load_profile(*ctx->store, from).value;
   if (!reader || !sender || !reader->read_receipts || !sender->read_receipts)
     return;
+  reporting.insert(keys.begin(), keys.end());
+  auto release = [this](const std::vector<std::string>& done) {
+    for (const auto& key : done)
+      reporting.erase(key);
+  };
   self->request(ctx->directory, receipt_timeout, atom::receipt::value, from,
                 receipt_item("read", log->user(), accepted, ctx->now()))
       .then(
-          [this, keys](uint64_t) {
+          [this, keys, release](uint64_t) {
             // Reported: a second `read` of the same messages sends nothing. If this write
             // fails, a later `read` of them repeats the receipt (clients drop repeats).
             storage::batch b;
             for (const auto& key : keys)
               b.del(storage::table::received, key);
-            submit(std::move(b), [](bool) {});
+            submit(std::move(b), [keys, release](bool) { release(keys); });
           },
-          [this](const caf::error&) {
+          [this, keys, release](const caf::error&) {
             // Not stored (the sender's inbox was unavailable, overloaded or the node is
             // stopping): the `received` records stay, so the client's next `read` retries.
+            release(keys);
             node_metrics::add(ctx->metrics->read_receipts_failed);
           });
 }

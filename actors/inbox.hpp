@@ -29,6 +29,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -77,6 +78,9 @@ struct inbox_state {
   std::unordered_map<uint64_t, std::function<void(bool ok)>> writes;
   /// Senders' (sender, cid) whose first write is in flight, with every request waiting on it.
   std::unordered_map<std::string, std::vector<sent_promise>> dedupe_waiting;
+  /// `received` keys whose read receipt is on its way (or whose removal is being written):
+  /// a repeated `read` of them sends nothing more.
+  std::unordered_set<std::string> reporting;
   std::deque<cached_item> recent; ///< durable, unacked, seq >= recent_from, in seq order
   uint64_t recent_from = 0;       ///< `recent` holds every item from this seq on
   std::size_t recent_bytes = 0;

@@ -7,6 +7,7 @@
 #include "actors/fields.hpp"
 #include "actors/messages.hpp"
 #include "media/access.hpp"
+#include "net/msgpack_map.hpp"
 
 namespace tidings {
 
@@ -506,12 +507,20 @@ void session_state::on_push(uint64_t seq, const std::string& item) {
   adopt_inbox(caf::actor_cast<caf::actor>(self->current_sender()));
   if (seq <= forwarded_upto)
     return; // already on this connection (the inbox restarted and pushed again)
+  if (enc == net::encoding::msgpack) {
+    // The stored item is a msgpack map already: add `seq` without decoding it.
+    if (auto frame = net::msgpack_map_builder{item}.add("seq", seq).finish()) {
+      forwarded_upto = seq;
+      peer->send(std::move(*frame), true);
+    }
+    return;
+  }
   auto value = net::decode(item, net::encoding::msgpack, nullptr);
   if (!value)
     return;
   forwarded_upto = seq;
   (*value)["seq"] = seq;
-  peer->send(net::encode(*value, enc), enc == net::encoding::msgpack);
+  peer->send(net::encode(*value, enc), false);
 }
 
 void session_state::adopt_inbox(caf::actor handle) {

@@ -1,12 +1,14 @@
 #include "storage/db.hpp"
 
 #include <array>
+#include <cstring>
 #include <stdexcept>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_context.h>
 #include <rocksdb/perf_level.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
@@ -23,6 +25,21 @@ static_assert(names.back() != nullptr, "every table needs a column family name")
 rocksdb::Slice slice(std::string_view s) {
   return {s.data(), s.size()};
 }
+
+/// The owner part of a key, `user \0`: inserts of one user's consecutive keys (an inbox's
+/// next seqs) start from the last insert position instead of a search from the top.
+class owner_prefix : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "tidings.owner_prefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const auto* end = static_cast<const char*>(std::memchr(key.data(), '\0', key.size()));
+    return {key.data(),
+            end == nullptr ? key.size() : static_cast<std::size_t>(end - key.data()) + 1};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return std::memchr(key.data(), '\0', key.size()) != nullptr;
+  }
+};
 
 } // namespace
 
@@ -99,11 +116,15 @@ std::unique_ptr<db> db::open(const db_options& opts) {
   rocksdb::ColumnFamilyOptions queue_opts = cf_opts;
   queue_opts.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(1024, 128));
+  rocksdb::ColumnFamilyOptions inbox_opts = queue_opts;
+  inbox_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<owner_prefix>();
   for (std::size_t i = 0; i < table_count; ++i) {
     auto t = static_cast<table>(i);
     bool queue = t == table::inbox || t == table::dedupe || t == table::received ||
                  t == table::media_pending;
-    descriptors.emplace_back(names[i], queue ? queue_opts : cf_opts);
+    descriptors.emplace_back(names[i], t == table::inbox ? inbox_opts
+                                       : queue           ? queue_opts
+                                                         : cf_opts);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
