@@ -1,5 +1,6 @@
 #include "tests/integration/fixtures.hpp"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -42,10 +43,52 @@ std::vector<json> receive_items(client::ws_client& ws, const std::string& type, 
   return out;
 }
 
+std::string send_text(client::ws_client& ws, const std::string& to, const std::string& cid) {
+  auto reply =
+      ws.request(json{{"type", "send"}, {"cid", cid}, {"to", to}, {"kind", "text"}, {"body", cid}});
+  if (reply["type"] != "sent")
+    throw std::runtime_error("send failed: " + reply.dump());
+  return reply["mid"].get<std::string>();
+}
+
 void settle(client::ws_client& ws) {
   auto pong = ws.request(json{{"type", "ping"}});
   if (pong["type"] != "pong")
     throw std::runtime_error("expected pong, got " + pong.dump());
+}
+
+std::function<bool(const json&)> item_naming(std::string type, std::string mid) {
+  return [type = std::move(type), mid = std::move(mid)](const json& frame) {
+    if (frame.value("type", json{}) != type)
+      return false;
+    if (frame.value("mid", json{}) == mid)
+      return true;
+    auto mids = frame.find("mids");
+    return mids != frame.end() && mids->is_array() &&
+           std::find(mids->begin(), mids->end(), json(mid)) != mids->end();
+  };
+}
+
+json expect_nothing_before(client::ws_client& ws, const std::function<bool(const json&)>& fact,
+                           std::chrono::milliseconds timeout) {
+  std::vector<json> before;
+  auto found = wait_for(ws, fact, timeout, &before);
+  if (!before.empty()) {
+    std::string text;
+    for (const auto& frame : before)
+      text += "\n  " + frame.dump();
+    throw std::runtime_error(std::to_string(before.size()) + " frame(s) came before " +
+                             found.dump() + ":" + text);
+  }
+  return found;
+}
+
+double metric(const client::endpoint& ep, const std::string& name) {
+  auto body = "\n" + client::http_call(ep, "GET", "/metrics").body;
+  auto at = body.find("\n" + name + " ");
+  if (at == std::string::npos)
+    throw std::runtime_error("no metric " + name);
+  return std::stod(body.substr(at + name.size() + 2));
 }
 
 } // namespace tidings::test

@@ -1,6 +1,7 @@
 #pragma once
 // Shared set-up of the integration tests: a real node with test-friendly limits.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,27 @@ std::vector<std::string> send_texts(client::ws_client& ws, const std::string& to
 std::vector<json> receive_items(client::ws_client& ws, const std::string& type, int count,
                                 std::chrono::milliseconds timeout = 30s);
 
-/// Pings and checks the pong: every frame the server sent before it has then been received.
+/// Sends one text from `ws` to `to` as a request and returns its mid. Unlike send_texts it
+/// drops nothing: frames that arrive meanwhile stay queued for the checks that follow.
+std::string send_text(client::ws_client& ws, const std::string& to, const std::string& cid);
+
+/// Pings and checks the pong: every frame the session actor sent before it has then been
+/// received. Not a proof that nothing else comes: pushes from inbox and lastseen actors travel
+/// on their own paths and may arrive after the pong (see expect_nothing_before).
 void settle(client::ws_client& ws);
+
+/// A predicate for wait_for(): an inbox item of `type` naming `mid` (a msg's own mid, or one of
+/// a receipt's mids).
+std::function<bool(const json&)> item_naming(std::string type, std::string mid);
+
+/// Receives until `fact` matches and returns that frame; throws, naming them, if any other
+/// frame came first. `fact` must be a frame the server can only send after the one the test
+/// fears: a later item of the same inbox (items arrive in seq order), or a reply from the
+/// actor that would have pushed it, after the action.
+json expect_nothing_before(client::ws_client& ws, const std::function<bool(const json&)>& fact,
+                           std::chrono::milliseconds timeout = 10s);
+
+/// The value of the unlabelled metric `name` on GET /metrics; throws if it is missing.
+double metric(const client::endpoint& ep, const std::string& name);
 
 } // namespace tidings::test

@@ -119,22 +119,25 @@ TEST_CASE("a blocked sender sees sent but the message is never delivered") {
     CHECK(b.request(json{{"type", "block"}, {"user", alice.name}})["type"] == "ok");
   }
   auto a = open_session(node.ep(), alice.token);
-  auto hidden = send_texts(a, bob.name, "blocked", 3);
-  CHECK(hidden.size() == 3); // each got `sent`, like any message
+  for (int i = 0; i < 3; ++i) // each gets `sent`, like any message (send_text checks it)
+    send_text(a, bob.name, "blocked-" + std::to_string(i));
+  std::string visible;
   {
     auto b = open_session(node.ep(), bob.token);
-    settle(b);
-    CHECK(b.queued() == 0);
     CHECK(b.request(json{{"type", "unblock"}, {"user", alice.name}})["type"] == "ok");
+    // Stored after the blocked ones would have been, so pushed after them too.
+    visible = send_text(a, bob.name, "after");
+    expect_nothing_before(b, item_naming("msg", visible));
   }
-  auto visible = send_texts(a, bob.name, "after", 1);
   auto b = open_session(node.ep(), bob.token);
-  auto item = wait_for(b, of_type("msg"), 10s);
-  CHECK(item["mid"] == visible[0]); // the blocked ones never come
-  settle(b);
-  CHECK(b.queued() == 0);
-  settle(a);
-  CHECK(a.queued() == 0); // and alice gets no receipts for them
+  expect_nothing_before(b, item_naming("msg", visible)); // the blocked ones never come
+  // Nor later: a newer message is pushed after anything else, and its receipt, naming only what
+  // was delivered, comes after any other: alice gets no receipts for the blocked ones.
+  auto last = send_text(a, bob.name, "last");
+  auto item = expect_nothing_before(b, item_naming("msg", last));
+  b.send(json{{"type", "ack"}, {"upto", item["seq"]}});
+  auto receipt = expect_nothing_before(a, item_naming("receipt", last));
+  CHECK(receipt["mids"] == json::array({visible, last}));
 }
 
 TEST_CASE("a blocked user sees the profile as it was when blocked") {
@@ -158,40 +161,43 @@ TEST_CASE("a blocked user sees the profile as it was when blocked") {
 }
 
 TEST_CASE("read_receipts off means no read receipts either way") {
-  node_process node{test_args()};
+  node_process node{test_args({"--limits.push-window=1"})}; // see `next` below
   node.start();
   auto alice = make_user(node.ep(), "alice");
   auto bob = make_user(node.ep(), "bob");
   auto a = open_session(node.ep(), alice.token);
   auto b = open_session(node.ep(), bob.token);
-  auto round = [&](const std::string& prefix) {
-    auto mids = send_texts(a, bob.name, prefix, 1);
-    auto item = wait_for(b, of_type("msg"), 10s);
-    b.send(json{{"type", "ack"}, {"upto", item["seq"]}});
-    auto delivered = wait_for(a, of_type("receipt"), 10s);
+  // alice sends a message and bob receives it. With a window of one, bob's inbox pushes it only
+  // once his last ack round is over and the reads that waited on it are handled.
+  auto next = [&](const std::string& cid) {
+    auto mid = send_text(a, bob.name, cid);
+    return std::make_pair(mid, expect_nothing_before(b, item_naming("msg", mid)));
+  };
+  // bob acks and reads it. alice's inbox stores his delivered receipt after any read receipt
+  // his inbox sent her before: that comes first, if any.
+  auto ack_and_read = [&](const std::pair<std::string, json>& msg) {
+    b.send(json{{"type", "ack"}, {"upto", msg.second["seq"]}});
+    auto delivered = expect_nothing_before(a, item_naming("receipt", msg.first));
     CHECK(delivered["status"] == "delivered"); // delivered receipts are not a privacy setting
     a.send(json{{"type", "ack"}, {"upto", delivered["seq"]}});
-    CHECK(b.request(json{{"type", "read"}, {"from", alice.name}, {"mids", mids}})["type"] == "ok");
-    settle(b);
-    return mids;
+    auto read = json{{"type", "read"}, {"from", alice.name}, {"mids", json::array({msg.first})}};
+    CHECK(b.request(read)["type"] == "ok");
   };
   // The reader has them off: sends none.
   profile_set(b, json{{"privacy", {{"read_receipts", false}}}});
-  round("one");
-  settle(a);
-  CHECK(a.queued() == 0);
+  ack_and_read(next("one"));
+  auto two = next("two"); // the read of "one" is handled before the settings change
   // The sender has them off: receives none.
   profile_set(b, json{{"privacy", {{"read_receipts", true}}}});
   profile_set(a, json{{"privacy", {{"read_receipts", false}}}});
-  round("two");
-  settle(a);
-  CHECK(a.queued() == 0);
-  // Both on: the read receipt comes.
+  ack_and_read(two); // no read receipt of "one" before this delivered one
+  auto three = next("three");
+  // Both on: the read receipt comes (after the delivered one: none of "two" came before).
   profile_set(a, json{{"privacy", {{"read_receipts", true}}}});
-  auto mids = round("three");
-  auto read = wait_for(a, of_type("receipt"), 10s);
+  ack_and_read(three);
+  auto read = expect_nothing_before(a, of_type("receipt"));
   CHECK(read["status"] == "read");
-  CHECK(read["mids"] == json::array({mids[0]}));
+  CHECK(read["mids"] == json::array({three.first}));
 }
 
 TEST_CASE(

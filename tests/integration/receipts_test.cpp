@@ -53,10 +53,13 @@ TEST_CASE("an offline sender gets delivered and read receipts after reconnecting
   CHECK(mids_of({read}) == std::set<std::string>{mids[0], mids[1]});
   CHECK(read["seq"].get<uint64_t>() > delivered["seq"].get<uint64_t>());
   a.send(json{{"type", "ack"}, {"upto", read["seq"]}});
-  settle(a);
-  // Receipts are never answered with receipts: bob's inbox stays empty.
-  settle(b);
-  CHECK(b.queued() == 0);
+  // Receipts are never answered with receipts: bob's inbox stays empty. A receipt that alice's
+  // inbox makes for a later message comes after any her ack above made.
+  auto reply = send_text(b, alice.name, "reply");
+  auto item = expect_nothing_before(a, item_naming("msg", reply));
+  a.send(json{{"type", "ack"}, {"upto", item["seq"]}});
+  auto receipt = expect_nothing_before(b, item_naming("receipt", reply));
+  CHECK(receipt["mids"] == json::array({reply}));
 }
 
 TEST_CASE("500 messages acknowledged in one ack produce grouped receipts naming all 500") {
@@ -78,8 +81,12 @@ TEST_CASE("500 messages acknowledged in one ack produce grouped receipts naming 
   CHECK(rc["mids"].size() == 200);
   CHECK(mids_of({ra}) == std::set<std::string>(from_alice.begin(), from_alice.end()));
   CHECK(mids_of({rc}) == std::set<std::string>(from_carol.begin(), from_carol.end()));
-  settle(a);
-  CHECK(a.queued() == 0);
+  // No other receipt for the 500: bob's inbox sends one for a later message after any of them.
+  auto last = send_text(a, bob.name, "last");
+  auto item = expect_nothing_before(b, item_naming("msg", last));
+  b.send(json{{"type", "ack"}, {"upto", item["seq"]}});
+  auto receipt = expect_nothing_before(a, item_naming("receipt", last));
+  CHECK(receipt["mids"] == json::array({last}));
 }
 
 TEST_CASE("receipts survive a node restart until the sender acknowledges them") {
@@ -121,32 +128,40 @@ TEST_CASE("nobody can plant receipts about messages that were not delivered to t
   auto a = open_session(node.ep(), alice.token);
   auto mids = send_texts(a, bob.name, "secret", 2);
   auto e = open_session(node.ep(), eve.token);
+  // eve first gets a message of her own: her session then knows her inbox, and her ack of it
+  // makes a receipt that comes after any her read made.
+  auto hello = send_text(a, eve.name, "hello");
+  auto to_eve = wait_for(e, of_type("msg"), 10s);
   // eve names alice's messages to bob: she never received them.
   e.send(json{{"type", "read"}, {"from", alice.name}, {"mids", mids}});
-  settle(e);
+  e.send(json{{"type", "ack"}, {"upto", to_eve["seq"]}});
+  CHECK(expect_nothing_before(a, item_naming("receipt", hello))["by"] == eve.name);
   auto b = open_session(node.ep(), bob.token);
   auto items = receive_items(b, "msg", 2);
   // bob reads before acknowledging (not delivered yet) and names the wrong sender: nothing.
   b.send(json{{"type", "read"}, {"from", alice.name}, {"mids", mids}});
   b.send(json{{"type", "ack"}, {"upto", items.back()["seq"]}});
   b.send(json{{"type", "read"}, {"from", eve.name}, {"mids", mids}});
-  settle(b);
-  auto delivered = wait_for(a, of_type("receipt"), 10s);
+  // His inbox takes the early read before the ack: a receipt from it would come first.
+  auto delivered = expect_nothing_before(a, of_type("receipt"));
   CHECK(delivered["status"] == "delivered");
-  settle(a);
-  CHECK(a.queued() == 0); // no read receipt from any of the above
-  // Now the real read: accepted once, and a repeat sends nothing more.
+  // So no read receipt from any of the above reached alice (the wrong-sender one would go to
+  // eve: see the end). Now the real read: accepted once, and a repeat sends nothing more.
   b.send(json{{"type", "read"}, {"from", alice.name}, {"mids", mids}});
-  auto read = wait_for(a, of_type("receipt"), 10s);
+  auto read = expect_nothing_before(a, of_type("receipt"));
   CHECK(read["status"] == "read");
   CHECK(read["by"] == bob.name);
+  CHECK(mids_of({read}) == std::set<std::string>(mids.begin(), mids.end()));
   b.send(json{{"type", "read"}, {"from", alice.name}, {"mids", mids}});
-  settle(b);
-  settle(a);
-  CHECK(a.queued() == 0);
+  // bob's inbox sends receipts for later messages after any that the repeat (to alice) or the
+  // wrong-sender read (to eve) made.
+  auto last_a = send_text(a, bob.name, "last-a");
+  auto last_e = send_text(e, bob.name, "last-e");
+  auto lasts = receive_items(b, "msg", 2);
+  b.send(json{{"type", "ack"}, {"upto", lasts.back()["seq"]}});
+  CHECK(expect_nothing_before(a, item_naming("receipt", last_a))["status"] == "delivered");
   // The third user saw none of it.
-  settle(e);
-  CHECK(e.queued() == 0);
+  CHECK(expect_nothing_before(e, item_naming("receipt", last_e))["status"] == "delivered");
 }
 
 TEST_CASE("a node killed mid-stream never leaves a sent message missing") {
