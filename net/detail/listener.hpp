@@ -1,0 +1,38 @@
+#pragma once
+// The accept loop of the one port. Each accepted connection gets its own strand and starts as
+// an `http_session`, which reads request headers and hands a WebSocket upgrade of `/v1/ws` to a
+// `ws_session` (any request of a keep-alive connection may be the upgrade).
+// Concurrency: the acceptor runs on its own strand; close() may be called from any thread.
+// Limits: an accept error other than shutdown (out of descriptors, say) is logged and the loop
+// goes on serving the connections it has.
+
+#include <cstdint>
+
+#include "net/detail/beast.hpp"
+#include "net/server.hpp"
+
+namespace tidings::net::detail {
+
+class listener {
+public:
+  /// `srv.ioc` must already exist; the listener lives as long as `srv`.
+  explicit listener(server::impl& srv);
+  listener(const listener&) = delete;
+  listener& operator=(const listener&) = delete;
+
+  /// Opens, binds and listens on `ep`; returns the bound port. Throws if it cannot bind.
+  uint16_t open(const tcp::endpoint& ep);
+  /// Starts accepting (the first accept is queued on the acceptor's strand).
+  void run();
+  /// Stops accepting. Callable from any thread; idempotent.
+  void close();
+
+private:
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+
+  server::impl& srv_;
+  tcp::acceptor acceptor_;
+};
+
+} // namespace tidings::net::detail

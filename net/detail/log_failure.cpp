@@ -1,0 +1,31 @@
+#include "net/detail/log_failure.hpp"
+
+#include <iostream>
+#include <string>
+
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/websocket/error.hpp>
+
+namespace tidings::net::detail {
+
+bool ordinary_end(beast::error_code ec) {
+  return ec == asio::error::operation_aborted || ec == asio::error::eof ||
+         ec == http::error::end_of_stream || ec == websocket::error::closed ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == beast::error::timeout;
+}
+
+void log_failure(beast::error_code ec, const char* what) {
+  if (!ec || ordinary_end(ec))
+    return;
+  std::string line = "tidings: net: ";
+  line += what;
+  line += ": ";
+  line += ec.message();
+  line += '\n';
+  std::cerr << line << std::flush;
+}
+
+} // namespace tidings::net::detail

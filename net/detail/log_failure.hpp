@@ -1,0 +1,16 @@
+#pragma once
+// One line on std::cerr for an I/O error of the front, unless it is an ordinary end of a
+// connection. Thread-safe: each line is written with one call.
+
+#include "net/detail/beast.hpp"
+
+namespace tidings::net::detail {
+
+/// True for the errors that end a connection in the ordinary way: operation_aborted, eof
+/// (TCP or HTTP end of stream), a closed WebSocket, a reset or broken connection, a timeout.
+bool ordinary_end(beast::error_code ec);
+
+/// Writes `tidings: net: <what>: <message>` to std::cerr unless `ordinary_end(ec)`.
+void log_failure(beast::error_code ec, const char* what);
+
+} // namespace tidings::net::detail

@@ -1,0 +1,91 @@
+#pragma once
+// One WebSocket connection (`GET /v1/ws`), from the handshake to the end, and `ws_peer_impl`,
+// the application's handle on it.
+// Concurrency: all I/O and state run on the connection's strand; send, close and frame_done
+// may be called from any thread (they post to the strand, frame_done only when reads paused).
+// Limits: frames over `frame_limit` end the connection with 1009 (Beast); at most
+// `read_credits` frames are handed over ahead of frame_done, then reads pause; a write queue
+// over `write_queue_frames` or `write_queue_bytes` is dropped and closed with 4004.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "net/detail/beast.hpp"
+#include "net/server.hpp"
+
+namespace tidings::net::detail {
+
+class ws_session : public std::enable_shared_from_this<ws_session> {
+public:
+  ws_session(tcp::socket&& socket, server::impl& srv);
+  ~ws_session();
+
+  /// Answers the upgrade request `req` (its header already read), then reads frames.
+  void run(http::request<http::string_body> req);
+  /// Queues one frame. Any thread.
+  void send(std::string frame, bool binary);
+  /// Closes after the queued frames. Any thread.
+  void close(uint16_t code, std::string reason);
+  /// The application is done with one frame. Any thread; costs one atomic decrement, and only
+  /// a paused connection is woken (through its strand).
+  void frame_done();
+  /// Ends the session after the I/O threads have stopped (no handler will run again).
+  void abandon();
+
+private:
+  struct outgoing {
+    std::string data;
+    bool binary;
+  };
+
+  void on_accept(beast::error_code ec);
+  void do_read();
+  void on_read(beast::error_code ec, std::size_t);
+  void enqueue(std::string frame, bool binary);
+  void do_write();
+  void on_write(beast::error_code ec, std::size_t);
+  void request_close(uint16_t code, std::string reason);
+  void do_close();
+  /// Tells the handler (once) and leaves the server's set of open connections.
+  void finish();
+
+  websocket::stream<beast::tcp_stream> ws_;
+  server::impl& srv_;
+  http::request<http::string_body> req_;
+  beast::flat_buffer buffer_;
+  std::unique_ptr<ws_handler> handler_;
+  std::deque<outgoing> queue_;
+  std::size_t queued_bytes_ = 0;
+  websocket::close_reason close_reason_;
+  bool writing_ = false;
+  bool close_requested_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  bool registered_ = false;
+  std::atomic<std::size_t> unprocessed_{0}; ///< frames handed to the handler, not yet done
+  std::atomic<bool> paused_{false};         ///< reading waits for frame_done
+};
+
+/// The application's handle on a connection; does not keep the connection alive.
+class ws_peer_impl : public ws_peer {
+public:
+  explicit ws_peer_impl(std::weak_ptr<ws_session> s) : session_(std::move(s)) {}
+  void send(std::string frame, bool binary) override;
+  void close(uint16_t code, std::string reason) override;
+  void frame_done() override;
+
+private:
+  std::weak_ptr<ws_session> session_;
+};
+
+} // namespace tidings::net::detail
