@@ -91,6 +91,11 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
       [self](atom::receipt a, const std::string& to, const std::string& item) {
         return self->state.route<uint64_t>(to, a, item);
       },
+      [self](atom::blocks, const std::string& owner, const std::string& other, bool blocked) {
+        // Only a running inbox needs it: a starting one loads the whole list.
+        if (auto it = self->state.inboxes.find(owner); it != self->state.inboxes.end())
+          self->send(it->second.inbox, atom::blocks::value, other, blocked);
+      },
       [self](atom::drain, const std::string& user) { self->state.on_drained(user); },
       [self](atom::idle, const std::string& user, uint64_t handled) {
         self->state.on_idle(user, handled);

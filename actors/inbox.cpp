@@ -66,6 +66,28 @@ void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::st
   }
 }
 
+void inbox_state::load_blocks() {
+  // `await`: deliveries wait until the list is here, so none slips past a block.
+  self->request(ctx->shard(ctx->profiles, log->user()), std::chrono::seconds(30),
+                atom::blocks::value, atom::list::value, log->user())
+      .await(
+          [this](const std::vector<std::string>& users) {
+            blocked.insert(users.begin(), users.end());
+          },
+          [this](const caf::error&) {
+            // Without the list no delivery can be judged: refuse them all (the directory sees
+            // the exit; routed requests fail as `unavailable` and senders retry).
+            self->quit(make_error(errc::unavailable));
+          });
+}
+
+void inbox_state::on_block(const std::string& other, bool is_blocked) {
+  if (is_blocked)
+    blocked.insert(other);
+  else
+    blocked.erase(other);
+}
+
 void inbox_state::submit(storage::batch b, std::function<void(bool ok)> then) {
   auto id = next_write++;
   writes.emplace(id, std::move(then));
@@ -189,9 +211,6 @@ caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
     if (auto rec = net::decode(seen.value(), net::encoding::msgpack, nullptr))
       return {(*rec)["mid"].get<std::string>(), (*rec)["ts"].get<int64_t>()};
   }
-  auto blocked = has_blocked(*ctx->store, log->user(), from);
-  if (blocked == storage::answer::failed)
-    return make_error(errc::unavailable); // never delivered from a blocked sender
   auto mid = random_id(12);
   auto ts = ctx->now();
   auto item = net::msgpack_map_builder{content}
@@ -218,7 +237,7 @@ caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
         w.deliver(make_error(errc::unavailable));
     }
   };
-  if (blocked == storage::answer::yes) {
+  if (blocked.count(from) > 0) {
     // Blocked: the sender sees `sent` as usual; nothing is stored for delivery.
     submit(std::move(b), [this, answer_all](bool ok) {
       if (ok)
@@ -539,6 +558,7 @@ void inbox_state::tick() {
 caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,
                           std::string user) {
   self->state.init(self, ctx, std::move(user));
+  self->state.load_blocks();
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   self->state.schedule_check();
   return {
@@ -556,6 +576,9 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
         self->state.read(from, mids);
       },
       [self](atom::written, uint64_t id, bool ok) { self->state.on_written(id, ok); },
+      [self](atom::blocks, const std::string& other, bool is_blocked) {
+        self->state.on_block(other, is_blocked);
+      },
       [self](atom::timer) { self->state.tick(); },
       [self](atom::drain) { self->state.drain(); },
       [self](atom::stop) { self->state.stop(); },

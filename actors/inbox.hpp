@@ -78,6 +78,7 @@ struct inbox_state {
   std::unordered_map<uint64_t, std::function<void(bool ok)>> writes;
   /// Senders' (sender, cid) whose first write is in flight, with every request waiting on it.
   std::unordered_map<std::string, std::vector<sent_promise>> dedupe_waiting;
+  std::unordered_set<std::string> blocked; ///< senders this user blocked (from the profile shard)
   /// `received` keys whose read receipt is on its way (or whose removal is being written):
   /// a repeated `read` of them sends nothing more.
   std::unordered_set<std::string> reporting;
@@ -86,6 +87,10 @@ struct inbox_state {
   std::size_t recent_bytes = 0;
 
   void init(caf::event_based_actor* s, const node_context* c, std::string user);
+  /// Asks the profile shard for this user's blocks; nothing else is handled until it answers.
+  void load_blocks();
+  /// The profile shard reports a block or an unblock by this user.
+  void on_block(const std::string& other, bool is_blocked);
   /// Stores a message unless (from, cid) was seen; answers (mid, ts) once it is durable.
   /// `content`: the message's fields as a msgpack map; `media_hash`: its media, or empty.
   caf::result<std::string, int64_t> deliver(const std::string& from, const std::string& cid,

@@ -142,11 +142,13 @@ caf::result<std::string> profile_state::set(const std::string& user, const std::
 caf::result<std::vector<std::string>> profile_state::list(storage::table t,
                                                           const std::string& owner) {
   std::vector<std::string> out;
-  ctx->store->scan(t, owner + '\0', list_prefix_end(owner), max_list,
-                   [&out, n = owner.size() + 1](std::string_view key, std::string_view) {
-                     out.emplace_back(key.substr(n));
-                     return true;
-                   });
+  auto st = ctx->store->scan(t, owner + '\0', list_prefix_end(owner), max_list,
+                             [&out, n = owner.size() + 1](std::string_view key, std::string_view) {
+                               out.emplace_back(key.substr(n));
+                               return true;
+                             });
+  if (!st.ok())
+    return make_error(errc::unavailable);
   return out;
 }
 
@@ -182,6 +184,8 @@ caf::result<bool> profile_state::add(storage::table t, const std::string& owner,
   b.put(t, key, value);
   if (!db.write(b).ok())
     return make_error(errc::unavailable);
+  if (t == storage::table::blocks)
+    self->send(ctx->directory, atom::blocks::value, owner, other, true);
   return true;
 }
 
@@ -191,10 +195,13 @@ caf::result<bool> profile_state::remove(storage::table t, const std::string& own
   b.del(t, pair_key(owner, other));
   if (!ctx->store->write(b).ok())
     return make_error(errc::unavailable);
+  if (t == storage::table::blocks)
+    self->send(ctx->directory, atom::blocks::value, owner, other, false);
   return true;
 }
 
 caf::behavior profile_actor(caf::stateful_actor<profile_state>* self, const node_context* ctx) {
+  self->state.self = self;
   self->state.ctx = ctx;
   using storage::table;
   return {

@@ -42,9 +42,13 @@ storage::answer has_contact(storage::db& db, const std::string& owner, const std
 /// The `profile` frame fields (without type/id) that `viewer` may see of `user`.
 net::json public_view(const std::string& user, const profile_record& p, bool own);
 
+// Owns the profiles, contacts and blocks tables. A change to a user's blocks is also told to
+// that user's inbox (through the directory, which drops it if the inbox is not running: a
+// starting inbox asks this shard for the whole list), so inboxes never read this table.
 struct profile_state {
   static inline const char* name = "profile";
 
+  caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;
 
   /// Encoded (msgpack) `profile` fields of `target` as `viewer` sees them.

@@ -186,8 +186,10 @@ status db::write_group(const std::vector<batch*>& batches) {
   return {};
 }
 
-void db::scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
-              const std::function<bool(std::string_view, std::string_view)>& visit) {
+status db::scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
+                const std::function<bool(std::string_view, std::string_view)>& visit) {
+  if (impl_->opts.read_fault && impl_->opts.read_fault(t, begin))
+    return {"IO error: injected read fault"};
   rocksdb::ReadOptions ro;
   rocksdb::Slice lower = slice(begin);
   rocksdb::Slice upper = slice(end);
@@ -201,6 +203,9 @@ void db::scan(table t, std::string_view begin, std::string_view end, std::size_t
     if (!visit({k.data(), k.size()}, {v.data(), v.size()}))
       break;
   }
+  if (!it->status().ok())
+    return {it->status().ToString()};
+  return {};
 }
 
 status db::flush() {

@@ -123,8 +123,9 @@ public:
   /// Writes several batches as one atomic RocksDB write (one WAL sync in sync mode).
   status write_group(const std::vector<batch*>& batches);
   /// Visits keys in [begin, end) in order until `visit` returns false or `limit` keys.
-  void scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
-            const std::function<bool(std::string_view key, std::string_view value)>& visit);
+  /// A failure (I/O error, corruption) ends the visit early and is returned.
+  status scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
+              const std::function<bool(std::string_view key, std::string_view value)>& visit);
   /// Flushes memtables and syncs the WAL (used at shutdown).
   status flush();
   /// Compacts a key range of a table (after large deletions).

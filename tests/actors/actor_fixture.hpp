@@ -19,6 +19,7 @@
 #include "actors/accounts.hpp"
 #include "actors/context.hpp"
 #include "actors/messages.hpp"
+#include "actors/profile.hpp"
 #include "net/codec.hpp"
 #include "net/server.hpp"
 
@@ -100,13 +101,25 @@ struct actor_fixture {
     register_types(cfg);
     cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
+    // A real profile shard: inboxes ask it for their user's blocks when they start.
+    ctx.profiles = {sys->spawn(profile_actor, &ctx)};
   }
 
   ~actor_fixture() {
-    sys.reset(); // waits for every actor
+    shutdown();
     writer.reset();
     store.reset();
     std::filesystem::remove_all(dir);
+  }
+
+  /// Stops the fixture's own actors and destroys the system, which waits for every actor
+  /// (a test stops its own first). The store stays open for checks afterwards.
+  void shutdown() {
+    if (!sys)
+      return;
+    for (const auto& p : ctx.profiles)
+      caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+    sys.reset();
   }
 
   void fail_reads(storage::table t, bool on = true) {

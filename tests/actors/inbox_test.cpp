@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include "actors/directory.hpp"
 #include "actors/inbox.hpp"
 #include "storage/inbox_log.hpp"
 #include "tests/actors/actor_fixture.hpp"
@@ -23,6 +24,18 @@ delivery deliver(caf::actor_system& sys, const caf::actor& inbox, const std::str
   caf::scoped_actor self{sys};
   delivery out;
   self->request(inbox, 5s, atom::deliver::value, from, cid, text_content("hi"), std::string{})
+      .receive([&](const std::string& mid, int64_t) { out.mid = mid; },
+               [&](const caf::error& err) { out.err = err; });
+  return out;
+}
+
+/// Sends alice..mallory's message to bob through the directory (which takes a recipient).
+delivery deliver_via(caf::actor_system& sys, const caf::actor& directory, const std::string& from,
+                     const std::string& cid) {
+  caf::scoped_actor self{sys};
+  delivery out;
+  self->request(directory, 5s, atom::deliver::value, std::string{"bob"}, from, cid,
+                text_content("hi"), std::string{})
       .receive([&](const std::string& mid, int64_t) { out.mid = mid; },
                [&](const caf::error& err) { out.err = err; });
   return out;
@@ -79,25 +92,28 @@ TEST_CASE("a dedupe record that cannot be read is never taken for a new message"
   auto again = deliver(*f.sys, inbox, "alice", "c1");
   CHECK(again.mid == first.mid);
   f.stop({inbox});
-  f.sys.reset();
+  f.shutdown();
   CHECK(stored_items(*f.store, "bob") == 1);
 }
 
-TEST_CASE("a block that cannot be read never lets the blocked sender's message through") {
+TEST_CASE("a block list that cannot be read never lets the blocked sender's message through") {
   actor_fixture f;
   f.add_account("bob");
   storage::batch b;
   b.put(storage::table::blocks, std::string("bob\0mallory", 11), "");
   REQUIRE(f.store->write(b).ok());
-  auto inbox = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
   f.fail_reads(storage::table::blocks);
+  // The inbox asks the profile shard for bob's blocks when it starts; that read fails.
+  auto inbox = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
   auto reply = deliver(*f.sys, inbox, "mallory", "c1");
-  CHECK(to_errc(reply.err) == errc::unavailable);
+  CHECK(reply.err);
+  CHECK(reply.mid.empty());
   f.fail_reads(storage::table::blocks, false);
-  auto retry = deliver(*f.sys, inbox, "mallory", "c1");
+  auto next = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
+  auto retry = deliver(*f.sys, next, "mallory", "c1");
   CHECK_FALSE(retry.err); // `sent`, and nothing stored: the block is not revealed
-  f.stop({inbox});
-  f.sys.reset();
+  f.stop({next});
+  f.shutdown();
   CHECK(stored_items(*f.store, "bob") == 0);
 }
 
@@ -110,6 +126,29 @@ TEST_CASE("an inbox whose counters cannot be read refuses work instead of starti
   CHECK(reply.err);
   CHECK(reply.mid.empty());
   f.fail_reads(storage::table::inbox_meta, false);
-  f.sys.reset();
+  f.shutdown();
   CHECK(stored_items(*f.store, "bob") == 0);
+}
+
+TEST_CASE("a running inbox follows blocks and unblocks told by the profile shard") {
+  actor_fixture f;
+  f.add_account("bob");
+  f.add_account("mallory");
+  auto directory = f.sys->spawn(directory_actor, &f.ctx);
+  f.ctx.directory = directory;
+  // Spawned through the directory, so the shard's news reaches it.
+  REQUIRE_FALSE(deliver_via(*f.sys, directory, "mallory", "c1").err);
+  auto ask_profile = [&f](auto op) {
+    caf::scoped_actor self{*f.sys};
+    self->request(f.ctx.profiles.front(), 5s, atom::blocks::value, op, std::string{"bob"},
+                  std::string{"mallory"})
+        .receive([](bool) {}, [](const caf::error& err) { FAIL(caf::to_string(err)); });
+  };
+  ask_profile(atom::add_item::value);
+  REQUIRE_FALSE(deliver_via(*f.sys, directory, "mallory", "c2").err); // `sent`, not stored
+  ask_profile(atom::remove_item::value);
+  REQUIRE_FALSE(deliver_via(*f.sys, directory, "mallory", "c3").err);
+  f.stop({directory});
+  f.shutdown();
+  CHECK(stored_items(*f.store, "bob") == 2); // c1 and c3; c2 came while mallory was blocked
 }

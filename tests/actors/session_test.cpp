@@ -60,7 +60,7 @@ TEST_CASE("a session monitors an inbox that pushed before answering the attach")
   CHECK(attaches.wait_for(2));
   caf::anon_send(session, atom::wsclosed::value);
   f.stop({f.ctx.directory, lastseen});
-  f.sys.reset();
+  f.shutdown();
 }
 
 TEST_CASE("a token that cannot be read is not called unauthorized") {
