@@ -70,10 +70,6 @@ std::optional<credentials> read_credentials(const std::string& body, net::http_r
   return credentials{*user, *password};
 }
 
-std::string target_path(const std::string& target) {
-  return target.substr(0, target.find('?'));
-}
-
 } // namespace
 
 std::string token_key(std::string_view token) {
@@ -88,7 +84,7 @@ net::http_response http_error(errc code, std::string_view message) {
   return json_response(status_of(code), json{{"error", to_string(code)}, {"message", message}});
 }
 
-std::size_t accounts_shard(const net::http_request& req, std::size_t shards) {
+std::size_t accounts_shard(const account_request& req, std::size_t shards) {
   // Requests naming a user go to that user's shard; logout goes by token.
   std::string key = req.bearer;
   if (auto v = net::decode(req.body, net::encoding::json, nullptr);
@@ -97,7 +93,7 @@ std::size_t accounts_shard(const net::http_request& req, std::size_t shards) {
   return cluster::shard_of(key, shards);
 }
 
-net::http_response accounts_state::create(const net::http_request& req) {
+net::http_response accounts_state::create(const account_request& req) {
   net::http_response error;
   auto cred = read_credentials(req.body, &error);
   if (!cred)
@@ -120,7 +116,7 @@ net::http_response accounts_state::create(const net::http_request& req) {
   return json_response(201, json{{"user", cred->user}});
 }
 
-net::http_response accounts_state::login(const net::http_request& req) {
+net::http_response accounts_state::login(const account_request& req) {
   net::http_response error;
   auto cred = read_credentials(req.body, &error);
   if (!cred)
@@ -158,7 +154,7 @@ net::http_response accounts_state::login(const net::http_request& req) {
   return json_response(200, json{{"user", cred->user}, {"token", token}});
 }
 
-net::http_response accounts_state::logout(const net::http_request& req) {
+net::http_response accounts_state::logout(const account_request& req) {
   if (req.bearer.empty())
     return http_error(errc::unauthorized, "missing bearer token");
   auto key = token_key(req.bearer);
@@ -176,23 +172,27 @@ net::http_response accounts_state::logout(const net::http_request& req) {
   return res;
 }
 
-net::http_response accounts_state::handle(const net::http_request& req) {
-  auto path = target_path(req.target);
-  if (path == "/v1/accounts" && req.method == "POST")
-    return create(req);
-  if (path == "/v1/sessions" && req.method == "POST")
-    return login(req);
-  if (path == "/v1/sessions" && req.method == "DELETE")
-    return logout(req);
-  return http_error(errc::not_found, "no such endpoint");
+account_reply accounts_state::handle(const account_request& req) {
+  auto answer = [&]() -> net::http_response {
+    if (req.path == "/v1/accounts" && req.method == "POST")
+      return create(req);
+    if (req.path == "/v1/sessions" && req.method == "POST")
+      return login(req);
+    if (req.path == "/v1/sessions" && req.method == "DELETE")
+      return logout(req);
+    return http_error(errc::not_found, "no such endpoint");
+  }();
+  account_reply reply{static_cast<uint16_t>(answer.status), std::move(answer.body), 0};
+  for (const auto& [name, value] : answer.headers)
+    if (name == "Retry-After")
+      reply.retry_after_s = static_cast<uint32_t>(std::stoul(value));
+  return reply;
 }
 
 caf::behavior accounts_actor(caf::stateful_actor<accounts_state>* self, const node_context* ctx) {
   self->state.ctx = ctx;
   return {
-      [self](atom::account, const net::http_request& req, const http_reply_fn& reply) {
-        reply.fn(self->state.handle(req));
-      },
+      [self](atom::account, const account_request& req) { return self->state.handle(req); },
   };
 }
 

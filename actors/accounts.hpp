@@ -18,7 +18,8 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
-#include "net/errors.hpp"
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
 #include "net/server.hpp"
 
 namespace tidings {
@@ -33,16 +34,16 @@ struct accounts_state {
   /// Failure times per user within the last minute.
   std::unordered_map<std::string, std::deque<int64_t>> failures;
 
-  net::http_response create(const net::http_request& req);
-  net::http_response login(const net::http_request& req);
-  net::http_response logout(const net::http_request& req);
-  net::http_response handle(const net::http_request& req);
+  net::http_response create(const account_request& req);
+  net::http_response login(const account_request& req);
+  net::http_response logout(const account_request& req);
+  account_reply handle(const account_request& req);
 };
 
 caf::behavior accounts_actor(caf::stateful_actor<accounts_state>* self, const node_context* ctx);
 
 /// The shard of the accounts worker responsible for a request.
-std::size_t accounts_shard(const net::http_request& req, std::size_t shards);
+std::size_t accounts_shard(const account_request& req, std::size_t shards);
 
 /// `{"error":CODE,"message":TEXT}` with the status of the code.
 net::http_response http_error(errc code, std::string_view message);

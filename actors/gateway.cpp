@@ -9,6 +9,7 @@ namespace tidings {
 namespace {
 
 constexpr std::string_view media_path = "/v1/media";
+constexpr auto account_timeout = std::chrono::seconds(60);
 constexpr std::string_view media_prefix = "/v1/media/";
 
 net::http_response unauthorized() {
@@ -59,9 +60,29 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
     return reply(std::move(res));
   }
   if (path == "/v1/accounts" || path == "/v1/sessions") {
-    auto& worker = accounts_[accounts_shard(request, accounts_.size())];
-    caf::anon_send(worker, atom::account::value, std::move(request),
-                   http_reply_fn{std::move(reply)});
+    account_request req{std::move(request.method), std::string{path}, std::move(request.bearer),
+                        std::move(request.body)};
+    auto worker = accounts_[accounts_shard(req, accounts_.size())];
+    // A short-lived actor asks the worker and completes the HTTP reply: the reply function
+    // stays in this process, never in a message.
+    sys_.spawn([worker, req = std::move(req),
+                reply = std::move(reply)](caf::event_based_actor* self) mutable {
+      self->request(worker, account_timeout, atom::account::value, std::move(req))
+          .then(
+              [self, reply](const account_reply& r) {
+                net::http_response res{r.status, "application/json", r.body, {}};
+                if (r.retry_after_s > 0)
+                  res.headers.emplace_back("Retry-After", std::to_string(r.retry_after_s));
+                reply(std::move(res));
+                self->quit();
+              },
+              [self, reply](const caf::error&) {
+                auto res = http_error(errc::unavailable, "accounts unavailable, retry");
+                res.headers.emplace_back("Retry-After", "1");
+                reply(std::move(res));
+                self->quit();
+              });
+    });
     return;
   }
   if (path == media_path) // POST is streamed (route_body); nothing else is served here

@@ -1,14 +1,14 @@
 #pragma once
 // Every atom and message type the actors exchange, and the one CAF type-ID block.
 //
-// Messages carry only built-in types (strings, integers, actor handles), so they cross
-// node boundaries unchanged. Inbox items travel as msgpack bytes (`std::string`).
+// Messages carry only plain data (strings, integers, actor handles and the structs below,
+// each with inspect()), never functions, pointers or HTTP objects, so they can cross node
+// boundaries. Inbox items travel as msgpack bytes (`std::string`).
 // Register on every actor_system_config with `register_types(cfg)`.
 
 #include <caf/all.hpp>
 
-#include "net/errors.hpp"
-#include "net/server.hpp"
+#include "actors/errors.hpp"
 
 namespace tidings {
 
@@ -44,10 +44,31 @@ using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
 using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
 } // namespace atom
 
-/// Completion of an HTTP request handed to an actor (local only, never serialised).
-struct http_reply_fn {
-  net::http_reply fn;
+/// An account request (`POST /v1/accounts`, `POST` or `DELETE /v1/sessions`) as the HTTP
+/// front read it: plain data, so it may cross nodes.
+struct account_request {
+  std::string method;
+  std::string path; ///< without the query
+  std::string bearer;
+  std::string body;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, account_request& x) {
+  return f(caf::meta::type_name("account_request"), x.method, x.path, x.bearer, x.body);
+}
+
+/// The answer to an account_request: an HTTP status, its JSON body, and Retry-After seconds
+/// (0: none).
+struct account_reply {
+  uint16_t status = 200;
+  std::string body;
+  uint32_t retry_after_s = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, account_reply& x) {
+  return f(caf::meta::type_name("account_reply"), x.status, x.body, x.retry_after_s);
+}
 
 /// The error category of our errors inside CAF.
 constexpr caf::atom_value error_category = caf::atom("tidings");
@@ -68,10 +89,9 @@ void register_types(caf::actor_system_config& cfg);
 
 } // namespace tidings
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tidings::http_reply_fn)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tidings::net::http_request)
-
 CAF_BEGIN_TYPE_ID_BLOCK(tidings, caf::first_custom_type_id)
 CAF_ADD_TYPE_ID(tidings, (std::vector<std::string>))
 CAF_ADD_TYPE_ID(tidings, (std::vector<uint64_t>))
+CAF_ADD_TYPE_ID(tidings, (tidings::account_request))
+CAF_ADD_TYPE_ID(tidings, (tidings::account_reply))
 CAF_END_TYPE_ID_BLOCK(tidings)

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "net/errors.hpp"
+#include "actors/errors.hpp"
 
 namespace tidings {
 

@@ -15,8 +15,8 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/errors.hpp"
 #include "net/codec.hpp"
-#include "net/errors.hpp"
 #include "net/server.hpp"
 
 namespace tidings {
