@@ -15,40 +15,6 @@ namespace tidings {
 
 using net::json;
 
-std::string media_pending_key(const std::string& hash, const std::string& recipient, uint64_t seq) {
-  std::string key = hash;
-  key += '\0';
-  key += recipient;
-  key += '\0';
-  key += storage::be64(seq);
-  return key;
-}
-
-std::string received_value(const std::string& sender, int64_t ts) {
-  std::string value = sender;
-  value += '\0';
-  value += storage::be64(static_cast<uint64_t>(ts));
-  return value;
-}
-
-std::string_view received_sender(std::string_view value) {
-  return value.substr(0, value.find('\0'));
-}
-
-int64_t received_time(std::string_view value) {
-  auto sep = value.find('\0');
-  return sep == std::string_view::npos
-             ? 0
-             : static_cast<int64_t>(storage::from_be64(value.substr(sep + 1)));
-}
-
-std::string dedupe_key(const std::string& sender, const std::string& cid) {
-  std::string key = sender;
-  key += '\0';
-  key += cid;
-  return key;
-}
-
 void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::string user) {
   self = s;
   ctx = c;
@@ -297,13 +263,6 @@ void inbox_state::attach(caf::actor s, int64_t since) {
 namespace {
 
 constexpr auto receipt_timeout = std::chrono::seconds(30);
-
-std::string received_key(const std::string& reader, const std::string& mid) {
-  std::string key = reader;
-  key += '\0';
-  key += mid;
-  return key;
-}
 
 std::string receipt_item(const char* status, const std::string& by,
                          const std::vector<std::string>& mids, int64_t ts) {

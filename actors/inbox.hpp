@@ -36,6 +36,7 @@
 
 #include "actors/context.hpp"
 #include "storage/inbox_log.hpp"
+#include "storage/keys.hpp"
 
 namespace tidings {
 
@@ -134,15 +135,12 @@ private:
 caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,
                           std::string user);
 
-/// Key of a media_pending record: `hash \0 recipient \0 be64(seq)`.
-std::string media_pending_key(const std::string& hash, const std::string& recipient, uint64_t seq);
-
-/// A `received` record: the sender, then \0 and when it was delivered (be64 ms).
-std::string received_value(const std::string& sender, int64_t ts);
-std::string_view received_sender(std::string_view value);
-int64_t received_time(std::string_view value);
-
-/// Key of a dedupe record.
-std::string dedupe_key(const std::string& sender, const std::string& cid);
+// Key encodings of the tables the inbox writes (storage/keys.hpp).
+using storage::dedupe_key;
+using storage::media_pending_key;
+using storage::received_key;
+using storage::received_sender;
+using storage::received_time;
+using storage::received_value;
 
 } // namespace tidings

@@ -19,13 +19,6 @@ std::string list_prefix_end(const std::string& owner) {
 
 } // namespace
 
-std::string pair_key(const std::string& owner, const std::string& other) {
-  std::string key = owner;
-  key += '\0';
-  key += other;
-  return key;
-}
-
 json profile_record::to_json() const {
   return json{{"name", name},
               {"about", about},

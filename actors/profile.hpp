@@ -16,6 +16,7 @@
 
 #include "actors/context.hpp"
 #include "net/codec.hpp"
+#include "storage/keys.hpp"
 
 namespace tidings {
 
@@ -62,7 +63,6 @@ struct profile_state {
 
 caf::behavior profile_actor(caf::stateful_actor<profile_state>* self, const node_context* ctx);
 
-/// Key `owner \0 other` of the contacts and blocks tables.
-std::string pair_key(const std::string& owner, const std::string& other);
+using storage::pair_key; ///< key `owner \0 other` of the contacts and blocks tables
 
 } // namespace tidings

@@ -41,23 +41,6 @@ std::optional<record> read_record(storage::db& db, std::string_view hash, bool* 
   return decode_record(bytes.value());
 }
 
-std::string pair_key(std::string_view a, std::string_view b) {
-  std::string key;
-  key.reserve(a.size() + 1 + b.size());
-  key.append(a);
-  key += '\0';
-  key.append(b);
-  return key;
-}
-
-key_range prefix_range(std::string_view prefix) {
-  std::string begin{prefix};
-  begin += '\0';
-  std::string end{prefix};
-  end += '\x01';
-  return {std::move(begin), std::move(end)};
-}
-
 bool any_with_prefix(storage::db& db, storage::table t, std::string_view prefix) {
   auto range = prefix_range(prefix);
   bool found = false;

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "storage/db.hpp"
+#include "storage/keys.hpp"
 
 namespace tidings::media {
 
@@ -35,14 +36,11 @@ std::optional<record> decode_record(std::string_view bytes);
 std::optional<record> read_record(storage::db& db, std::string_view hash, bool* failed = nullptr);
 
 /// `a \0 b`, the key shape of every two-part media key.
-std::string pair_key(std::string_view a, std::string_view b);
+using storage::pair_key;
 
 /// [begin, end) of every key that starts with `prefix \0`.
-struct key_range {
-  std::string begin;
-  std::string end;
-};
-key_range prefix_range(std::string_view prefix);
+using storage::key_range;
+using storage::prefix_range;
 
 /// True if `t` has at least one key starting with `prefix \0`.
 bool any_with_prefix(storage::db& db, storage::table t, std::string_view prefix);

@@ -1,0 +1,38 @@
+#pragma once
+// The key (and small value) encodings of the tables, in one place. Each table's layout is in
+// docs/OPERATIONS.md ("Data layout"); user names never contain `\0`, so `\0` separates parts
+// and `\x01` bounds an owner's range.
+//
+// inbox and inbox_meta keys live with their one user, storage::inbox_log; tokens are keyed by a
+// hash of the token (actors/accounts).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tidings::storage {
+
+/// `owner \0 other`: contacts, blocks, media_readers (hash, user), avatars (hash, owner).
+std::string pair_key(std::string_view owner, std::string_view other);
+
+/// The keys of every pair of `owner`: [begin, end).
+struct key_range {
+  std::string begin;
+  std::string end;
+};
+key_range prefix_range(std::string_view owner);
+
+/// dedupe: `sender \0 cid`.
+std::string dedupe_key(std::string_view sender, std::string_view cid);
+
+/// received: `reader \0 mid`.
+std::string received_key(std::string_view reader, std::string_view mid);
+/// A received record's value: the sender, then `\0` and when it was delivered (be64 ms).
+std::string received_value(std::string_view sender, int64_t ts);
+std::string_view received_sender(std::string_view value);
+int64_t received_time(std::string_view value);
+
+/// media_pending: `hash \0 recipient \0 be64(seq)` (a media item not yet acknowledged).
+std::string media_pending_key(std::string_view hash, std::string_view recipient, uint64_t seq);
+
+} // namespace tidings::storage
