@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := g++ cmake ninja-build ccache pkg-config libcaf-dev libboost-d
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: all deps configure build run test clean format
+.PHONY: all deps configure build run test bench clean format
 
 all: build
 
@@ -35,6 +35,11 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
+
+# The steady one-to-one table of docs/BENCHMARKS.md (QUICK=1: 10 s rows; BASELINE=DIR: also
+# run another build's node, interleaved).
+bench: build
+	python3 bench/matrix.py --build=$(BUILD_DIR) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline=$(BASELINE))
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -44,6 +44,9 @@ struct bots_config : caf::actor_system_config {
   bool no_progress = false;
 
   bots_config() {
+    // The load generator shares the cores with the node it measures: a shared queue whose idle
+    // threads sleep, not work-stealing workers that poll (CAF's default).
+    set("scheduler.policy", caf::atom("sharing"));
     opt_group{custom_options_, "global"}
         .add(url, "url", "the node, http://HOST:PORT (required)")
         .add(scenario, "scenario", "scenario file, JSON (required; see docs/LOADTEST.md)")
