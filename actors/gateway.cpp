@@ -57,6 +57,17 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
     net::http_response res;
     res.content_type = "text/plain; version=0.0.4";
     res.body = ctx_.metrics->render();
+    if (ctx_.writer != nullptr) {
+      auto w = ctx_.writer->stats();
+      res.body +=
+          "# HELP tidings_storage_writes_total Merged durable writes (fsyncs in sync mode).\n"
+          "# TYPE tidings_storage_writes_total counter\ntidings_storage_writes_total " +
+          std::to_string(w.writes) +
+          "\n# HELP tidings_storage_batches_total Batches written through the group "
+          "writer.\n# TYPE tidings_storage_batches_total counter\n"
+          "tidings_storage_batches_total " +
+          std::to_string(w.batches) + "\n";
+    }
     return reply(std::move(res));
   }
   if (path == "/v1/accounts" || path == "/v1/sessions") {

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 
 def proc_cpu(pid):
@@ -70,6 +71,21 @@ def scenario(bots, rate, hold_s, body_bytes):
             {"name": "ramp-down", "action": "disconnect", "rate": 0},
         ],
     }
+
+
+def node_metrics(port):
+    """The node's counters from /metrics (name -> value; labelled series are skipped)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.split()
+            out[name] = float(value)
+    return out
 
 
 def start_node(binary, data_dir, extra):
@@ -124,6 +140,7 @@ def main():
             bots.returncode = os.waitstatus_to_exitcode(status)
             elapsed = time.monotonic() - t0
             cpu1 = proc_cpu(node.pid)
+            metrics = node_metrics(port)
         finally:
             node.send_signal(signal.SIGTERM)
             try:
@@ -157,6 +174,10 @@ def main():
         "bots_us_per_msg": round(1e6 * bots_cpu / max(1, delivered), 1),
         "node_ctxsw_per_msg": round((cpu1[1] + cpu1[2] - cpu0[1] - cpu0[2]) / max(1, delivered), 2),
         "elapsed_s": round(elapsed, 1), "pass": bots.returncode == 0,
+        "storage_writes": metrics.get("tidings_storage_writes_total"),
+        "batches_per_write": round(metrics["tidings_storage_batches_total"]
+                                   / max(1, metrics["tidings_storage_writes_total"]), 1)
+        if "tidings_storage_writes_total" in metrics else None,
     }
     print(json.dumps(out))
 
