@@ -75,22 +75,16 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](const caf::exit_msg& em) { self->state.shutdown(em.reason); });
   return {
-      [self](atom::deliver a, const std::string& to, const std::string& from,
-             const std::string& cid, const std::string& content,
-             const std::string& media_hash) -> caf::result<std::string, int64_t> {
+      [self](const deliver_request& d) -> caf::result<sent_reply> {
         // New work is refused first; attaches and receipts finish work already accepted.
         if (self->mailbox().size() > self->state.ctx->settings.service_backlog) {
           node_metrics::add(self->state.ctx->metrics->overload_refusals);
           return make_error(errc::overloaded);
         }
-        return self->state.route<std::string, int64_t>(to, a, from, cid, content, media_hash);
+        return self->state.route<sent_reply>(d.to, d);
       },
-      [self](atom::attach a, const std::string& user, const caf::actor& session, int64_t since) {
-        return self->state.route<caf::actor>(user, a, session, since);
-      },
-      [self](atom::receipt a, const std::string& to, const std::string& item) {
-        return self->state.route<uint64_t>(to, a, item);
-      },
+      [self](const attach_request& a) { return self->state.route<caf::actor>(a.user, a); },
+      [self](const receipt_delivery& r) { return self->state.route<uint64_t>(r.to, r); },
       [self](atom::blocks, const std::string& owner, const std::string& other, bool blocked) {
         // Only a running inbox needs it: a starting one loads the whole list.
         if (auto it = self->state.inboxes.find(owner); it != self->state.inboxes.end())

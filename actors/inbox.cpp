@@ -153,10 +153,9 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
   return out;
 }
 
-caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
-                                                       const std::string& cid,
-                                                       const std::string& content,
-                                                       const std::string& media_hash) {
+caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std::string& cid,
+                                             const std::string& content,
+                                             const std::string& media_hash) {
   ++routed;
   last_active = ctx->now();
   if (self->mailbox().size() > ctx->settings.inbox_backlog)
@@ -165,7 +164,7 @@ caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
   if (auto waiting = dedupe_waiting.find(key); waiting != dedupe_waiting.end()) {
     // A retry while the first write is in flight: answered by that write.
     node_metrics::add(ctx->metrics->messages_deduplicated);
-    auto rp = self->make_response_promise<std::string, int64_t>();
+    auto rp = self->make_response_promise<sent_reply>();
     waiting->second.push_back(rp);
     return rp;
   }
@@ -175,7 +174,7 @@ caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
   if (seen.found()) {
     node_metrics::add(ctx->metrics->messages_deduplicated);
     if (auto rec = net::decode(seen.value(), net::encoding::msgpack, nullptr))
-      return {(*rec)["mid"].get<std::string>(), (*rec)["ts"].get<int64_t>()};
+      return sent_reply{(*rec)["mid"].get<std::string>(), (*rec)["ts"].get<int64_t>()};
   }
   auto mid = random_id(12);
   auto ts = ctx->now();
@@ -190,7 +189,7 @@ caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
   storage::batch b;
   b.put(storage::table::dedupe, key,
         net::encode(json{{"mid", mid}, {"ts", ts}, {"to", log->user()}}, net::encoding::msgpack));
-  auto rp = self->make_response_promise<std::string, int64_t>();
+  auto rp = self->make_response_promise<sent_reply>();
   dedupe_waiting[key].push_back(rp);
   auto answer_all = [this, key, mid, ts](bool ok) {
     auto waiters = std::move(dedupe_waiting[key]);
@@ -198,7 +197,7 @@ caf::result<std::string, int64_t> inbox_state::deliver(const std::string& from,
     for (auto& w : waiters) {
       // Nothing was stored on failure: the sender gets no `sent` and retries the same cid.
       if (ok)
-        w.deliver(mid, ts);
+        w.deliver(sent_reply{mid, ts});
       else
         w.deliver(make_error(errc::unavailable));
     }
@@ -319,8 +318,8 @@ void inbox_state::start_ack(uint64_t upto) {
     finish_ack(upto, std::move(state->received));
   };
   for (auto& [sender, mids] : by_sender) {
-    self->request(ctx->directory, receipt_timeout, atom::receipt::value, sender,
-                  receipt_item("delivered", log->user(), mids, now))
+    self->request(ctx->directory, receipt_timeout,
+                  receipt_delivery{sender, receipt_item("delivered", log->user(), mids, now)})
         .then([done](uint64_t) { done(); },
               [state, done](const caf::error& err) {
                 // A sender whose account is gone cannot get receipts: nothing to keep.
@@ -425,8 +424,8 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     for (const auto& key : done)
       reporting.erase(key);
   };
-  self->request(ctx->directory, receipt_timeout, atom::receipt::value, from,
-                receipt_item("read", log->user(), accepted, ctx->now()))
+  self->request(ctx->directory, receipt_timeout,
+                receipt_delivery{from, receipt_item("read", log->user(), accepted, ctx->now())})
       .then(
           [this, keys, release](uint64_t) {
             // Reported: a second `read` of the same messages sends nothing. If this write
@@ -521,16 +520,15 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   self->state.schedule_check();
   return {
-      [self](atom::deliver, const std::string& from, const std::string& cid,
-             const std::string& content, const std::string& media_hash) {
-        return self->state.deliver(from, cid, content, media_hash);
+      [self](const deliver_request& d) {
+        return self->state.deliver(d.from, d.cid, d.content, d.media_hash);
       },
-      [self](atom::attach, caf::actor s, int64_t since) {
-        self->state.attach(std::move(s), since);
+      [self](const attach_request& a) {
+        self->state.attach(a.session, a.since);
         return caf::actor_cast<caf::actor>(self);
       },
       [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },
-      [self](atom::receipt, const std::string& item) { return self->state.store_receipt(item); },
+      [self](const receipt_delivery& r) { return self->state.store_receipt(r.item); },
       [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
         self->state.read(from, mids);
       },

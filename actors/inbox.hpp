@@ -35,6 +35,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/messages.hpp"
 #include "storage/inbox_log.hpp"
 #include "storage/keys.hpp"
 
@@ -53,7 +54,7 @@ struct cached_item {
 struct inbox_state {
   static inline const char* name = "inbox";
 
-  using sent_promise = caf::typed_response_promise<std::string, int64_t>;
+  using sent_promise = caf::typed_response_promise<sent_reply>;
 
   caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;
@@ -94,9 +95,8 @@ struct inbox_state {
   void on_block(const std::string& other, bool is_blocked);
   /// Stores a message unless (from, cid) was seen; answers (mid, ts) once it is durable.
   /// `content`: the message's fields as a msgpack map; `media_hash`: its media, or empty.
-  caf::result<std::string, int64_t> deliver(const std::string& from, const std::string& cid,
-                                            const std::string& content,
-                                            const std::string& media_hash);
+  caf::result<sent_reply> deliver(const std::string& from, const std::string& cid,
+                                  const std::string& content, const std::string& media_hash);
   /// `since`: when the session's connection opened; an older one never replaces a newer.
   void attach(caf::actor s, int64_t since);
   void ack(uint64_t upto, const caf::actor& from);

@@ -16,8 +16,6 @@ namespace tidings {
 namespace atom {
 using frame = caf::atom_constant<caf::atom("frame")>;          ///< shim -> session: a frame
 using wsclosed = caf::atom_constant<caf::atom("wsclosed")>;    ///< shim -> session: gone
-using deliver = caf::atom_constant<caf::atom("deliver")>;      ///< session -> inbox: store a msg
-using attach = caf::atom_constant<caf::atom("attach")>;        ///< session -> inbox: I am live
 using push = caf::atom_constant<caf::atom("push")>;            ///< inbox -> session: an item
 using ack = caf::atom_constant<caf::atom("ack")>;              ///< session -> inbox: ack upto
 using replaced = caf::atom_constant<caf::atom("replaced")>;    ///< inbox -> old session
@@ -27,7 +25,6 @@ using drain = caf::atom_constant<caf::atom("drain")>;          ///< directory <-
 using timer = caf::atom_constant<caf::atom("timer")>;          ///< periodic self-message
 using written = caf::atom_constant<caf::atom("written")>;      ///< group writer -> inbox: done
 using account = caf::atom_constant<caf::atom("account")>;      ///< gateway -> accounts worker
-using receipt = caf::atom_constant<caf::atom("receipt")>;      ///< inbox -> inbox: store a receipt
 using read = caf::atom_constant<caf::atom("read")>;            ///< session -> inbox: user read
 using profile_get = caf::atom_constant<caf::atom("profget")>;  ///< session -> profile shard
 using profile_set = caf::atom_constant<caf::atom("profset")>;  ///< session -> profile shard
@@ -43,6 +40,58 @@ using presence = caf::atom_constant<caf::atom("presence")>;    ///< presence que
 using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
 using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
 } // namespace atom
+
+/// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
+/// is durable. `content` is the message's fields as a msgpack map; `media_hash` its media
+/// (empty for text).
+struct deliver_request {
+  std::string to;
+  std::string from;
+  std::string cid;
+  std::string content;
+  std::string media_hash;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deliver_request& x) {
+  return f(caf::meta::type_name("deliver_request"), x.to, x.from, x.cid, x.content, x.media_hash);
+}
+
+/// What the sender's `sent` carries: the message's id and server time.
+struct sent_reply {
+  std::string mid;
+  int64_t ts = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, sent_reply& x) {
+  return f(caf::meta::type_name("sent_reply"), x.mid, x.ts);
+}
+
+/// session -> directory -> inbox of `user`: `session` is the user's live session, its
+/// connection opened at `since` (an older connection never replaces a newer one). Answered
+/// with the inbox's handle.
+struct attach_request {
+  std::string user;
+  caf::actor session;
+  int64_t since = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
+  return f(caf::meta::type_name("attach_request"), x.user, x.session, x.since);
+}
+
+/// inbox -> directory -> inbox of `to`: store a receipt item (msgpack); answered with its seq
+/// once durable.
+struct receipt_delivery {
+  std::string to;
+  std::string item;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, receipt_delivery& x) {
+  return f(caf::meta::type_name("receipt_delivery"), x.to, x.item);
+}
 
 /// An account request (`POST /v1/accounts`, `POST` or `DELETE /v1/sessions`) as the HTTP
 /// front read it: plain data, so it may cross nodes.
@@ -92,6 +141,10 @@ void register_types(caf::actor_system_config& cfg);
 CAF_BEGIN_TYPE_ID_BLOCK(tidings, caf::first_custom_type_id)
 CAF_ADD_TYPE_ID(tidings, (std::vector<std::string>))
 CAF_ADD_TYPE_ID(tidings, (std::vector<uint64_t>))
+CAF_ADD_TYPE_ID(tidings, (tidings::deliver_request))
+CAF_ADD_TYPE_ID(tidings, (tidings::sent_reply))
+CAF_ADD_TYPE_ID(tidings, (tidings::attach_request))
+CAF_ADD_TYPE_ID(tidings, (tidings::receipt_delivery))
 CAF_ADD_TYPE_ID(tidings, (tidings::account_request))
 CAF_ADD_TYPE_ID(tidings, (tidings::account_reply))
 CAF_END_TYPE_ID_BLOCK(tidings)

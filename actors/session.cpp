@@ -198,8 +198,8 @@ void session_state::authenticate(const std::string& token, net::encoding frame_e
 }
 
 void session_state::attach() {
-  self->request(ctx->directory, request_timeout, atom::attach::value, user,
-                caf::actor_cast<caf::actor>(self), opened)
+  self->request(ctx->directory, request_timeout,
+                attach_request{user, caf::actor_cast<caf::actor>(self), opened})
       .then([this](const caf::actor& handle) { adopt_inbox(handle); },
             [this](const caf::error&) {
               if (state != phase::closing) {
@@ -244,13 +244,14 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   touch();
   auto cid_copy = *cid;
   auto media_hash = is_media_kind(*kind) ? content["media"]["hash"].get<std::string>() : "";
-  self->request(ctx->directory, request_timeout, atom::deliver::value, *to, user, *cid,
-                net::encode(content, net::encoding::msgpack), media_hash)
+  self->request(ctx->directory, request_timeout,
+                deliver_request{*to, user, *cid, net::encode(content, net::encoding::msgpack),
+                                std::move(media_hash)})
       .then(
-          [this, cid_copy, frame_enc, id](const std::string& mid, int64_t ts) {
+          [this, cid_copy, frame_enc, id](const sent_reply& r) {
             --inflight;
-            reply(json{{"type", "sent"}, {"cid", cid_copy}, {"mid", mid}, {"ts", ts}}, frame_enc,
-                  id);
+            reply(json{{"type", "sent"}, {"cid", cid_copy}, {"mid", r.mid}, {"ts", r.ts}},
+                  frame_enc, id);
           },
           [this, frame_enc, id](const caf::error& err) {
             --inflight;

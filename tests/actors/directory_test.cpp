@@ -13,9 +13,8 @@ namespace {
 errc deliver_error(caf::actor_system& sys, const caf::actor& directory, const std::string& to) {
   caf::scoped_actor self{sys};
   errc out = errc::internal;
-  self->request(directory, 5s, atom::deliver::value, to, std::string{"alice"}, std::string{"c1"},
-                text_content("hi"), std::string{})
-      .receive([&](const std::string&, int64_t) { out = errc{}; },
+  self->request(directory, 5s, deliver_request{to, "alice", "c1", text_content("hi"), ""})
+      .receive([&](const sent_reply&) { out = errc{}; },
                [&](const caf::error& err) { out = to_errc(err); });
   return out;
 }

@@ -23,8 +23,8 @@ delivery deliver(caf::actor_system& sys, const caf::actor& inbox, const std::str
                  const std::string& cid) {
   caf::scoped_actor self{sys};
   delivery out;
-  self->request(inbox, 5s, atom::deliver::value, from, cid, text_content("hi"), std::string{})
-      .receive([&](const std::string& mid, int64_t) { out.mid = mid; },
+  self->request(inbox, 5s, deliver_request{"bob", from, cid, text_content("hi"), ""})
+      .receive([&](const sent_reply& r) { out.mid = r.mid; },
                [&](const caf::error& err) { out.err = err; });
   return out;
 }
@@ -34,9 +34,8 @@ delivery deliver_via(caf::actor_system& sys, const caf::actor& directory, const 
                      const std::string& cid) {
   caf::scoped_actor self{sys};
   delivery out;
-  self->request(directory, 5s, atom::deliver::value, std::string{"bob"}, from, cid,
-                text_content("hi"), std::string{})
-      .receive([&](const std::string& mid, int64_t) { out.mid = mid; },
+  self->request(directory, 5s, deliver_request{"bob", from, cid, text_content("hi"), ""})
+      .receive([&](const sent_reply& r) { out.mid = r.mid; },
                [&](const caf::error& err) { out.err = err; });
   return out;
 }
@@ -58,8 +57,7 @@ TEST_CASE("a read receipt that cannot be stored leaves the reader's inbox runnin
   REQUIRE(f.store->write(b).ok());
   counter_signal refused;
   f.ctx.directory = f.sys->spawn([&refused](caf::event_based_actor* self) -> caf::behavior {
-    return {[self, &refused](atom::receipt, const std::string&,
-                             const std::string&) -> caf::result<uint64_t> {
+    return {[self, &refused](const receipt_delivery&) -> caf::result<uint64_t> {
       auto rp = self->make_response_promise<uint64_t>();
       rp.deliver(make_error(errc::unavailable)); // e.g. the sender's inbox is overloaded
       refused.raise();                           // after the error is in the reader's mailbox

@@ -30,7 +30,8 @@ TEST_CASE("a session monitors an inbox that pushed before answering the attach")
   // The inbox pushes waiting items inside its attach handler, as the real one does, so the
   // push reaches the session before the attach response.
   auto inbox_behavior = [](caf::event_based_actor* self) -> caf::behavior {
-    return {[self](atom::attach, const caf::actor& session, int64_t) {
+    return {[self](const attach_request& a) {
+      const auto& session = a.session;
       self->send(session, atom::push::value, uint64_t{1}, pushed_msg("m1"));
       return caf::actor_cast<caf::actor>(self);
     }};
@@ -38,13 +39,12 @@ TEST_CASE("a session monitors an inbox that pushed before answering the attach")
   counter_signal attaches;
   auto first_inbox = f.sys->spawn(inbox_behavior);
   f.ctx.directory = f.sys->spawn([&, first_inbox](caf::event_based_actor* self) -> caf::behavior {
-    return {[&, self, first_inbox](atom::attach a, const std::string&, const caf::actor& session,
-                                   int64_t since) {
+    return {[&, self, first_inbox](const attach_request& a) {
       // The first attach goes to first_inbox; after it died, a new one takes over (linked,
       // so it ends with the directory).
       auto target = attaches.count() == 0 ? first_inbox : self->spawn<caf::linked>(inbox_behavior);
       attaches.raise();
-      self->delegate(target, a, session, since);
+      self->delegate(target, a);
     }};
   });
   auto peer = std::make_shared<recording_peer>();

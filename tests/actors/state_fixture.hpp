@@ -134,8 +134,9 @@ public:
         return static_cast<uint64_t>(n);
       };
       return {
-          [=](atom::receipt, const std::string& to,
-              const std::string& item) -> caf::result<uint64_t> {
+          [=](const receipt_delivery& delivery) -> caf::result<uint64_t> {
+            const auto& to = delivery.to;
+            const auto& item = delivery.item;
             note_sender();
             receipt_request r;
             r.to = to;
@@ -334,10 +335,10 @@ inline delivery deliver_to_inbox(caf::actor_system& sys, const caf::actor& inbox
                                  const std::string& from, const std::string& cid) {
   caf::scoped_actor self{sys};
   delivery out;
-  self->request(inbox, 10s, atom::deliver::value, from, cid, text_content("hi"), std::string{})
+  self->request(inbox, 10s, deliver_request{"", from, cid, text_content("hi"), ""})
       .receive(
-          [&](const std::string& mid, int64_t) {
-            out.mid = mid;
+          [&](const sent_reply& r) {
+            out.mid = r.mid;
             out.answered = true;
           },
           [&](const caf::error& err) { out.err = err; });
@@ -350,11 +351,10 @@ inline delivery deliver_via(caf::actor_system& sys, const caf::actor& directory,
                             const std::string& cid) {
   caf::scoped_actor self{sys};
   delivery out;
-  self->request(directory, 10s, atom::deliver::value, to, from, cid, text_content("hi"),
-                std::string{})
+  self->request(directory, 10s, deliver_request{to, from, cid, text_content("hi"), ""})
       .receive(
-          [&](const std::string& mid, int64_t) {
-            out.mid = mid;
+          [&](const sent_reply& r) {
+            out.mid = r.mid;
             out.answered = true;
           },
           [&](const caf::error& err) { out.err = err; });
@@ -366,7 +366,7 @@ inline caf::actor attach_to_inbox(caf::actor_system& sys, const caf::actor& inbo
                                   const caf::actor& session, int64_t since) {
   caf::scoped_actor self{sys};
   caf::actor out;
-  self->request(inbox, 10s, atom::attach::value, session, since)
+  self->request(inbox, 10s, attach_request{"", session, since})
       .receive([&](const caf::actor& a) { out = a; }, [](const caf::error&) {});
   return out;
 }
@@ -376,7 +376,7 @@ inline caf::actor attach_via(caf::actor_system& sys, const caf::actor& directory
                              const std::string& user, const caf::actor& session, int64_t since) {
   caf::scoped_actor self{sys};
   caf::actor out;
-  self->request(directory, 10s, atom::attach::value, user, session, since)
+  self->request(directory, 10s, attach_request{user, session, since})
       .receive([&](const caf::actor& a) { out = a; }, [](const caf::error&) {});
   return out;
 }
