@@ -10,6 +10,8 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/interfaces.hpp"
+
 #include "actors/metrics.hpp"
 #include "cluster/placement.hpp"
 #include "storage/db.hpp"
@@ -54,12 +56,13 @@ struct node_context {
   storage::group_writer* writer = nullptr; ///< every inbox write goes through it
   clock_fn now = system_clock_ms;
   caf::actor directory;
-  node_metrics* metrics = nullptr;  ///< counters for /metrics (atomics)
-  std::vector<caf::actor> profiles; ///< profile service shards
-  std::vector<caf::actor> lastseen; ///< lastseen service shards
+  node_metrics* metrics = nullptr;       ///< counters for /metrics (atomics)
+  std::vector<profile_service> profiles; ///< profile service shards
+  std::vector<caf::actor> lastseen;      ///< lastseen service shards
 
   /// The shard of `user` among `shards`.
-  const caf::actor& shard(const std::vector<caf::actor>& shards, const std::string& user) const {
+  template <class Handle>
+  const Handle& shard(const std::vector<Handle>& shards, const std::string& user) const {
     return shards[cluster::shard_of(user, shards.size())];
   }
 };

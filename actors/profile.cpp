@@ -178,7 +178,7 @@ caf::result<bool> profile_state::add(storage::table t, const std::string& owner,
   if (!db.write(b).ok())
     return make_error(errc::unavailable);
   if (t == storage::table::blocks)
-    self->send(ctx->directory, atom::blocks::value, owner, other, true);
+    caf::anon_send(ctx->directory, atom::blocks::value, owner, other, true);
   return true;
 }
 
@@ -189,11 +189,12 @@ caf::result<bool> profile_state::remove(storage::table t, const std::string& own
   if (!ctx->store->write(b).ok())
     return make_error(errc::unavailable);
   if (t == storage::table::blocks)
-    self->send(ctx->directory, atom::blocks::value, owner, other, false);
+    caf::anon_send(ctx->directory, atom::blocks::value, owner, other, false);
   return true;
 }
 
-caf::behavior profile_actor(caf::stateful_actor<profile_state>* self, const node_context* ctx) {
+profile_service::behavior_type profile_actor(profile_service::stateful_pointer<profile_state> self,
+                                             const node_context* ctx) {
   self->state.self = self;
   self->state.ctx = ctx;
   using storage::table;

@@ -49,7 +49,7 @@ net::json public_view(const std::string& user, const profile_record& p, bool own
 struct profile_state {
   static inline const char* name = "profile";
 
-  caf::event_based_actor* self = nullptr;
+  profile_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
 
   /// Encoded (msgpack) `profile` fields of `target` as `viewer` sees them.
@@ -61,7 +61,8 @@ struct profile_state {
   caf::result<bool> remove(storage::table t, const std::string& owner, const std::string& other);
 };
 
-caf::behavior profile_actor(caf::stateful_actor<profile_state>* self, const node_context* ctx);
+profile_service::behavior_type profile_actor(profile_service::stateful_pointer<profile_state> self,
+                                             const node_context* ctx);
 
 using storage::pair_key; ///< key `owner \0 other` of the contacts and blocks tables
 

@@ -13,9 +13,10 @@ void spawn_services(caf::actor_system& sys, node_context& ctx) {
 }
 
 void stop_services(node_context& ctx) {
-  for (auto* shards : {&ctx.profiles, &ctx.lastseen})
-    for (auto& a : *shards)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  for (auto& a : ctx.profiles)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  for (auto& a : ctx.lastseen)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
 } // namespace tidings

@@ -287,8 +287,8 @@ struct reply_adapter<F, R (C::*)(Args...) const> {
 
 } // namespace
 
-template <class... Ts, class F>
-void session_state::ask(const caf::actor& dest, net::encoding frame_enc, const json& id, F on_value,
+template <class Handle, class... Ts, class F>
+void session_state::ask(const Handle& dest, net::encoding frame_enc, const json& id, F on_value,
                         Ts&&... xs) {
   auto send = [this, frame_enc, id](json frame) { reply(std::move(frame), frame_enc, id); };
   self->request(dest, request_timeout, std::forward<Ts>(xs)...)

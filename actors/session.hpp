@@ -73,8 +73,8 @@ private:
   /// Replies `{"type":"ok"}` to a frame with an id whose type has no reply of its own.
   void ok(net::encoding frame_enc, const net::json& id);
   /// Sends a request whose error becomes an error frame; `on_value` builds the reply.
-  template <class... Ts, class F>
-  void ask(const caf::actor& dest, net::encoding frame_enc, const net::json& id, F on_value,
+  template <class Handle, class... Ts, class F>
+  void ask(const Handle& dest, net::encoding frame_enc, const net::json& id, F on_value,
            Ts&&... xs);
   bool take_token(int64_t now, int64_t* retry_ms);
 

@@ -1,0 +1,27 @@
+#pragma once
+// The typed interfaces of the node's services: what each answers, checked by the compiler on
+// both sides (a request the service does not take, or a handler of the wrong reply type, does
+// not build).
+
+#include <string>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+
+#include "actors/messages.hpp"
+
+namespace tidings {
+
+/// The profile service (actors/profile.*), one shard per group of users
+/// (`node_context::shard`). Profiles answer as msgpack-encoded `profile` fields.
+using profile_service = caf::typed_actor<
+    caf::replies_to<atom::profile_get, std::string, std::string>::with<std::string>,
+    caf::replies_to<atom::profile_set, std::string, std::string>::with<std::string>,
+    caf::replies_to<atom::contacts, atom::list, std::string>::with<std::vector<std::string>>,
+    caf::replies_to<atom::contacts, atom::add_item, std::string, std::string>::with<bool>,
+    caf::replies_to<atom::contacts, atom::remove_item, std::string, std::string>::with<bool>,
+    caf::replies_to<atom::blocks, atom::list, std::string>::with<std::vector<std::string>>,
+    caf::replies_to<atom::blocks, atom::add_item, std::string, std::string>::with<bool>,
+    caf::replies_to<atom::blocks, atom::remove_item, std::string, std::string>::with<bool>>;
+
+} // namespace tidings
