@@ -56,9 +56,9 @@ struct node_context {
   storage::group_writer* writer = nullptr; ///< every inbox write goes through it
   clock_fn now = system_clock_ms;
   caf::actor directory;
-  node_metrics* metrics = nullptr;       ///< counters for /metrics (atomics)
-  std::vector<profile_service> profiles; ///< profile service shards
-  std::vector<caf::actor> lastseen;      ///< lastseen service shards
+  node_metrics* metrics = nullptr;        ///< counters for /metrics (atomics)
+  std::vector<profile_service> profiles;  ///< profile service shards
+  std::vector<lastseen_service> lastseen; ///< lastseen service shards
 
   /// The shard of `user` among `shards`.
   template <class Handle>

@@ -24,4 +24,14 @@ using profile_service = caf::typed_actor<
     caf::replies_to<atom::blocks, atom::add_item, std::string, std::string>::with<bool>,
     caf::replies_to<atom::blocks, atom::remove_item, std::string, std::string>::with<bool>>;
 
+/// The lastseen service (actors/lastseen.*), one shard per group of users. Sessions report
+/// their state and activity with plain sends; `presence` answers (online, last seen or -1).
+using lastseen_service = caf::typed_actor<
+    caf::reacts_to<atom::online, std::string, caf::actor, bool>,
+    caf::reacts_to<atom::touch, std::string, caf::actor>,
+    caf::replies_to<atom::presence, std::string, std::string>::with<bool, int64_t>,
+    caf::reacts_to<atom::subscribe, std::string, caf::actor, std::vector<std::string>>,
+    caf::reacts_to<atom::unsubscribe, caf::actor, std::vector<std::string>>,
+    caf::reacts_to<atom::timer>>;
+
 } // namespace tidings

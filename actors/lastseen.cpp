@@ -145,9 +145,9 @@ void lastseen_state::notify(const std::string& user) {
       continue;
     // A failed check hides the presence, as a refusal would (pushes carry no error).
     if (may_see_presence(*ctx->store, viewer, user) == storage::answer::yes)
-      self->send(sub->second.first, atom::presence::value, user, e->online, e->last_seen);
+      caf::anon_send(sub->second.first, atom::presence::value, user, e->online, e->last_seen);
     else
-      self->send(sub->second.first, atom::presence::value, user, false, int64_t{-1});
+      caf::anon_send(sub->second.first, atom::presence::value, user, false, int64_t{-1});
   }
 }
 
@@ -163,7 +163,8 @@ void lastseen_state::flush(bool all) {
     book.evict_idle();
 }
 
-caf::behavior lastseen_actor(caf::stateful_actor<lastseen_state>* self, const node_context* ctx) {
+lastseen_service::behavior_type
+lastseen_actor(lastseen_service::stateful_pointer<lastseen_state> self, const node_context* ctx) {
   self->state.self = self;
   self->state.ctx = ctx;
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });

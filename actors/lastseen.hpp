@@ -29,7 +29,7 @@ storage::answer may_see_presence(storage::db& db, const std::string& viewer,
 struct lastseen_state {
   static inline const char* name = "lastseen";
 
-  caf::event_based_actor* self = nullptr;
+  lastseen_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
   presence_book book;
   /// Session key (of the book) -> the session actor and its user.
@@ -56,6 +56,7 @@ private:
   void notify(const std::string& user);
 };
 
-caf::behavior lastseen_actor(caf::stateful_actor<lastseen_state>* self, const node_context* ctx);
+lastseen_service::behavior_type
+lastseen_actor(lastseen_service::stateful_pointer<lastseen_state> self, const node_context* ctx);
 
 } // namespace tidings

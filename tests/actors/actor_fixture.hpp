@@ -145,11 +145,18 @@ struct actor_fixture {
 
   /// A lastseen shard that takes a session's reports and answers nothing. (Not a catch-all
   /// `caf::drop`: that answers every message with an error, which ends the sender.)
-  caf::actor lastseen_stub() {
-    return sys->spawn([](caf::event_based_actor*) -> caf::behavior {
+  lastseen_service lastseen_stub() {
+    return sys->spawn([](lastseen_service::pointer) -> lastseen_service::behavior_type {
       return {
           [](atom::online, const std::string&, const caf::actor&, bool) {},
           [](atom::touch, const std::string&, const caf::actor&) {},
+          [](atom::presence, const std::string&, const std::string&) {
+            return caf::result<bool, int64_t>{false, int64_t{-1}};
+          },
+          [](atom::subscribe, const std::string&, const caf::actor&,
+             const std::vector<std::string>&) {},
+          [](atom::unsubscribe, const caf::actor&, const std::vector<std::string>&) {},
+          [](atom::timer) {},
       };
     });
   }

@@ -46,9 +46,8 @@ TEST_CASE("the delivery, receipt and account messages round-trip through CAF ser
   auto s = round_trip(*f.sys, sent_reply{"m1", -5});
   CHECK(s.mid == "m1");
   CHECK(s.ts == -5);
-  auto session = f.sys->spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](int) {}};
-  });
+  auto session =
+      f.sys->spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
   auto at = round_trip(*f.sys, attach_request{"bob", session, 42});
   CHECK(at.user == "bob");
   CHECK(at.session == session); // a handle of this node comes back as the same actor

@@ -59,7 +59,7 @@ TEST_CASE("a session monitors an inbox that pushed before answering the attach")
   // A monitoring session notices the inbox is gone and attaches again.
   CHECK(attaches.wait_for(2));
   caf::anon_send(session, atom::wsclosed::value);
-  f.stop({f.ctx.directory, lastseen});
+  f.stop({f.ctx.directory, caf::actor_cast<caf::actor>(lastseen)});
   f.shutdown();
 }
 
@@ -68,7 +68,7 @@ TEST_CASE("a token that cannot be read is not called unauthorized") {
   f.add_token("tok", "bob");
   auto lastseen = f.lastseen_stub();
   f.ctx.lastseen = {lastseen};
-  f.ctx.directory = f.lastseen_stub(); // never reached: auth fails first
+  f.ctx.directory = caf::actor_cast<caf::actor>(f.lastseen_stub()); // never reached
   f.fail_reads(storage::table::tokens);
   auto peer = std::make_shared<recording_peer>();
   auto session = f.sys->spawn(session_actor, &f.ctx, peer, std::string{"tok"}, net::encoding::json);
@@ -78,5 +78,5 @@ TEST_CASE("a token that cannot be read is not called unauthorized") {
   CHECK(err.contains("retry_ms"));
   CHECK(peer->wait_close() == close_code::internal);
   caf::anon_send(session, atom::wsclosed::value);
-  f.stop({f.ctx.directory, lastseen});
+  f.stop({f.ctx.directory, caf::actor_cast<caf::actor>(lastseen)});
 }
