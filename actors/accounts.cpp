@@ -189,7 +189,8 @@ account_reply accounts_state::handle(const account_request& req) {
   return reply;
 }
 
-caf::behavior accounts_actor(caf::stateful_actor<accounts_state>* self, const node_context* ctx) {
+accounts_service::behavior_type
+accounts_actor(accounts_service::stateful_pointer<accounts_state> self, const node_context* ctx) {
   self->state.ctx = ctx;
   return {
       [self](atom::account, const account_request& req) { return self->state.handle(req); },

@@ -40,7 +40,8 @@ struct accounts_state {
   account_reply handle(const account_request& req);
 };
 
-caf::behavior accounts_actor(caf::stateful_actor<accounts_state>* self, const node_context* ctx);
+accounts_service::behavior_type
+accounts_actor(accounts_service::stateful_pointer<accounts_state> self, const node_context* ctx);
 
 /// The shard of the accounts worker responsible for a request.
 std::size_t accounts_shard(const account_request& req, std::size_t shards);

@@ -21,7 +21,7 @@ namespace tidings {
 
 class gateway : public net::application {
 public:
-  gateway(caf::actor_system& sys, const node_context& ctx, std::vector<caf::actor> accounts,
+  gateway(caf::actor_system& sys, const node_context& ctx, std::vector<accounts_service> accounts,
           media::service& media)
       : sys_(sys), ctx_(ctx), accounts_(std::move(accounts)), media_(media) {}
 
@@ -37,7 +37,7 @@ private:
 
   caf::actor_system& sys_;
   const node_context& ctx_;
-  std::vector<caf::actor> accounts_;
+  std::vector<accounts_service> accounts_;
   media::service& media_;
 };
 

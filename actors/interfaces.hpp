@@ -34,4 +34,8 @@ using lastseen_service = caf::typed_actor<
     caf::reacts_to<atom::unsubscribe, caf::actor, std::vector<std::string>>,
     caf::reacts_to<atom::timer>>;
 
+/// An accounts worker (actors/accounts.*): registration, login, logout.
+using accounts_service =
+    caf::typed_actor<caf::replies_to<atom::account, account_request>::with<account_reply>>;
+
 } // namespace tidings

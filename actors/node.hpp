@@ -47,7 +47,7 @@ private:
   std::unique_ptr<storage::group_writer> writer_; ///< outlives every actor that submits to it
   node_metrics metrics_;
   node_context ctx_;
-  std::vector<caf::actor> accounts_;
+  std::vector<accounts_service> accounts_;
   caf::actor sweeper_;
   std::unique_ptr<media::service> media_; ///< outlives the server: its sinks live there
   std::unique_ptr<gateway> gateway_;
