@@ -75,7 +75,16 @@ json public_view(const std::string& user, const profile_record& p, bool own) {
   return out;
 }
 
+bool profile_state::overloaded() const {
+  if (self->mailbox().size() <= ctx->settings.service_backlog)
+    return false;
+  node_metrics::add(ctx->metrics->overload_refusals);
+  return true;
+}
+
 caf::result<std::string> profile_state::get(const std::string& viewer, const std::string& target) {
+  if (overloaded())
+    return make_error(errc::overloaded);
   auto& db = *ctx->store;
   if (viewer != target) {
     auto snapshot = db.get(storage::table::blocks, pair_key(target, viewer));
@@ -93,6 +102,8 @@ caf::result<std::string> profile_state::get(const std::string& viewer, const std
 }
 
 caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
+  if (overloaded())
+    return make_error(errc::overloaded);
   auto& db = *ctx->store;
   auto loaded = load_profile(db, user);
   if (loaded.failed)

@@ -52,6 +52,9 @@ struct profile_state {
   profile_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
 
+  /// More queued than `service_backlog`: a client's profile_get and profile_set are refused
+  /// (block lists for starting inboxes and list changes are still served).
+  bool overloaded() const;
   /// Encoded (msgpack) `profile` fields of `target` as `viewer` sees them.
   caf::result<std::string> get(const std::string& viewer, const std::string& target);
   /// Applies validated changes (msgpack object: name, about, avatar, privacy).
