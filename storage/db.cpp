@@ -163,6 +163,8 @@ status db::write(batch& b) {
 }
 
 status db::write_group(const std::vector<batch*>& batches) {
+  if (impl_->opts.write_fault && impl_->opts.write_fault())
+    return {"IO error: injected write fault"};
   rocksdb::WriteBatch wb;
   for (const auto* b : batches) {
     for (const auto& op : b->impl_->ops) {

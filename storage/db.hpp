@@ -53,6 +53,9 @@ struct db_options {
   /// Fault injection for tests: when set and it returns true, `get` of that key fails as a
   /// RocksDB I/O error would. Never set in production.
   std::function<bool(table, std::string_view key)> read_fault;
+  /// Fault injection for tests: when set and it returns true, a write fails as a RocksDB I/O
+  /// error would, and nothing of it is applied. Never set in production.
+  std::function<bool()> write_fault;
 };
 
 /// The answer of a point read: the value, "absent", or "failed" (I/O error, corruption).

@@ -78,6 +78,7 @@ struct actor_fixture {
   std::filesystem::path dir;
   std::mutex fault_mtx;
   std::set<storage::table> failing; ///< tables whose reads fail now
+  bool writes_fail = false;         ///< every write fails now
   std::unique_ptr<storage::db> store;
   std::unique_ptr<storage::group_writer> writer;
   node_metrics metrics;
@@ -92,6 +93,10 @@ struct actor_fixture {
     opts.read_fault = [this](storage::table t, std::string_view) {
       std::lock_guard<std::mutex> guard{fault_mtx};
       return failing.count(t) > 0;
+    };
+    opts.write_fault = [this] {
+      std::lock_guard<std::mutex> guard{fault_mtx};
+      return writes_fail;
     };
     store = storage::db::open(opts);
     writer = std::make_unique<storage::group_writer>(*store, storage::group_writer::options{});
@@ -120,6 +125,11 @@ struct actor_fixture {
     for (const auto& p : ctx.profiles)
       caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
     sys.reset();
+  }
+
+  void fail_writes(bool on = true) {
+    std::lock_guard<std::mutex> guard{fault_mtx};
+    writes_fail = on;
   }
 
   void fail_reads(storage::table t, bool on = true) {

@@ -150,3 +150,39 @@ TEST_CASE("a running inbox follows blocks and unblocks told by the profile shard
   f.shutdown();
   CHECK(stored_items(*f.store, "bob") == 2); // c1 and c3; c2 came while mallory was blocked
 }
+
+TEST_CASE("a message whose write fails is answered unavailable and never seen; later ones are") {
+  actor_fixture f;
+  f.add_account("bob");
+  auto inbox = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
+  REQUIRE_FALSE(deliver(*f.sys, inbox, "alice", "c1").err);
+  f.fail_writes();
+  auto failed = deliver(*f.sys, inbox, "alice", "c2");
+  CHECK(to_errc(failed.err) == errc::unavailable);
+  f.fail_writes(false);
+  // The retry of the same cid is a new message (nothing of c2 was stored), then c3.
+  auto retried = deliver(*f.sys, inbox, "alice", "c2");
+  REQUIRE_FALSE(retried.err);
+  REQUIRE_FALSE(deliver(*f.sys, inbox, "alice", "c3").err);
+  // A session attached now gets the three stored messages in seq order; the failed write's
+  // seq is a hole no one sees, and no seq is used twice.
+  caf::scoped_actor session{*f.sys};
+  session->request(inbox, 5s, attach_request{"bob", session, 1})
+      .receive([](const caf::actor&) {}, [](const caf::error& err) { FAIL(caf::to_string(err)); });
+  std::vector<uint64_t> seqs;
+  std::vector<std::string> mids;
+  for (int i = 0; i < 3; ++i)
+    session->receive(
+        [&](atom::push, uint64_t seq, const std::string& item) {
+          seqs.push_back(seq);
+          mids.push_back(net::decode(item, net::encoding::msgpack, nullptr)->value("mid", ""));
+        },
+        caf::after(5s) >> [] { FAIL("no push"); });
+  REQUIRE(seqs.size() == 3);
+  CHECK(seqs[0] < seqs[1]);
+  CHECK(seqs[1] < seqs[2]);
+  CHECK(seqs[1] == seqs[0] + 2); // seq 2 went to the failed write
+  CHECK(mids[1] == retried.mid);
+  CHECK(f.metrics.storage_errors.load() >= 1);
+  f.stop({inbox});
+}
