@@ -210,6 +210,23 @@ status db::scan(table t, std::string_view begin, std::string_view end, std::size
   return {};
 }
 
+lookup db::last_key(table t, std::string_view begin, std::string_view end) {
+  if (impl_->opts.read_fault && impl_->opts.read_fault(t, begin))
+    return lookup::failure("IO error: injected read fault");
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lower = slice(begin);
+  rocksdb::Slice upper = slice(end);
+  ro.iterate_lower_bound = &lower;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->handle->NewIterator(ro, impl_->cf(t))};
+  it->SeekToLast();
+  if (it->Valid())
+    return lookup::found_value(it->key().ToString());
+  if (!it->status().ok())
+    return lookup::failure(it->status().ToString());
+  return lookup::absent();
+}
+
 status db::flush() {
   rocksdb::FlushOptions fo;
   std::vector<rocksdb::ColumnFamilyHandle*> all(impl_->cfs.begin(), impl_->cfs.end());

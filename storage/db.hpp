@@ -129,6 +129,8 @@ public:
   /// A failure (I/O error, corruption) ends the visit early and is returned.
   status scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
               const std::function<bool(std::string_view key, std::string_view value)>& visit);
+  /// The greatest key in [begin, end), if any (a reverse seek); failed on a storage error.
+  lookup last_key(table t, std::string_view begin, std::string_view end);
   /// Flushes memtables and syncs the WAL (used at shutdown).
   status flush();
   /// Compacts a key range of a table (after large deletions).

@@ -21,15 +21,23 @@ std::string inbox_log::first_key(std::string_view user) {
 inbox_log::inbox_log(db& store, std::string user) : db_(store), user_(std::move(user)) {
   auto next = db_.get(table::inbox_meta, user_);
   auto first = next.failed() ? next : db_.get(table::inbox_meta, first_key(user_));
-  if (first.failed()) {
-    loaded_ = {first.error()};
+  uint64_t lower = first.found() ? from_be64(first.value()) : 0;
+  // The next seq: past the last item still stored, and past what the last removal recorded
+  // (which covers an inbox emptied by acks). Appends do not write it: their items do.
+  auto last = first.failed()
+                  ? first
+                  : db_.last_key(table::inbox, item_key(user_, lower), item_key(user_, UINT64_MAX));
+  if (last.failed()) {
+    loaded_ = {last.error()};
     return;
   }
-  if (!next.found())
-    return; // a new inbox
-  next_seq_ = from_be64(next.value());
+  if (next.found())
+    next_seq_ = std::max(next_seq_, from_be64(next.value()));
+  if (last.found())
+    next_seq_ = std::max(
+        next_seq_, from_be64(std::string_view{last.value()}.substr(last.value().size() - 8)) + 1);
   if (first.found()) {
-    first_seq_ = std::min(from_be64(first.value()), next_seq_);
+    first_seq_ = std::min(lower, next_seq_);
     return;
   }
   // Written before first seqs were kept: find the first item once (the next ack records it).
@@ -48,8 +56,7 @@ std::vector<uint64_t> inbox_log::stage_append(const std::vector<std::string>& it
     seqs.push_back(next_seq_);
     b.put(table::inbox, item_key(user_, next_seq_++), item);
   }
-  b.put(table::inbox_meta, user_, be64(next_seq_));
-  return seqs;
+  return seqs; // the next seq is implied by the items (see the constructor)
 }
 
 uint64_t inbox_log::stage_remove(uint64_t upto, batch& b) {
@@ -62,6 +69,8 @@ uint64_t inbox_log::stage_remove(uint64_t upto, batch& b) {
   for (uint64_t seq = first_seq_; seq <= upto; ++seq)
     b.del(table::inbox, item_key(user_, seq));
   b.put(table::inbox_meta, first_key(user_), be64(upto + 1));
+  // Once these items are gone, nothing else says how far seqs went: record it.
+  b.put(table::inbox_meta, user_, be64(next_seq_));
   return upto + 1;
 }
 

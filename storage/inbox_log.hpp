@@ -1,17 +1,20 @@
 #pragma once
 // One user's durable, ordered inbox on top of `db`.
 //
-// Keys (inbox_meta): `user` -> be64(next seq); `user \0 first` -> be64(first live seq).
+// Keys (inbox_meta): `user` -> be64(next seq) as of the last removal; `user \0 first` ->
+// be64(first live seq), written with every removal.
 // Keys (inbox): `user \0 be64(seq)` -> item bytes.
-// Invariants: seq is strictly increasing and never reused, because the next seq is written
-// in the same batch as every item and survives even when the inbox is emptied by an ack.
+// Invariants: seq is strictly increasing and never reused for an item anyone saw: on opening,
+// the next seq is past the last stored item and past the next seq recorded by the last
+// removal (written in the removal's batch, so it survives an inbox emptied by acks). Only
+// seqs of appends whose write failed may be handed out again after a restart; no one saw them.
 // The first live seq is written with every removal, so opening an inbox reads two meta
-// records and never walks the tombstones of acknowledged items (an inbox written before the
-// first seq was kept is scanned once). Appends and removals touch different meta keys, so
-// batches in flight at the same time never overwrite each other's counters.
-// Writes are staged: stage_* adds the changes to a batch that the caller writes (directly or
-// through the group writer) and then confirms; seqs of an append whose write failed are never
-// used again (a hole no reader sees).
+// records and seeks once to its last item, never walking the tombstones of acknowledged items
+// (an inbox written before the first seq was kept is scanned once). Appends write only their
+// items (one memtable insert fewer per message), so batches in flight never overwrite each
+// other's counters. Writes are staged: stage_* adds the changes to a batch that the caller
+// writes (directly or through the group writer) and then confirms; seqs of an append whose
+// write failed stay unused while the inbox runs (a hole no reader sees).
 // Concurrency: not thread-safe; exactly one owner (the user's inbox actor) per user.
 // May block: the constructor and read() do disk reads; the synchronous append() and
 // remove_upto() write.
@@ -45,7 +48,7 @@ public:
   uint64_t first_seq() const { return first_seq_; }
   std::size_t size() const { return static_cast<std::size_t>(next_seq_ - first_seq_); }
 
-  /// Adds `items` and the next-seq counter to `b` and reserves their seqs (returned).
+  /// Adds `items` to `b` and reserves their seqs (returned).
   std::vector<uint64_t> stage_append(const std::vector<std::string>& items, batch& b);
   /// Adds the deletes of every item in [first_seq(), upto] and the new first seq to `b`;
   /// returns the first seq the inbox has once `b` is written (pass it to removed()).

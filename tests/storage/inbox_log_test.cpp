@@ -162,11 +162,54 @@ TEST_CASE("a failed read of the inbox counters leaves the log unusable, not empt
   inbox_log inbox{*store, "erin"};
   CHECK_FALSE(inbox.loaded().ok());
   fail = false;
-  CHECK(store->get(table::inbox_meta, "erin").found());
+  inbox_log again{*store, "erin"};
+  CHECK(again.loaded().ok());
+  CHECK(again.next_seq() == 3);
   auto failing = [&] {
     fail = true;
     return store->get(table::inbox_meta, "erin");
   }();
   CHECK(failing.failed());
   CHECK_FALSE(failing.found());
+}
+
+TEST_CASE("the next seq survives a reopen whether items remain, all were acked, or writes failed") {
+  temp_dir dir;
+  auto store = db::open({dir.path.string(), false});
+  {
+    inbox_log inbox{*store, "fay"};
+    batch none;
+    REQUIRE(inbox.append(items(0, 5), none).ok()); // seqs 1..5; no counter written
+  }
+  {
+    inbox_log inbox{*store, "fay"};
+    CHECK(inbox.next_seq() == 6); // from the last item
+    CHECK(inbox.first_seq() == 1);
+    batch extra;
+    REQUIRE(inbox.remove_upto(5, extra).ok()); // emptied: the removal records next = 6
+    batch b;
+    inbox.stage_append(items(5, 7), b); // seqs 6, 7 reserved, their write lost
+  }
+  {
+    inbox_log inbox{*store, "fay"};
+    CHECK(inbox.next_seq() == 6); // 6 and 7 were never written: no one saw them
+    CHECK(inbox.first_seq() == 6);
+    CHECK(inbox.size() == 0);
+    batch b;
+    REQUIRE(inbox.append(items(7, 8), b).ok()); // seq 6
+    batch c;
+    auto first = inbox.stage_remove(6, c); // an ack of 6 staged...
+    batch d;
+    auto later = inbox.stage_append(items(8, 9), d); // ...while seq 7 is appended
+    CHECK(later.front() == 7);
+    REQUIRE(store->write(c).ok());
+    inbox.removed(first);
+    REQUIRE(store->write(d).ok());
+  }
+  inbox_log inbox{*store, "fay"};
+  CHECK(inbox.first_seq() == 7);
+  CHECK(inbox.next_seq() == 8);
+  auto got = inbox.read(1, 10);
+  REQUIRE(got.size() == 1);
+  CHECK(got.front().seq == 7);
 }
