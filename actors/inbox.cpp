@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "actors/messages.hpp"
-#include "actors/profile.hpp"
 #include "media/access.hpp"
 #include "net/codec.hpp"
 #include "net/msgpack_map.hpp"
@@ -412,14 +411,43 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   }
   if (accepted.empty())
     return;
-  // A failed read of a `received` record or a profile drops this read receipt: the client
-  // may send `read` again (reads are idempotent), and a receipt is never sent against a
-  // privacy setting that could not be checked.
-  auto reader = load_profile(*ctx->store, log->user()).value;
-  auto sender = load_profile(*ctx->store, from).value;
-  if (!reader || !sender || !reader->read_receipts || !sender->read_receipts)
-    return;
   reporting.insert(keys.begin(), keys.end());
+  auto release = [this](const std::vector<std::string>& done) {
+    for (const auto& key : done)
+      reporting.erase(key);
+  };
+  // Either side switching read receipts off means no read receipt (as in WhatsApp); each
+  // side's setting is asked of the profile shard that owns it. A setting that cannot be read
+  // drops this receipt (never sent against a setting not checked); the client may `read`
+  // again, reads are idempotent.
+  auto refused = [this, keys, release](const caf::error&) {
+    release(keys);
+    node_metrics::add(ctx->metrics->read_receipts_failed);
+  };
+  self->request(ctx->shard(ctx->profiles, log->user()), receipt_timeout, atom::privacy::value,
+                log->user())
+      .then(
+          [this, from, accepted, keys, release, refused](bool exists, bool receipts,
+                                                         const std::string&) {
+            if (!exists || !receipts)
+              return release(keys);
+            self->request(ctx->shard(ctx->profiles, from), receipt_timeout, atom::privacy::value,
+                          from)
+                .then(
+                    [this, from, accepted, keys, release](bool exists, bool receipts,
+                                                          const std::string&) {
+                      if (!exists || !receipts)
+                        return release(keys);
+                      send_read_receipt(from, accepted, keys);
+                    },
+                    refused);
+          },
+          refused);
+}
+
+void inbox_state::send_read_receipt(const std::string& from,
+                                    const std::vector<std::string>& accepted,
+                                    const std::vector<std::string>& keys) {
   auto release = [this](const std::vector<std::string>& done) {
     for (const auto& key : done)
       reporting.erase(key);

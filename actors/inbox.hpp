@@ -126,6 +126,10 @@ private:
   void forget_upto(uint64_t seq);
   /// The items in [from, upto] (from memory where held, else from RocksDB).
   std::vector<cached_item> items_between(uint64_t from, uint64_t upto, std::size_t max);
+  /// Stores the read receipt for `accepted` (whose `received` keys are `keys`) in `from`'s
+  /// inbox, then forgets the keys; on failure they stay for a later `read`.
+  void send_read_receipt(const std::string& from, const std::vector<std::string>& accepted,
+                         const std::vector<std::string>& keys);
   void start_ack(uint64_t upto);
   void finish_ack(uint64_t upto, storage::batch received);
   /// The ack round for `upto` is over (`ok`: its range is gone); runs what waited on it.

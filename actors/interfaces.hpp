@@ -17,6 +17,8 @@ namespace tidings {
 using profile_service = caf::typed_actor<
     caf::replies_to<atom::profile_get, std::string, std::string>::with<std::string>,
     caf::replies_to<atom::profile_set, std::string, std::string>::with<std::string>,
+    // (the user exists, read receipts on, last seen: everyone | contacts | nobody)
+    caf::replies_to<atom::privacy, std::string>::with<bool, bool, std::string>,
     caf::replies_to<atom::contacts, atom::list, std::string>::with<std::vector<std::string>>,
     caf::replies_to<atom::contacts, atom::add_item, std::string, std::string>::with<bool>,
     caf::replies_to<atom::contacts, atom::remove_item, std::string, std::string>::with<bool>,

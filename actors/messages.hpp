@@ -27,6 +27,7 @@ using written = caf::atom_constant<caf::atom("written")>;      ///< group writer
 using account = caf::atom_constant<caf::atom("account")>;      ///< gateway -> accounts worker
 using read = caf::atom_constant<caf::atom("read")>;            ///< session -> inbox: user read
 using profile_get = caf::atom_constant<caf::atom("profget")>;  ///< session -> profile shard
+using privacy = caf::atom_constant<caf::atom("privacy")>;      ///< a user's privacy settings
 using profile_set = caf::atom_constant<caf::atom("profset")>;  ///< session -> profile shard
 using contacts = caf::atom_constant<caf::atom("contacts")>;    ///< the contacts table
 using blocks = caf::atom_constant<caf::atom("blocks")>;        ///< the blocks table

@@ -101,6 +101,15 @@ caf::result<std::string> profile_state::get(const std::string& viewer, const std
   return net::encode(public_view(target, *p.value, viewer == target), net::encoding::msgpack);
 }
 
+caf::result<bool, bool, std::string> profile_state::privacy(const std::string& user) {
+  auto p = load_profile(*ctx->store, user);
+  if (p.failed)
+    return make_error(errc::unavailable);
+  if (!p.value)
+    return {false, false, std::string{"nobody"}};
+  return {true, p.value->read_receipts, p.value->last_seen_privacy};
+}
+
 caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
   if (overloaded())
     return make_error(errc::overloaded);
@@ -216,6 +225,7 @@ profile_service::behavior_type profile_actor(profile_service::stateful_pointer<p
       [self](atom::profile_set, const std::string& user, const std::string& changes) {
         return self->state.set(user, changes);
       },
+      [self](atom::privacy, const std::string& user) { return self->state.privacy(user); },
       [self](atom::contacts, atom::list, const std::string& owner) {
         return self->state.list(table::contacts, owner);
       },

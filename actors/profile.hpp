@@ -57,6 +57,8 @@ struct profile_state {
   bool overloaded() const;
   /// Encoded (msgpack) `profile` fields of `target` as `viewer` sees them.
   caf::result<std::string> get(const std::string& viewer, const std::string& target);
+  /// `user`'s privacy settings: (exists, read receipts on, last seen visibility).
+  caf::result<bool, bool, std::string> privacy(const std::string& user);
   /// Applies validated changes (msgpack object: name, about, avatar, privacy).
   caf::result<std::string> set(const std::string& user, const std::string& changes);
   caf::result<std::vector<std::string>> list(storage::table t, const std::string& owner);
