@@ -188,18 +188,29 @@ status db::write_group(const std::vector<batch*>& batches) {
   return {};
 }
 
+/// An iterator bounded to [begin, end) of a table (the bounds live as long as it does).
+struct db::range_iterator {
+  rocksdb::Slice lower;
+  rocksdb::Slice upper;
+  std::unique_ptr<rocksdb::Iterator> it;
+
+  range_iterator(impl& d, table t, std::string_view begin, std::string_view end)
+      : lower(slice(begin)), upper(slice(end)) {
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower;
+    ro.iterate_upper_bound = &upper;
+    it.reset(d.handle->NewIterator(ro, d.cf(t)));
+  }
+};
+
 status db::scan(table t, std::string_view begin, std::string_view end, std::size_t limit,
                 const std::function<bool(std::string_view, std::string_view)>& visit) {
   if (impl_->opts.read_fault && impl_->opts.read_fault(t, begin))
     return {"IO error: injected read fault"};
-  rocksdb::ReadOptions ro;
-  rocksdb::Slice lower = slice(begin);
-  rocksdb::Slice upper = slice(end);
-  ro.iterate_lower_bound = &lower;
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->handle->NewIterator(ro, impl_->cf(t))};
+  range_iterator range{*impl_, t, begin, end};
+  auto& it = range.it;
   std::size_t n = 0;
-  for (it->Seek(lower); it->Valid() && n < limit; it->Next(), ++n) {
+  for (it->Seek(range.lower); it->Valid() && n < limit; it->Next(), ++n) {
     auto k = it->key();
     auto v = it->value();
     if (!visit({k.data(), k.size()}, {v.data(), v.size()}))
@@ -213,12 +224,8 @@ status db::scan(table t, std::string_view begin, std::string_view end, std::size
 lookup db::last_key(table t, std::string_view begin, std::string_view end) {
   if (impl_->opts.read_fault && impl_->opts.read_fault(t, begin))
     return lookup::failure("IO error: injected read fault");
-  rocksdb::ReadOptions ro;
-  rocksdb::Slice lower = slice(begin);
-  rocksdb::Slice upper = slice(end);
-  ro.iterate_lower_bound = &lower;
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->handle->NewIterator(ro, impl_->cf(t))};
+  range_iterator range{*impl_, t, begin, end};
+  auto& it = range.it;
   it->SeekToLast();
   if (it->Valid())
     return lookup::found_value(it->key().ToString());

@@ -139,6 +139,7 @@ public:
 
 private:
   struct impl;
+  struct range_iterator;
   explicit db(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

@@ -8,21 +8,10 @@
 
 #include "storage/db.hpp"
 #include "storage/group_writer.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace tidings::storage;
-
-namespace {
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "tidings-gw-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
-
-} // namespace
+using tidings::test::temp_dir;
 
 TEST_CASE("the group writer reports each batch durable in submission order, merging writers") {
   temp_dir dir;

@@ -5,19 +5,12 @@
 
 #include "storage/db.hpp"
 #include "storage/inbox_log.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace tidings::storage;
+using tidings::test::temp_dir;
 
 namespace {
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "tidings-test-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
 
 std::vector<std::string> items(int from, int to) {
   std::vector<std::string> out;
