@@ -301,9 +301,17 @@ void session_state::ask(const Handle& dest, net::encoding frame_enc, const json&
 }
 
 void session_state::touch() {
-  if (state == phase::live && foreground)
-    self->send(ctx->shard(ctx->lastseen, user), atom::touch::value, user,
-               caf::actor_cast<caf::actor>(self));
+  if (state != phase::live || !foreground)
+    return;
+  // At most one report a second: while the session is in the foreground the user shows as
+  // online, and going to the background or ending sets last seen exactly; the touches only
+  // keep the persisted value fresh. A chatty client costs the lastseen shard nothing more.
+  auto now = ctx->now();
+  if (touched_at != 0 && now - touched_at < touch_interval_ms)
+    return;
+  touched_at = now;
+  self->send(ctx->shard(ctx->lastseen, user), atom::touch::value, user,
+             caf::actor_cast<caf::actor>(self));
 }
 
 void session_state::ok(net::encoding frame_enc, const json& id) {

@@ -23,6 +23,8 @@ namespace tidings {
 
 struct session_state {
   static inline const char* name = "session";
+  /// Activity is reported to the lastseen shard at most this often.
+  static constexpr int64_t touch_interval_ms = 1000;
 
   enum class phase { awaiting_auth, live, closing };
 
@@ -39,6 +41,7 @@ struct session_state {
   int64_t last_frame = 0;
   std::size_t bad_frames = 0;
   std::size_t inflight = 0;
+  int64_t touched_at = 0; ///< when activity was last reported to the lastseen shard
   double tokens = 0;
   int64_t tokens_at = 0;
 
