@@ -23,7 +23,9 @@
 // flight quits once they have completed.
 // Memory: the newest durable, unacknowledged items are kept (`recent`, bounded in bytes), so
 // pushing and acking them reads nothing back from RocksDB.
-// May block: RocksDB point reads (dedupe, blocks) and, for items older than `recent`, scans.
+// Reads only its own tables: the user's block list comes from the profile shard at start
+// (and each change after), read-receipt settings are asked of the profile shards.
+// May block: RocksDB point reads (dedupe, received) and, for items older than `recent`, scans.
 
 #include <deque>
 #include <functional>

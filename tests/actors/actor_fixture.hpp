@@ -34,8 +34,6 @@ public:
     auto enc = binary ? net::encoding::msgpack : net::encoding::json;
     auto value = net::decode(frame, enc, nullptr);
     std::lock_guard<std::mutex> guard{mtx_};
-    if (getenv("TIDINGS_TEST_TRACE"))
-      fprintf(stderr, "peer <- %s\n", frame.c_str());
     frames_.push_back(value.value_or(net::json{}));
     cv_.notify_all();
   }
