@@ -86,26 +86,28 @@ namespace {
 /// Bytes of recent items an inbox keeps in memory; older ones are read back when needed.
 constexpr std::size_t recent_bytes_max = 256 * 1024;
 
+std::size_t held_bytes(const cached_item& item) {
+  return item.bytes.size() + item.from.size() + item.mid.size();
+}
+
 } // namespace
 
 void inbox_state::remember(cached_item item) {
   if (item.seq < recent_from)
     return;
-  recent_bytes += item.bytes.size() + item.from.size() + item.mid.size();
+  recent_bytes += held_bytes(item);
   recent.push_back(std::move(item));
   // Beyond the bound the oldest go; they are read back from RocksDB when needed.
   while (recent_bytes > recent_bytes_max && !recent.empty()) {
-    auto& front = recent.front();
-    recent_bytes -= front.bytes.size() + front.from.size() + front.mid.size();
-    recent_from = front.seq + 1;
+    recent_bytes -= held_bytes(recent.front());
+    recent_from = recent.front().seq + 1;
     recent.pop_front();
   }
 }
 
 void inbox_state::forget_upto(uint64_t seq) {
   while (!recent.empty() && recent.front().seq <= seq) {
-    auto& front = recent.front();
-    recent_bytes -= front.bytes.size() + front.from.size() + front.mid.size();
+    recent_bytes -= held_bytes(recent.front());
     recent.pop_front();
   }
   recent_from = std::max(recent_from, seq + 1);
@@ -132,7 +134,8 @@ cached_item describe(uint64_t seq, std::string bytes) {
 
 } // namespace
 
-std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto, std::size_t max) {
+std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto, std::size_t max,
+                                                    bool described) {
   std::vector<cached_item> out;
   from = std::max(from, log->first_seq());
   if (from < recent_from && max > 0) {
@@ -140,7 +143,13 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
     for (auto& entry : log->read(from, max)) {
       if (entry.seq > last)
         break;
-      out.push_back(describe(entry.seq, std::move(entry.item)));
+      if (described) {
+        out.push_back(describe(entry.seq, std::move(entry.item)));
+      } else {
+        out.emplace_back();
+        out.back().seq = entry.seq;
+        out.back().bytes = std::move(entry.item);
+      }
     }
   }
   for (const auto& item : recent) {
@@ -291,7 +300,7 @@ void inbox_state::start_ack(uint64_t upto) {
   std::map<std::string, std::vector<std::string>> by_sender;
   storage::batch received;
   auto now = ctx->now();
-  for (auto& item : items_between(log->first_seq(), upto, SIZE_MAX)) {
+  for (auto& item : items_between(log->first_seq(), upto, SIZE_MAX, true)) {
     if (!item.is_msg)
       continue; // no receipt is ever generated for a receipt
     received.put(storage::table::received, received_key(log->user(), item.mid),
@@ -484,7 +493,9 @@ void inbox_state::push_more() {
   }
   while (pushed_upto < written_upto && in_flight.size() < st.push_window &&
          in_flight_bytes < st.push_window_bytes) {
-    auto items = items_between(pushed_upto + 1, written_upto, st.push_window - in_flight.size());
+    // Pushing needs only the bytes: items read back from RocksDB are not decoded.
+    auto items =
+        items_between(pushed_upto + 1, written_upto, st.push_window - in_flight.size(), false);
     if (items.empty()) {
       pushed_upto = written_upto; // only holes of failed writes are left
       break;

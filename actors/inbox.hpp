@@ -126,8 +126,10 @@ private:
   void remember(cached_item item);
   /// Drops remembered items at or below `seq`.
   void forget_upto(uint64_t seq);
-  /// The items in [from, upto] (from memory where held, else from RocksDB).
-  std::vector<cached_item> items_between(uint64_t from, uint64_t upto, std::size_t max);
+  /// The items in [from, upto] (from memory where held, else from RocksDB); `described`:
+  /// with sender, mid and media of the items read from RocksDB (acks need them, pushes not).
+  std::vector<cached_item> items_between(uint64_t from, uint64_t upto, std::size_t max,
+                                         bool described);
   /// Stores the read receipt for `accepted` (whose `received` keys are `keys`) in `from`'s
   /// inbox, then forgets the keys; on failure they stay for a later `read`.
   void send_read_receipt(const std::string& from, const std::vector<std::string>& accepted,
