@@ -230,8 +230,9 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   }
   if (!r.ok())
     return bad_request(r.error(), frame_enc, id);
-  if (is_media_kind(*kind)) {
-    auto allowed = media::may_read(*ctx->store, content["media"]["hash"].get<std::string>(), user);
+  auto media_hash = is_media_kind(*kind) ? content["media"]["hash"].get<std::string>() : "";
+  if (!media_hash.empty()) {
+    auto allowed = media::may_read(*ctx->store, media_hash, user);
     if (allowed == storage::answer::failed)
       return send_error(errc::unavailable, "storage unavailable, retry with the same cid",
                         frame_enc, id, jittered(500));
@@ -243,7 +244,6 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   ++inflight;
   touch();
   auto cid_copy = *cid;
-  auto media_hash = is_media_kind(*kind) ? content["media"]["hash"].get<std::string>() : "";
   self->request(ctx->directory, request_timeout,
                 deliver_request{*to, user, *cid, net::encode(content, net::encoding::msgpack),
                                 std::move(media_hash)})
