@@ -103,8 +103,10 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
   buffer_.consume(buffer_.size());
   if (!handler_)
     return do_read();
+  // Counted before it is handed over, so its frame_done can never come first.
+  auto unprocessed = unprocessed_.fetch_add(1) + 1;
   handler_->on_frame(std::move(data), ws_.got_binary());
-  if (unprocessed_.fetch_add(1) + 1 < srv_.opts.read_credits)
+  if (unprocessed < srv_.opts.read_credits)
     return do_read();
   // Out of credits: stop reading until frame_done. The application may have caught up
   // between the increment and here; then exactly one of us wins `paused_` and reads.
