@@ -206,4 +206,35 @@ inline std::string text_content(const std::string& body) {
   return net::encode(net::json{{"kind", "text"}, {"body", body}}, net::encoding::msgpack);
 }
 
+/// The answer to a deliver: the mid, or the error.
+struct delivery {
+  std::string mid;
+  caf::error err;
+  bool answered = false;
+};
+
+/// Sends a text message from `from` to `to` through `target` (an inbox, or a directory that
+/// routes by `to`) and waits at most 10 s for the answer.
+inline delivery deliver_text(caf::actor_system& sys, const caf::actor& target,
+                             const std::string& to, const std::string& from,
+                             const std::string& cid) {
+  caf::scoped_actor self{sys};
+  delivery out;
+  self->request(target, 10s, deliver_request{to, from, cid, text_content("hi"), ""})
+      .receive(
+          [&](const sent_reply& r) {
+            out.mid = r.mid;
+            out.answered = true;
+          },
+          [&](const caf::error& err) { out.err = err; });
+  return out;
+}
+
+/// The error a delivery to `to` through `directory` gets (errc{} for none).
+inline errc deliver_error(caf::actor_system& sys, const caf::actor& directory,
+                          const std::string& to) {
+  auto d = deliver_text(sys, directory, to, "alice", "probe");
+  return d.answered ? errc{} : to_errc(d.err);
+}
+
 } // namespace tidings::test

@@ -18,11 +18,6 @@ namespace {
 
 using users_t = std::vector<std::string>;
 
-errc deliver_error(caf::actor_system& sys, const caf::actor& directory, const std::string& to) {
-  auto d = deliver_via(sys, directory, to, "alice", "probe");
-  return d.answered ? errc{} : to_errc(d.err);
-}
-
 } // namespace
 
 TEST_CASE("at shutdown the directory waits for a running ack round before inboxes quit") {

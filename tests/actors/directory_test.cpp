@@ -8,19 +8,6 @@
 using namespace tidings;
 using namespace tidings::test;
 
-namespace {
-
-errc deliver_error(caf::actor_system& sys, const caf::actor& directory, const std::string& to) {
-  caf::scoped_actor self{sys};
-  errc out = errc::internal;
-  self->request(directory, 5s, deliver_request{to, "alice", "c1", text_content("hi"), ""})
-      .receive([&](const sent_reply&) { out = errc{}; },
-               [&](const caf::error& err) { out = to_errc(err); });
-  return out;
-}
-
-} // namespace
-
 TEST_CASE("the directory tells an unknown recipient from an unreadable account") {
   actor_fixture f;
   f.add_account("bob");

@@ -13,33 +13,6 @@ using namespace tidings::test;
 
 namespace {
 
-/// Delivers one message to `inbox` and returns the reply: (mid, ts) or the error.
-struct delivery {
-  std::string mid;
-  caf::error err;
-};
-
-delivery deliver(caf::actor_system& sys, const caf::actor& inbox, const std::string& from,
-                 const std::string& cid) {
-  caf::scoped_actor self{sys};
-  delivery out;
-  self->request(inbox, 5s, deliver_request{"bob", from, cid, text_content("hi"), ""})
-      .receive([&](const sent_reply& r) { out.mid = r.mid; },
-               [&](const caf::error& err) { out.err = err; });
-  return out;
-}
-
-/// Sends alice..mallory's message to bob through the directory (which takes a recipient).
-delivery deliver_via(caf::actor_system& sys, const caf::actor& directory, const std::string& from,
-                     const std::string& cid) {
-  caf::scoped_actor self{sys};
-  delivery out;
-  self->request(directory, 5s, deliver_request{"bob", from, cid, text_content("hi"), ""})
-      .receive([&](const sent_reply& r) { out.mid = r.mid; },
-               [&](const caf::error& err) { out.err = err; });
-  return out;
-}
-
 std::size_t stored_items(storage::db& store, const std::string& user) {
   storage::inbox_log log{store, user};
   return log.size();
@@ -68,7 +41,7 @@ TEST_CASE("a read receipt that cannot be stored leaves the reader's inbox runnin
   caf::anon_send(inbox, atom::read::value, std::string{"alice"}, std::vector<std::string>{"m1"});
   REQUIRE(refused.wait_for(1));
   // Handled after the error response: the inbox must still be there to store it.
-  auto reply = deliver(*f.sys, inbox, "alice", "c1");
+  auto reply = deliver_text(*f.sys, inbox, "bob", "alice", "c1");
   CHECK_FALSE(reply.err);
   CHECK_FALSE(reply.mid.empty());
   // The received record stays, so a later `read` can still report it.
@@ -81,13 +54,13 @@ TEST_CASE("a dedupe record that cannot be read is never taken for a new message"
   actor_fixture f;
   f.add_account("bob");
   auto inbox = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
-  auto first = deliver(*f.sys, inbox, "alice", "c1");
+  auto first = deliver_text(*f.sys, inbox, "bob", "alice", "c1");
   REQUIRE_FALSE(first.err);
   f.fail_reads(storage::table::dedupe);
-  auto retry = deliver(*f.sys, inbox, "alice", "c1");
+  auto retry = deliver_text(*f.sys, inbox, "bob", "alice", "c1");
   CHECK(to_errc(retry.err) == errc::unavailable);
   f.fail_reads(storage::table::dedupe, false);
-  auto again = deliver(*f.sys, inbox, "alice", "c1");
+  auto again = deliver_text(*f.sys, inbox, "bob", "alice", "c1");
   CHECK(again.mid == first.mid);
   f.stop({inbox});
   f.shutdown();
@@ -103,12 +76,12 @@ TEST_CASE("a block list that cannot be read never lets the blocked sender's mess
   f.fail_reads(storage::table::blocks);
   // The inbox asks the profile shard for bob's blocks when it starts; that read fails.
   auto inbox = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
-  auto reply = deliver(*f.sys, inbox, "mallory", "c1");
+  auto reply = deliver_text(*f.sys, inbox, "bob", "mallory", "c1");
   CHECK(reply.err);
   CHECK(reply.mid.empty());
   f.fail_reads(storage::table::blocks, false);
   auto next = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
-  auto retry = deliver(*f.sys, next, "mallory", "c1");
+  auto retry = deliver_text(*f.sys, next, "bob", "mallory", "c1");
   CHECK_FALSE(retry.err); // `sent`, and nothing stored: the block is not revealed
   f.stop({next});
   f.shutdown();
@@ -120,7 +93,7 @@ TEST_CASE("an inbox whose counters cannot be read refuses work instead of starti
   f.add_account("bob");
   f.fail_reads(storage::table::inbox_meta);
   auto inbox = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
-  auto reply = deliver(*f.sys, inbox, "alice", "c1");
+  auto reply = deliver_text(*f.sys, inbox, "bob", "alice", "c1");
   CHECK(reply.err);
   CHECK(reply.mid.empty());
   f.fail_reads(storage::table::inbox_meta, false);
@@ -135,7 +108,7 @@ TEST_CASE("a running inbox follows blocks and unblocks told by the profile shard
   auto directory = f.sys->spawn(directory_actor, &f.ctx);
   f.ctx.directory = directory;
   // Spawned through the directory, so the shard's news reaches it.
-  REQUIRE_FALSE(deliver_via(*f.sys, directory, "mallory", "c1").err);
+  REQUIRE_FALSE(deliver_text(*f.sys, directory, "bob", "mallory", "c1").err);
   auto ask_profile = [&f](auto op) {
     caf::scoped_actor self{*f.sys};
     self->request(f.ctx.profiles.front(), 5s, atom::blocks::value, op, std::string{"bob"},
@@ -143,9 +116,9 @@ TEST_CASE("a running inbox follows blocks and unblocks told by the profile shard
         .receive([](bool) {}, [](const caf::error& err) { FAIL(caf::to_string(err)); });
   };
   ask_profile(atom::add_item::value);
-  REQUIRE_FALSE(deliver_via(*f.sys, directory, "mallory", "c2").err); // `sent`, not stored
+  REQUIRE_FALSE(deliver_text(*f.sys, directory, "bob", "mallory", "c2").err); // `sent`, not stored
   ask_profile(atom::remove_item::value);
-  REQUIRE_FALSE(deliver_via(*f.sys, directory, "mallory", "c3").err);
+  REQUIRE_FALSE(deliver_text(*f.sys, directory, "bob", "mallory", "c3").err);
   f.stop({directory});
   f.shutdown();
   CHECK(stored_items(*f.store, "bob") == 2); // c1 and c3; c2 came while mallory was blocked
@@ -155,15 +128,15 @@ TEST_CASE("a message whose write fails is answered unavailable and never seen; l
   actor_fixture f;
   f.add_account("bob");
   auto inbox = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
-  REQUIRE_FALSE(deliver(*f.sys, inbox, "alice", "c1").err);
+  REQUIRE_FALSE(deliver_text(*f.sys, inbox, "bob", "alice", "c1").err);
   f.fail_writes();
-  auto failed = deliver(*f.sys, inbox, "alice", "c2");
+  auto failed = deliver_text(*f.sys, inbox, "bob", "alice", "c2");
   CHECK(to_errc(failed.err) == errc::unavailable);
   f.fail_writes(false);
   // The retry of the same cid is a new message (nothing of c2 was stored), then c3.
-  auto retried = deliver(*f.sys, inbox, "alice", "c2");
+  auto retried = deliver_text(*f.sys, inbox, "bob", "alice", "c2");
   REQUIRE_FALSE(retried.err);
-  REQUIRE_FALSE(deliver(*f.sys, inbox, "alice", "c3").err);
+  REQUIRE_FALSE(deliver_text(*f.sys, inbox, "bob", "alice", "c3").err);
   // A session attached now gets the three stored messages in seq order; the failed write's
   // seq is a hole no one sees, and no seq is used twice.
   caf::scoped_actor session{*f.sys};

@@ -323,42 +323,17 @@ private:
   std::shared_ptr<shared> shared_;
 };
 
-/// The answer to a deliver: (mid, ts) or the error.
-struct delivery {
-  std::string mid;
-  caf::error err;
-  bool answered = false;
-};
-
 /// Delivers a text message straight to an inbox (bounded).
 inline delivery deliver_to_inbox(caf::actor_system& sys, const caf::actor& inbox,
                                  const std::string& from, const std::string& cid) {
-  caf::scoped_actor self{sys};
-  delivery out;
-  self->request(inbox, 10s, deliver_request{"", from, cid, text_content("hi"), ""})
-      .receive(
-          [&](const sent_reply& r) {
-            out.mid = r.mid;
-            out.answered = true;
-          },
-          [&](const caf::error& err) { out.err = err; });
-  return out;
+  return deliver_text(sys, inbox, "", from, cid);
 }
 
 /// Delivers a text message to `to` through a directory (bounded).
 inline delivery deliver_via(caf::actor_system& sys, const caf::actor& directory,
                             const std::string& to, const std::string& from,
                             const std::string& cid) {
-  caf::scoped_actor self{sys};
-  delivery out;
-  self->request(directory, 10s, deliver_request{to, from, cid, text_content("hi"), ""})
-      .receive(
-          [&](const sent_reply& r) {
-            out.mid = r.mid;
-            out.answered = true;
-          },
-          [&](const caf::error& err) { out.err = err; });
-  return out;
+  return deliver_text(sys, directory, to, from, cid);
 }
 
 /// Attaches a session straight to an inbox; returns the inbox (null on error or timeout).
