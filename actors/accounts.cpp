@@ -84,13 +84,20 @@ net::http_response http_error(errc code, std::string_view message) {
   return json_response(status_of(code), json{{"error", to_string(code)}, {"message", message}});
 }
 
-std::size_t accounts_shard(const account_request& req, std::size_t shards) {
-  // Requests naming a user go to that user's shard; logout goes by token.
-  std::string key = req.bearer;
+std::string accounts_user(const account_request& req) {
+  if (req.method == "DELETE")
+    return std::string{token_user(req.bearer)};
   if (auto v = net::decode(req.body, net::encoding::json, nullptr);
-      v && v->contains("user") && (*v)["user"].is_string())
-    key = (*v)["user"].get<std::string>();
-  return cluster::shard_of(key, shards);
+      v && v->is_object() && v->contains("user") && (*v)["user"].is_string())
+    return (*v)["user"].get<std::string>();
+  return {};
+}
+
+std::size_t accounts_shard(const account_request& req, std::size_t shards) {
+  // Requests naming a user go to that user's shard; a logout with an old-style token (which
+  // names nobody) by the token.
+  auto key = accounts_user(req);
+  return cluster::shard_of(key.empty() ? req.bearer : key, shards);
 }
 
 net::http_response accounts_state::create(const account_request& req) {
@@ -146,7 +153,8 @@ net::http_response accounts_state::login(const account_request& req) {
   }
   if (recent.empty())
     failures.erase(cred->user);
-  auto token = random_id(32);
+  // The token names its user, so any node knows where it is kept (the user's home).
+  auto token = cred->user + ":" + random_id(32);
   storage::batch b;
   b.put(storage::table::tokens, token_key(token), cred->user);
   if (!ctx->store->write(b).ok())
@@ -187,6 +195,26 @@ account_reply accounts_state::handle(const account_request& req) {
     if (name == "Retry-After")
       reply.retry_after_s = static_cast<uint32_t>(std::stoul(value));
   return reply;
+}
+
+registry_service::behavior_type registry_actor(registry_service::pointer, const node_context* ctx) {
+  return {
+      [ctx](atom::token, const std::string& token) -> caf::result<std::string> {
+        auto owner = ctx->store->get(storage::table::tokens, token_key(token));
+        if (owner.failed())
+          return make_error(errc::unavailable);
+        auto named = token_user(token);
+        if (!owner.found() || (!named.empty() && named != owner.value()))
+          return std::string{};
+        return std::move(owner.value());
+      },
+      [ctx](atom::exists, const std::string& user) -> caf::result<bool> {
+        auto exists = ctx->store->contains(storage::table::accounts, user);
+        if (exists == storage::answer::failed)
+          return make_error(errc::unavailable);
+        return exists == storage::answer::yes;
+      },
+  };
 }
 
 accounts_service::behavior_type

@@ -7,8 +7,11 @@
 // hash passwords in parallel.
 // Blocks: argon2id takes tens of milliseconds by design, so workers are spawned detached
 // (a thread each) and never share a scheduler thread with the chat actors.
-// Passwords are stored only as argon2id strings (libsodium); tokens are 256 random bits,
-// handed out once and stored only as their BLAKE2b hash.
+// Passwords are stored only as argon2id strings (libsodium); tokens are `USER:` and 256 random
+// bits, handed out once and stored only as their BLAKE2b hash. The user in the token tells
+// any node of a cluster which node keeps it (the user's home); it grants nothing by itself.
+// The registry answers token and existence checks from other actors and nodes, so a session
+// never waits behind a password hash.
 
 #include <deque>
 #include <string>
@@ -42,6 +45,14 @@ struct accounts_state {
 
 accounts_service::behavior_type
 accounts_actor(accounts_service::stateful_pointer<accounts_state> self, const node_context* ctx);
+
+/// The accounts registry: token and existence checks (point reads, never a password hash).
+registry_service::behavior_type registry_actor(registry_service::pointer self,
+                                               const node_context* ctx);
+
+/// The user an account request is about: the body's `user`, or the user a logout's token
+/// names ("" if none).
+std::string accounts_user(const account_request& req);
 
 /// The shard of the accounts worker responsible for a request.
 std::size_t accounts_shard(const account_request& req, std::size_t shards);

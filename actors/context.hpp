@@ -13,6 +13,7 @@
 #include "actors/interfaces.hpp"
 
 #include "actors/metrics.hpp"
+#include "cluster/members.hpp"
 #include "cluster/placement.hpp"
 #include "storage/db.hpp"
 #include "storage/group_writer.hpp"
@@ -59,13 +60,37 @@ struct node_context {
   node_metrics* metrics = nullptr;        ///< counters for /metrics (atomics)
   std::vector<profile_service> profiles;  ///< profile service shards
   std::vector<lastseen_service> lastseen; ///< lastseen service shards
+  std::vector<accounts_service> accounts; ///< accounts workers (argon2id, detached)
+  registry_service registry;              ///< tokens and account existence
+  const cluster::view* cluster = nullptr; ///< the members and who is up; null: one node
 
   /// The shard of `user` among `shards`.
   template <class Handle>
   const Handle& shard(const std::vector<Handle>& shards, const std::string& user) const {
     return shards[cluster::shard_of(user, shards.size())];
   }
+
+  // Where a user's data lives: the local actor when this node is the user's home, else the
+  // home's gate (seen through the service's interface). An invalid handle means the home is
+  // down: callers answer `unavailable` with a jittered `retry_ms`.
+  bool is_home(const std::string& user) const;
+  caf::actor directory_of(const std::string& user) const;
+  profile_service profile_of(const std::string& user) const;
+  lastseen_service lastseen_of(const std::string& user) const;
+  registry_service registry_of(const std::string& user) const;
+  accounts_service accounts_of(const account_request& req) const;
+  /// `users` grouped by the lastseen actor each one's presence lives in (local shards, or the
+  /// gates of their homes); users whose home is down are left out.
+  std::vector<std::pair<lastseen_service, std::vector<std::string>>>
+  lastseen_groups(std::vector<std::string> users) const;
+
+private:
+  caf::actor home_gate(const std::string& user) const;
 };
+
+/// The user a bearer token names (tokens are `USER:SECRET`), or "" for a token of the older
+/// form that names nobody (valid on its own node only).
+std::string_view token_user(std::string_view token);
 
 /// A random identifier: `bytes` random bytes as lowercase hex.
 std::string random_id(std::size_t bytes);

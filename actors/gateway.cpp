@@ -68,16 +68,34 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
           "tidings_storage_batches_total " +
           std::to_string(w.batches) + "\n";
     }
+    if (ctx_.cluster != nullptr) {
+      std::size_t up = 0;
+      auto members = ctx_.cluster->status();
+      for (const auto& m : members)
+        up += m.up && !m.address.empty();
+      res.body += "# HELP tidings_cluster_peers Configured peers of this node.\n"
+                  "# TYPE tidings_cluster_peers gauge\ntidings_cluster_peers " +
+                  std::to_string(members.size() - 1) +
+                  "\n# HELP tidings_cluster_peers_up Peers connected and handshaken.\n"
+                  "# TYPE tidings_cluster_peers_up gauge\ntidings_cluster_peers_up " +
+                  std::to_string(up) + "\n";
+    }
     return reply(std::move(res));
   }
   if (path == "/v1/accounts" || path == "/v1/sessions") {
     account_request req{std::move(request.method), std::string{path}, std::move(request.bearer),
                         std::move(request.body)};
-    auto worker = accounts_[accounts_shard(req, accounts_.size())];
+    auto worker = ctx_.accounts_of(req); // in a cluster, on the user's home node
     // A short-lived actor asks the worker and completes the HTTP reply: the reply function
     // stays in this process, never in a message.
     sys_.spawn([worker, req = std::move(req),
                 reply = std::move(reply)](caf::event_based_actor* self) mutable {
+      if (!worker) {
+        auto res = http_error(errc::unavailable, "the user's home node is down, retry");
+        res.headers.emplace_back("Retry-After", "1");
+        reply(std::move(res));
+        return self->quit();
+      }
       self->request(worker, account_timeout, atom::account::value, std::move(req))
           .then(
               [self, reply](const account_reply& r) {

@@ -21,9 +21,8 @@ namespace tidings {
 
 class gateway : public net::application {
 public:
-  gateway(caf::actor_system& sys, const node_context& ctx, std::vector<accounts_service> accounts,
-          media::service& media)
-      : sys_(sys), ctx_(ctx), accounts_(std::move(accounts)), media_(media) {}
+  gateway(caf::actor_system& sys, const node_context& ctx, media::service& media)
+      : sys_(sys), ctx_(ctx), media_(media) {}
 
   std::unique_ptr<net::ws_handler> open_ws(std::shared_ptr<net::ws_peer> peer, std::string bearer,
                                            std::string target) override;
@@ -37,7 +36,6 @@ private:
 
   caf::actor_system& sys_;
   const node_context& ctx_;
-  std::vector<accounts_service> accounts_;
   media::service& media_;
 };
 

@@ -33,8 +33,8 @@ void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::st
 
 void inbox_state::load_blocks() {
   // `await`: deliveries wait until the list is here, so none slips past a block.
-  self->request(ctx->shard(ctx->profiles, log->user()), std::chrono::seconds(30),
-                atom::blocks::value, atom::list::value, log->user())
+  self->request(ctx->profile_of(log->user()), std::chrono::seconds(30), atom::blocks::value,
+                atom::list::value, log->user())
       .await(
           [this](const std::vector<std::string>& users) {
             blocked.insert(users.begin(), users.end());
@@ -326,7 +326,13 @@ void inbox_state::start_ack(uint64_t upto) {
     finish_ack(upto, std::move(state->received));
   };
   for (auto& [sender, mids] : by_sender) {
-    self->request(ctx->directory, receipt_timeout,
+    auto home = ctx->directory_of(sender);
+    if (!home) { // the sender's home node is down: the round is retried
+      state->failed = true;
+      done();
+      continue;
+    }
+    self->request(home, receipt_timeout,
                   receipt_delivery{sender, receipt_item("delivered", log->user(), mids, now)})
         .then([done](uint64_t) { done(); },
               [state, done](const caf::error& err) {
@@ -433,15 +439,16 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     release(keys);
     node_metrics::add(ctx->metrics->read_receipts_failed);
   };
-  self->request(ctx->shard(ctx->profiles, log->user()), receipt_timeout, atom::privacy::value,
-                log->user())
+  auto sender_profile = ctx->profile_of(from);
+  if (!sender_profile) // the sender's home node is down
+    return refused(make_error(errc::unavailable));
+  self->request(ctx->profile_of(log->user()), receipt_timeout, atom::privacy::value, log->user())
       .then(
-          [this, from, accepted, keys, release, refused](bool exists, bool receipts,
-                                                         const std::string&) {
+          [this, from, accepted, keys, release, refused, sender_profile](bool exists, bool receipts,
+                                                                         const std::string&) {
             if (!exists || !receipts)
               return release(keys);
-            self->request(ctx->shard(ctx->profiles, from), receipt_timeout, atom::privacy::value,
-                          from)
+            self->request(sender_profile, receipt_timeout, atom::privacy::value, from)
                 .then(
                     [this, from, accepted, keys, release](bool exists, bool receipts,
                                                           const std::string&) {
@@ -461,7 +468,13 @@ void inbox_state::send_read_receipt(const std::string& from,
     for (const auto& key : done)
       reporting.erase(key);
   };
-  self->request(ctx->directory, receipt_timeout,
+  auto home = ctx->directory_of(from);
+  if (!home) { // the sender's home node is down: the client's next `read` retries
+    release(keys);
+    node_metrics::add(ctx->metrics->read_receipts_failed);
+    return;
+  }
+  self->request(home, receipt_timeout,
                 receipt_delivery{from, receipt_item("read", log->user(), accepted, ctx->now())})
       .then(
           [this, keys, release](uint64_t) {

@@ -40,4 +40,22 @@ using lastseen_service = caf::typed_actor<
 using accounts_service =
     caf::typed_actor<caf::replies_to<atom::account, account_request>::with<account_reply>>;
 
+/// The accounts registry (actors/accounts.*): the quick questions about accounts, answered
+/// without waiting behind a password hash. `token` answers the token's user ("" for an
+/// unknown or revoked token); `exists` whether an account exists.
+using registry_service =
+    caf::typed_actor<caf::replies_to<atom::token, std::string>::with<std::string>,
+                     caf::replies_to<atom::exists, std::string>::with<bool>>;
+
+/// What reaches a user's inbox through the directory of the user's home node.
+using routing_service = caf::typed_actor<caf::replies_to<deliver_request>::with<sent_reply>,
+                                         caf::replies_to<attach_request>::with<caf::actor>,
+                                         caf::replies_to<receipt_delivery>::with<uint64_t>>;
+
+/// A node's gate (actors/gate.*): every request another node may make of this one, passed on
+/// to the local actor that owns the user it names. Remote handles of any service above are
+/// the peer's gate cast to that service's interface.
+using gate_service = routing_service::extend_with<profile_service, lastseen_service,
+                                                  accounts_service, registry_service>;
+
 } // namespace tidings

@@ -40,6 +40,8 @@ using offline = caf::atom_constant<caf::atom("offline")>;      ///< session -> l
 using presence = caf::atom_constant<caf::atom("presence")>;    ///< presence query or push
 using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
 using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
+using token = caf::atom_constant<caf::atom("token")>;          ///< whose is this bearer token
+using exists = caf::atom_constant<caf::atom("exists")>;        ///< does this account exist
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it

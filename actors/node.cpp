@@ -5,10 +5,12 @@
 
 #include "actors/accounts.hpp"
 #include "actors/directory.hpp"
+#include "actors/gate.hpp"
 #include "actors/gateway.hpp"
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
 #include "actors/sweeper.hpp"
+#include "cluster/membership.hpp"
 
 namespace tidings {
 
@@ -52,13 +54,19 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   opts_.server.reads_paused = &metrics_.frames_paused;
   ctx_.directory = sys_.spawn(directory_actor, &ctx_);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts_.account_workers); ++i)
-    accounts_.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));
+    ctx_.accounts.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));
+  ctx_.registry = sys_.spawn(registry_actor, &ctx_);
   sweeper_ = sys_.spawn(sweeper_actor, &ctx_);
   spawn_services(sys_, ctx_);
+  gate_ = sys_.spawn(gate_actor, &ctx_);
+  if (!opts_.cluster.node_id.empty()) {
+    members_ = std::make_unique<cluster::view>(opts_.cluster.node_id, opts_.cluster.peers);
+    ctx_.cluster = members_.get();
+  }
   opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
   opts_.media.now = ctx_.now;
   media_ = std::make_unique<media::service>(*store_, opts_.media);
-  gateway_ = std::make_unique<gateway>(sys_, ctx_, accounts_, *media_);
+  gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_);
   server_ = std::make_unique<net::server>(opts_.server, *gateway_);
 }
 
@@ -67,6 +75,22 @@ node::~node() {
 }
 
 uint16_t node::start() {
+  if (members_) {
+    cluster::membership_options mo;
+    if (opts_.cluster.protocol_version != 0)
+      mo.version = opts_.cluster.protocol_version;
+    mo.now = ctx_.now;
+    mo.log = opts_.cluster.log;
+    membership_ = sys_.spawn(cluster::membership_actor, members_.get(),
+                             caf::actor_cast<caf::actor>(gate_), std::move(mo));
+    auto port =
+        sys_.middleman().publish(membership_, opts_.cluster.port, opts_.cluster.bind.c_str(), true);
+    if (!port)
+      throw std::runtime_error("cannot open the cluster port " + opts_.cluster.bind + ":" +
+                               std::to_string(opts_.cluster.port) + ": " +
+                               sys_.render(port.error()));
+    cluster_port_ = *port;
+  }
   media_->start();
   return server_->start();
 }
@@ -77,15 +101,25 @@ void node::stop() {
   stopped_ = true;
   server_->shutdown(opts_.shutdown_grace);
   media_->stop(); // pending uploads are committed (their answers can no longer go out)
+  if (membership_) {
+    // Peers see this node down at once; requests already passed on are still answered.
+    sys_.middleman().unpublish(membership_, cluster_port_);
+    caf::anon_send_exit(membership_, caf::exit_reason::user_shutdown);
+  }
+  caf::anon_send_exit(gate_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.directory, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
   stop_services(ctx_);
-  for (auto& a : accounts_)
+  for (auto& a : ctx_.accounts)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx_.registry, caf::exit_reason::user_shutdown);
   // Session actors quit as their connections end; all of them hold &ctx_ and the store.
   sys_.await_all_actors_done();
-  accounts_.clear();
+  ctx_.accounts.clear();
+  ctx_.registry = nullptr;
   ctx_.directory = nullptr;
+  gate_ = nullptr;
+  membership_ = nullptr;
   writer_->stop(); // every inbox has quit, so nothing waits on a write any more
   if (auto st = store_->flush(); !st.ok())
     std::cerr << "tidings: flush at shutdown failed: " << st.error << "\n";

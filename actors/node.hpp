@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "cluster/members.hpp"
 #include "media/service.hpp"
 #include "net/server.hpp"
 #include "storage/db.hpp"
@@ -20,12 +21,23 @@ namespace tidings {
 
 class gateway;
 
+/// Clustering (docs/OPERATIONS.md, "Cluster"): off when `node_id` is empty.
+struct cluster_options {
+  std::string node_id;
+  std::string bind = "0.0.0.0";                ///< address of the cluster port
+  uint16_t port = 0;                           ///< 0 picks a free one
+  std::vector<cluster::member> peers;          ///< the other members
+  uint32_t protocol_version = 0;               ///< 0: this build's (tests pretend others)
+  std::function<void(const std::string&)> log; ///< membership events, one line each
+};
+
 struct node_options {
   net::server_options server;
   storage::db_options db;
   storage::group_writer::options writer; ///< group commit of the inboxes' writes
   node_settings settings;
   media::options media; ///< `root` and `now` are set by the node (data dir, node clock)
+  cluster_options cluster;
   std::size_t account_workers = 2;
   std::chrono::milliseconds shutdown_grace{5000};
 };
@@ -35,8 +47,10 @@ public:
   node(caf::actor_system& sys, node_options opts);
   ~node();
 
-  /// Starts serving; returns the bound port.
+  /// Starts serving; returns the bound port. A clustered node first opens its cluster port
+  /// (`cluster_port()`) and starts connecting to its peers.
   uint16_t start();
+  uint16_t cluster_port() const { return cluster_port_; }
   /// Closes every connection with 1001, stops the actors, flushes the store. Idempotent.
   void stop();
 
@@ -47,8 +61,11 @@ private:
   std::unique_ptr<storage::group_writer> writer_; ///< outlives every actor that submits to it
   node_metrics metrics_;
   node_context ctx_;
-  std::vector<accounts_service> accounts_;
   caf::actor sweeper_;
+  gate_service gate_;
+  std::unique_ptr<cluster::view> members_;
+  caf::actor membership_;
+  uint16_t cluster_port_ = 0;
   std::unique_ptr<media::service> media_; ///< outlives the server: its sinks live there
   std::unique_ptr<gateway> gateway_;
   std::unique_ptr<net::server> server_;

@@ -157,7 +157,7 @@ void session_state::dispatch(json& frame, net::encoding frame_enc) {
     if (!r.ok())
       return bad_request(r.error(), frame_enc, id);
     return ask(
-        ctx->shard(ctx->profiles, *target), frame_enc, id,
+        ctx->profile_of(*target), frame_enc, id,
         [](const std::string& fields) {
           auto out = net::decode(fields, net::encoding::msgpack, nullptr).value_or(json::object());
           out["type"] = "profile";
@@ -179,26 +179,46 @@ void session_state::dispatch(json& frame, net::encoding frame_enc) {
 
 void session_state::authenticate(const std::string& token, net::encoding frame_enc,
                                  const json& id) {
-  auto owner = ctx->store->get(storage::table::tokens, token_key(token));
-  if (owner.failed()) {
+  auto unavailable = [this, frame_enc, id](const char* why) {
     // Not the client's fault: it may retry the same token on a new connection.
-    send_error(errc::unavailable, "storage unavailable, retry", frame_enc, id, jittered(1000));
-    return close(close_code::internal, "storage unavailable");
-  }
-  if (!owner.found()) {
-    send_error(errc::unauthorized, "invalid or revoked token", frame_enc, id);
-    return close(close_code::unauthorized, "unauthorized");
-  }
-  user = std::move(owner.value());
-  state = phase::live;
-  reply(json{{"type", "welcome"}, {"user", user}, {"ts", ctx->now()}}, frame_enc, id);
-  self->send(ctx->shard(ctx->lastseen, user), atom::online::value, user,
-             caf::actor_cast<caf::actor>(self), foreground);
-  attach();
+    send_error(errc::unavailable, why, frame_enc, id, jittered(1000));
+    close(close_code::internal, why);
+  };
+  // The token is kept by the registry of the user's home (the user it names); an old-style
+  // token, naming nobody, by this node's.
+  auto named = std::string{token_user(token)};
+  auto registry = named.empty() ? ctx->registry : ctx->registry_of(named);
+  if (!registry)
+    return unavailable("the user's home node is down, retry");
+  state = phase::authenticating;
+  // `await`: frames a client sends right behind its auth wait until the answer is in.
+  self->request(registry, std::chrono::milliseconds(ctx->settings.auth_timeout_ms),
+                atom::token::value, token)
+      .await(
+          [this, frame_enc, id](std::string& owner) {
+            if (state == phase::closing)
+              return;
+            if (owner.empty()) {
+              send_error(errc::unauthorized, "invalid or revoked token", frame_enc, id);
+              return close(close_code::unauthorized, "unauthorized");
+            }
+            user = std::move(owner);
+            state = phase::live;
+            reply(json{{"type", "welcome"}, {"user", user}, {"ts", ctx->now()}}, frame_enc, id);
+            attach();
+          },
+          [this, unavailable](const caf::error&) {
+            if (state != phase::closing)
+              unavailable("storage unavailable, retry");
+          });
 }
 
 void session_state::attach() {
-  self->request(ctx->directory, request_timeout,
+  // Also after the inbox went away (its home node restarted): the lastseen shard there has
+  // to learn of this session again.
+  self->send(ctx->lastseen_of(user), atom::online::value, user, caf::actor_cast<caf::actor>(self),
+             foreground);
+  self->request(ctx->directory_of(user), request_timeout,
                 attach_request{user, caf::actor_cast<caf::actor>(self), opened})
       .then([this](const caf::actor& handle) { adopt_inbox(handle); },
             [this](const caf::error&) {
@@ -244,7 +264,12 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   ++inflight;
   touch();
   auto cid_copy = *cid;
-  self->request(ctx->directory, request_timeout,
+  auto home = ctx->directory_of(*to);
+  if (!home)
+    return send_error(errc::unavailable,
+                      "the recipient's home node is down, retry with the same cid", frame_enc, id,
+                      jittered(1000));
+  self->request(home, request_timeout,
                 deliver_request{*to, user, *cid, net::encode(content, net::encoding::msgpack),
                                 std::move(media_hash)})
       .then(
@@ -290,6 +315,9 @@ struct reply_adapter<F, R (C::*)(Args...) const> {
 template <class Handle, class... Ts, class F>
 void session_state::ask(const Handle& dest, net::encoding frame_enc, const json& id, F on_value,
                         Ts&&... xs) {
+  if (!dest)
+    return send_error(errc::unavailable, "that user's home node is down, retry", frame_enc, id,
+                      jittered(1000));
   auto send = [this, frame_enc, id](json frame) { reply(std::move(frame), frame_enc, id); };
   self->request(dest, request_timeout, std::forward<Ts>(xs)...)
       .then(reply_adapter<F>::make(std::move(on_value), send),
@@ -310,8 +338,7 @@ void session_state::touch() {
   if (touched_at != 0 && now - touched_at < touch_interval_ms)
     return;
   touched_at = now;
-  self->send(ctx->shard(ctx->lastseen, user), atom::touch::value, user,
-             caf::actor_cast<caf::actor>(self));
+  self->send(ctx->lastseen_of(user), atom::touch::value, user, caf::actor_cast<caf::actor>(self));
 }
 
 void session_state::ok(net::encoding frame_enc, const json& id) {
@@ -325,8 +352,8 @@ void session_state::handle_state(const json& frame, net::encoding frame_enc, con
   if (!r.ok())
     return bad_request(r.error(), frame_enc, id);
   foreground = *fg;
-  self->send(ctx->shard(ctx->lastseen, user), atom::online::value, user,
-             caf::actor_cast<caf::actor>(self), foreground);
+  self->send(ctx->lastseen_of(user), atom::online::value, user, caf::actor_cast<caf::actor>(self),
+             foreground);
   ok(frame_enc, id);
 }
 
@@ -393,7 +420,7 @@ void session_state::handle_profile_set(const json& frame, net::encoding frame_en
     return bad_request(r.error(), frame_enc, id);
   touch();
   ask(
-      ctx->shard(ctx->profiles, user), frame_enc, id,
+      ctx->profile_of(user), frame_enc, id,
       [](const std::string& fields) {
         auto out = net::decode(fields, net::encoding::msgpack, nullptr).value_or(json::object());
         out["type"] = "profile";
@@ -410,7 +437,7 @@ void session_state::handle_presence(const std::string& type, const json& frame,
     if (!r.ok())
       return bad_request(r.error(), frame_enc, id);
     return ask(
-        ctx->shard(ctx->lastseen, *target), frame_enc, id,
+        ctx->lastseen_of(*target), frame_enc, id,
         [target = *target](bool online, int64_t last_seen) {
           return json{{"type", "presence"},
                       {"user", target},
@@ -424,26 +451,26 @@ void session_state::handle_presence(const std::string& type, const json& frame,
     return bad_request("field 'users' must be an array of at most " +
                            std::to_string(max_presence_users) + " users",
                        frame_enc, id);
-  std::map<std::size_t, std::vector<std::string>> by_shard;
+  std::vector<std::string> targets;
   for (const auto& u : *it) {
     if (!u.is_string() || !valid_user(u.get_ref<const std::string&>()))
       return bad_request("every entry of 'users' must be a user name", frame_enc, id);
-    auto name = u.get<std::string>();
-    by_shard[cluster::shard_of(name, ctx->lastseen.size())].push_back(std::move(name));
+    targets.push_back(u.get<std::string>());
   }
+  // Users whose home is down are skipped: their presence is unknown until they are back.
   auto me = caf::actor_cast<caf::actor>(self);
-  for (auto& [shard, users] : by_shard) {
+  for (auto& [dest, users] : ctx->lastseen_groups(std::move(targets))) {
     if (type == "presence_sub")
-      self->send(ctx->lastseen[shard], atom::subscribe::value, user, me, std::move(users));
+      self->send(dest, atom::subscribe::value, user, me, std::move(users));
     else
-      self->send(ctx->lastseen[shard], atom::unsubscribe::value, me, std::move(users));
+      self->send(dest, atom::unsubscribe::value, me, std::move(users));
   }
   ok(frame_enc, id);
 }
 
 void session_state::handle_list(const std::string& type, const json& frame, net::encoding frame_enc,
                                 const json& id) {
-  const auto& shard = ctx->shard(ctx->profiles, user);
+  auto shard = ctx->profile_of(user);
   bool contacts = type.rfind("contacts", 0) == 0;
   auto table_atom = [&](auto f) {
     return contacts ? f(atom::contacts::value) : f(atom::blocks::value);
@@ -555,7 +582,7 @@ void session_state::tick() {
   if (state == phase::closing)
     return;
   auto now = ctx->now();
-  if (state == phase::awaiting_auth && now - opened >= ctx->settings.auth_timeout_ms) {
+  if (state <= phase::authenticating && now - opened >= ctx->settings.auth_timeout_ms) {
     send_error(errc::unauthorized, "no auth frame in time", enc, json{});
     return close(close_code::unauthorized, "auth timeout");
   }

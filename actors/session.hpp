@@ -7,7 +7,8 @@
 // Invariants: nothing but `auth` is accepted before `welcome`; every reply carries the
 // request's `id` and uses the request's encoding; frames the server starts use the auth
 // frame's encoding; `sent` is only ever a reply to a durable store.
-// Never blocks except for one RocksDB point read (token lookup) at auth.
+// Never blocks. At auth it awaits the registry of the user's home (the token check), so
+// frames sent right behind `auth` are handled after `welcome`.
 
 #include <memory>
 #include <string>
@@ -26,7 +27,7 @@ struct session_state {
   /// Activity is reported to the lastseen shard at most this often.
   static constexpr int64_t touch_interval_ms = 1000;
 
-  enum class phase { awaiting_auth, live, closing };
+  enum class phase { awaiting_auth, authenticating, live, closing };
 
   caf::event_based_actor* self = nullptr;
   const node_context* ctx = nullptr;

@@ -7,9 +7,11 @@
 #include <thread>
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
+#include "cluster/members.hpp"
 
 namespace {
 
@@ -45,6 +47,11 @@ struct node_config : caf::actor_system_config {
   size_t shards = 4;
   size_t inbox_backlog = 10'000;
   size_t service_backlog = 10'000;
+  std::string cluster_node_id;
+  std::string cluster_bind = "0.0.0.0";
+  uint16_t cluster_port = 7070;
+  std::string cluster_peers;
+  uint32_t cluster_protocol = 0;
 
   node_config() {
     // Durable writes run on the group writer's own thread, so actor handlers do not block
@@ -95,6 +102,14 @@ struct node_config : caf::actor_system_config {
         .add(media_retention_days, "retention-days",
              "delete media nobody may still need after this many days unused (0 = never)")
         .add(media_max_uploads, "max-uploads", "concurrent media uploads before 503");
+    opt_group{custom_options_, "cluster"}
+        .add(cluster_node_id, "node-id",
+             "this node's id in the cluster (1-32 of [a-z0-9_-]); unset: a single node")
+        .add(cluster_bind, "bind", "address of the port other nodes connect to")
+        .add(cluster_port, "port", "port other nodes connect to (0 picks a free one)")
+        .add(cluster_peers, "peers", "the other members: ID@HOST:PORT,ID@HOST:PORT,...")
+        .add(cluster_protocol, "protocol-version",
+             "pretend another cluster protocol version (testing only; 0: this build's)");
     opt_group{custom_options_, "auth"}
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
@@ -160,11 +175,38 @@ int main(int argc, char** argv) {
   opts.media.retention_ms = static_cast<int64_t>(cfg.media_retention_days) * 24 * 3600'000;
   opts.media.max_uploads = std::max<size_t>(1, cfg.media_max_uploads);
 
+  if (!cfg.cluster_node_id.empty()) {
+    if (!tidings::cluster::valid_node_id(cfg.cluster_node_id)) {
+      std::cerr << "tidings-node: cluster.node-id '" << cfg.cluster_node_id
+                << "' is not 1-32 characters of [a-z0-9_-]\n";
+      return 2;
+    }
+    std::string why;
+    auto peers = tidings::cluster::parse_peers(cfg.cluster_peers, &why);
+    if (!peers) {
+      std::cerr << "tidings-node: cluster.peers: " << why << "\n";
+      return 2;
+    }
+    opts.cluster.node_id = cfg.cluster_node_id;
+    opts.cluster.bind = cfg.cluster_bind;
+    opts.cluster.port = cfg.cluster_port;
+    opts.cluster.peers = std::move(*peers);
+    opts.cluster.protocol_version = cfg.cluster_protocol;
+    opts.cluster.log = [](const std::string& line) { std::cout << line << std::endl; };
+    cfg.load<caf::io::middleman>();
+  } else if (!cfg.cluster_peers.empty()) {
+    std::cerr << "tidings-node: cluster.peers needs cluster.node-id\n";
+    return 2;
+  }
+
   caf::actor_system sys{cfg};
   try {
     tidings::node node{sys, opts};
     auto port = node.start();
     std::cout << "listening on " << cfg.bind << ":" << port << std::endl;
+    if (!opts.cluster.node_id.empty())
+      std::cout << "cluster node '" << opts.cluster.node_id << "': peers connect to "
+                << opts.cluster.bind << ":" << node.cluster_port() << std::endl;
     int sig = 0;
     sigwait(&stop_signals, &sig);
     std::cout << "stopping on signal " << sig << std::endl;

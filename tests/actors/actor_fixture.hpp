@@ -106,6 +106,8 @@ struct actor_fixture {
     sys = std::make_unique<caf::actor_system>(cfg);
     // A real profile shard: inboxes ask it for their user's blocks when they start.
     ctx.profiles = {sys->spawn(profile_actor, &ctx)};
+    // The real registry: sessions ask it whose a token is.
+    ctx.registry = sys->spawn(registry_actor, &ctx);
   }
 
   ~actor_fixture() {
@@ -122,6 +124,8 @@ struct actor_fixture {
       return;
     for (const auto& p : ctx.profiles)
       caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx.registry, caf::exit_reason::user_shutdown);
+    ctx.registry = nullptr;
     sys.reset();
   }
 

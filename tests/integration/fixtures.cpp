@@ -7,12 +7,13 @@
 namespace tidings::test {
 
 std::vector<std::string> send_texts(client::ws_client& ws, const std::string& to,
-                                    const std::string& prefix, int count, int pipeline) {
+                                    const std::string& prefix, int count, int pipeline,
+                                    std::vector<json>* skipped) {
   std::map<uint64_t, std::string> mids; // by id, so they come out in send order
   uint64_t next = 0;
   auto collect = [&] {
     auto reply = wait_for(
-        ws, [](const json& f) { return f.contains("id"); }, 30s);
+        ws, [](const json& f) { return f.contains("id"); }, 30s, skipped);
     if (reply["type"] != "sent")
       throw std::runtime_error("send failed: " + reply.dump());
     mids[reply["id"].get<uint64_t>()] = reply["mid"].get<std::string>();

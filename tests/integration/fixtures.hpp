@@ -19,9 +19,11 @@ inline std::vector<std::string> test_args(std::vector<std::string> more = {}) {
 }
 
 /// Sends `count` text messages from `ws` to `to`, with cids `prefix-N`, keeping at most
-/// `pipeline` unanswered; returns the mids in order. Fails the test on any error reply.
+/// `pipeline` unanswered; returns the mids in order. Fails the test on any error reply. Other
+/// frames received meanwhile are appended to `skipped` if given (dropped otherwise).
 std::vector<std::string> send_texts(client::ws_client& ws, const std::string& to,
-                                    const std::string& prefix, int count, int pipeline = 100);
+                                    const std::string& prefix, int count, int pipeline = 100,
+                                    std::vector<json>* skipped = nullptr);
 
 /// Receives `count` items of type `type` in seq order, acknowledging nothing.
 std::vector<json> receive_items(client::ws_client& ws, const std::string& type, int count,

@@ -1,0 +1,60 @@
+#include "actors/context.hpp"
+
+#include <algorithm>
+
+#include "actors/accounts.hpp"
+
+namespace tidings {
+
+bool node_context::is_home(const std::string& user) const {
+  return cluster == nullptr || cluster->is_local(user);
+}
+
+caf::actor node_context::home_gate(const std::string& user) const {
+  return cluster->gate(cluster->home(user));
+}
+
+caf::actor node_context::directory_of(const std::string& user) const {
+  return is_home(user) ? directory : home_gate(user);
+}
+
+profile_service node_context::profile_of(const std::string& user) const {
+  return is_home(user) ? shard(profiles, user) : caf::actor_cast<profile_service>(home_gate(user));
+}
+
+lastseen_service node_context::lastseen_of(const std::string& user) const {
+  return is_home(user) ? shard(lastseen, user) : caf::actor_cast<lastseen_service>(home_gate(user));
+}
+
+registry_service node_context::registry_of(const std::string& user) const {
+  return is_home(user) ? registry : caf::actor_cast<registry_service>(home_gate(user));
+}
+
+accounts_service node_context::accounts_of(const account_request& req) const {
+  auto user = accounts_user(req);
+  if (user.empty() || is_home(user))
+    return accounts[accounts_shard(req, accounts.size())];
+  return caf::actor_cast<accounts_service>(home_gate(user));
+}
+
+std::vector<std::pair<lastseen_service, std::vector<std::string>>>
+node_context::lastseen_groups(std::vector<std::string> users) const {
+  std::vector<std::pair<lastseen_service, std::vector<std::string>>> out;
+  for (auto& user : users) {
+    auto dest = lastseen_of(user);
+    if (!dest)
+      continue;
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == dest; });
+    if (it == out.end())
+      it = out.emplace(out.end(), std::move(dest), std::vector<std::string>{});
+    it->second.push_back(std::move(user));
+  }
+  return out;
+}
+
+std::string_view token_user(std::string_view token) {
+  auto colon = token.find(':');
+  return colon == std::string_view::npos ? std::string_view{} : token.substr(0, colon);
+}
+
+} // namespace tidings

@@ -1,0 +1,19 @@
+#pragma once
+// gate actor: one per node, the node's face to its peers in a cluster.
+//
+// Other nodes reach this node's services only through its gate (handed over in the cluster
+// handshake): a request naming a user is passed on (delegated) to the local actor that owns
+// that user's data — the directory for inbox traffic, the user's profile or lastseen shard,
+// an accounts worker, the registry — so the answer goes straight back to the remote
+// requester. The gate holds no state and never blocks; it only picks the local shard, the
+// one thing a remote node cannot know.
+
+#include <caf/all.hpp>
+
+#include "actors/context.hpp"
+
+namespace tidings {
+
+gate_service::behavior_type gate_actor(gate_service::pointer self, const node_context* ctx);
+
+} // namespace tidings

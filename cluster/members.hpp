@@ -1,0 +1,78 @@
+#pragma once
+// The configured members of a cluster (`--cluster.node-id`, `--cluster.peers`) and the
+// live view of them that every actor of a node reads.
+//
+// `view` is the one piece of shared mutable state between actors of a node: the membership
+// actor writes which peers are up (their gate actors), every other actor reads it to reach
+// a user's home. Reads take a mutex for a map lookup and an actor handle copy (a reference
+// count), nothing else: no actor waits on another through it.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "cluster/placement.hpp"
+
+namespace tidings::cluster {
+
+/// One configured peer: `ID@HOST:PORT`.
+struct member {
+  std::string id;
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// Node ids: 1-32 characters of [a-z0-9_-].
+bool valid_node_id(std::string_view id);
+
+/// Parses `ID@HOST:PORT,ID@HOST:PORT,...` (spaces around entries allowed, empty = none).
+/// On failure returns nothing and sets `error` to a sentence naming the bad entry.
+std::optional<std::vector<member>> parse_peers(std::string_view text, std::string* error);
+
+/// The state of one member as the inspector and the logs show it.
+struct member_status {
+  std::string id;
+  std::string address; ///< HOST:PORT ("" for this node)
+  bool up = false;
+  int64_t since_ms = 0; ///< when it last came up or went down (0: never seen)
+};
+
+class view {
+public:
+  /// `self`: this node's id; `peers`: the others (this node is removed if listed).
+  view(std::string self, std::vector<member> peers);
+
+  const std::string& self() const { return self_; }
+  const std::vector<member>& peers() const { return peers_; }
+  /// Rendezvous placement over every configured member, up or down.
+  const placement& ring() const { return ring_; }
+  /// The home node of `user` (may be this node).
+  const std::string& home(std::string_view user) const { return ring_.home(user); }
+  bool is_local(std::string_view user) const { return home(user) == self_; }
+
+  /// The gate of a peer, or an invalid handle while it is down (or for this node).
+  caf::actor gate(const std::string& id) const;
+  /// The membership actor records a peer coming up or going down.
+  void set_up(const std::string& id, caf::actor gate, int64_t now_ms);
+  void set_down(const std::string& id, int64_t now_ms);
+  std::vector<member_status> status() const;
+
+private:
+  struct entry {
+    caf::actor gate;
+    int64_t since_ms = 0;
+  };
+  std::string self_;
+  std::vector<member> peers_;
+  placement ring_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, entry> live_;
+};
+
+} // namespace tidings::cluster
