@@ -59,6 +59,7 @@ struct node_context {
   node_metrics* metrics = nullptr;        ///< counters for /metrics (atomics)
   std::vector<profile_service> profiles;  ///< profile service shards
   std::vector<lastseen_service> lastseen; ///< lastseen service shards
+  media_service media;                    ///< the media tables and files
 
   /// The shard of `user` among `shards`.
   template <class Handle>

@@ -11,7 +11,9 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
-#include "media/service.hpp"
+#include "actors/media_http.hpp"
+#include "media/blob_store.hpp"
+#include "media/options.hpp"
 #include "net/server.hpp"
 #include "storage/db.hpp"
 #include "storage/group_writer.hpp"
@@ -49,7 +51,8 @@ private:
   node_context ctx_;
   std::vector<accounts_service> accounts_;
   caf::actor sweeper_;
-  std::unique_ptr<media::service> media_; ///< outlives the server: its sinks live there
+  std::unique_ptr<media::blob_store> blobs_; ///< outlives the media actor and the server
+  std::unique_ptr<media_http> media_http_;   ///< outlives the server: its sinks live there
   std::unique_ptr<gateway> gateway_;
   std::unique_ptr<net::server> server_;
   bool stopped_ = false;
