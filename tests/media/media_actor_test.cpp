@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "actors/inbox.hpp"
 #include "actors/media.hpp"
 #include "actors/media_http.hpp"
 #include "media/access.hpp"
@@ -18,6 +19,7 @@
 #include "media/range.hpp"
 #include "media/sha256.hpp"
 #include "net/codec.hpp"
+#include "storage/inbox_log.hpp"
 #include "tests/actors/actor_fixture.hpp"
 
 using namespace tidings;
@@ -463,4 +465,35 @@ TEST_CASE("an upload of bytes that retention is deleting is stored anew") {
   CHECK(rec->uploader == "bob");
   CHECK(f.may_read(hash, "bob"));
   CHECK_FALSE(f.may_read(hash, "alice"));
+}
+
+TEST_CASE("a media message is sent only once the recipient's grant is durable") {
+  media_fixture f;
+  f.add_account("bob");
+  auto hash = f.upload_ok("alice", random_bytes(1000, 40));
+  auto content =
+      net::encode(net::json{{"kind", "image"},
+                            {"media", {{"hash", hash}, {"mime", "image/png"}, {"size", 1000}}}},
+                  net::encoding::msgpack);
+  auto inbox = f.sys->spawn(inbox_actor, &f.ctx, std::string{"bob"});
+  auto send = [&] {
+    caf::scoped_actor self{*f.sys};
+    caf::error err;
+    bool sent = false;
+    self->request(inbox, 10s, deliver_request{"bob", "alice", "c1", content, hash})
+        .receive([&](const sent_reply&) { sent = true; }, [&](caf::error& e) { err = e; });
+    return sent ? errc{} : to_errc(err);
+  };
+  // The grant's write fails (the one write after the send): an error, not `sent`, and nothing
+  // stored that the recipient would see.
+  f.fail_next_writes(1);
+  CHECK(send() == errc::unavailable);
+  CHECK_FALSE(f.may_read(hash, "bob"));
+  CHECK(storage::inbox_log(*f.store, "bob").size() == 0);
+  // The retry is stored, and by then bob may read the media it names.
+  CHECK(send() == errc{});
+  CHECK(f.may_read(hash, "bob"));
+  CHECK(storage::inbox_log(*f.store, "bob").size() == 1);
+  CHECK(media::any_with_prefix(*f.store, storage::table::media_pending, hash));
+  f.stop({inbox});
 }
