@@ -63,6 +63,7 @@ struct node_context {
   std::vector<accounts_service> accounts; ///< accounts workers (argon2id, detached)
   registry_service registry;              ///< tokens and account existence
   const cluster::view* cluster = nullptr; ///< the members and who is up; null: one node
+  media_service media;                    ///< the media tables and files
 
   /// The shard of `user` among `shards`.
   template <class Handle>

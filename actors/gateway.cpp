@@ -124,7 +124,8 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
       return reply(storage_unavailable());
     if (!user.found())
       return reply(unauthorized());
-    return reply(media_.download(user.value(), path.substr(media_prefix.size()), request));
+    return media_.download(user.value(), path.substr(media_prefix.size()), request,
+                           std::move(reply));
   }
   reply(http_error(errc::not_found, "no such endpoint"));
 }

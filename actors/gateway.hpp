@@ -3,9 +3,9 @@
 //
 // Spawns one session actor per WebSocket and forwards its frames with anon_send; routes
 // account requests to the accounts workers; answers /healthz itself; hands /v1/media
-// requests to the media service after resolving their bearer token (a point read in the
-// tokens table, on the Beast thread). Holds no mutable state: everything it touches is
-// immutable after start, an actor handle, or the thread-safe media service.
+// requests to the media service's HTTP side (actors/media_http.*) after resolving their bearer
+// token (a point read in the tokens table, on the Beast thread). Holds no mutable state:
+// everything it touches is immutable after start, an actor handle, or thread-safe.
 
 #include <optional>
 #include <string>
@@ -14,14 +14,14 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
-#include "media/service.hpp"
+#include "actors/media_http.hpp"
 #include "net/server.hpp"
 
 namespace tidings {
 
 class gateway : public net::application {
 public:
-  gateway(caf::actor_system& sys, const node_context& ctx, media::service& media)
+  gateway(caf::actor_system& sys, const node_context& ctx, media_http& media)
       : sys_(sys), ctx_(ctx), media_(media) {}
 
   std::unique_ptr<net::ws_handler> open_ws(std::shared_ptr<net::ws_peer> peer, std::string bearer,
@@ -36,7 +36,7 @@ private:
 
   caf::actor_system& sys_;
   const node_context& ctx_;
-  media::service& media_;
+  media_http& media_;
 };
 
 } // namespace tidings

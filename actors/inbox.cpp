@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "actors/messages.hpp"
-#include "media/access.hpp"
 #include "net/codec.hpp"
 #include "net/msgpack_map.hpp"
 #include "storage/group_writer.hpp"
@@ -85,6 +84,7 @@ namespace {
 
 /// Bytes of recent items an inbox keeps in memory; older ones are read back when needed.
 constexpr std::size_t recent_bytes_max = 256 * 1024;
+constexpr auto media_timeout = std::chrono::seconds(30);
 
 std::size_t held_bytes(const cached_item& item) {
   return item.bytes.size() + item.from.size() + item.mid.size();
@@ -199,7 +199,7 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
         net::encode(json{{"mid", mid}, {"ts", ts}, {"to", log->user()}}, net::encoding::msgpack));
   auto rp = self->make_response_promise<sent_reply>();
   dedupe_waiting[key].push_back(rp);
-  auto answer_all = [this, key, mid, ts](bool ok) {
+  auto answer_all = [this, key, mid, ts](bool ok, errc failure = errc::unavailable) {
     auto waiters = std::move(dedupe_waiting[key]);
     dedupe_waiting.erase(key);
     for (auto& w : waiters) {
@@ -207,7 +207,7 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
       if (ok)
         w.deliver(sent_reply{mid, ts});
       else
-        w.deliver(make_error(errc::unavailable));
+        w.deliver(make_error(failure));
     }
   };
   if (blocked.count(from) > 0) {
@@ -223,25 +223,42 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
   cached.from = from;
   cached.mid = mid;
   cached.is_msg = true;
-  if (!media_hash.empty()) {
-    // The recipient may now read it; it stays needed while the item is unacknowledged.
-    cached.media_hash = media_hash;
-    media::grant(b, media_hash, log->user());
-    b.put(storage::table::media_pending,
-          media_pending_key(media_hash, log->user(), log->next_seq()), "");
-  }
-  cached.seq = log->stage_append({*item}, b).front();
   cached.bytes = std::move(*item);
+  if (media_hash.empty()) {
+    store(std::move(b), std::move(cached), answer_all);
+    return rp;
+  }
+  // `sent` tells the sender the recipient may read the media: the media service writes that
+  // grant (durably) before the item is staged. `await`: deliveries keep their order.
+  cached.media_hash = media_hash;
+  self->request(ctx->media, media_timeout, atom::grant::value, media_hash, log->user())
+      .await(
+          [this, b = std::make_shared<storage::batch>(std::move(b)), cached, answer_all](bool) {
+            // It stays needed (retention) while the item is unacknowledged.
+            b->put(storage::table::media_pending,
+                   media_pending_key(cached.media_hash, log->user(), log->next_seq()), "");
+            store(std::move(*b), cached, answer_all);
+          },
+          [answer_all](const caf::error& err) {
+            // not_found: the blob was deleted since the sender's check.
+            answer_all(false,
+                       to_errc(err) == errc::not_found ? errc::forbidden : errc::unavailable);
+          });
+  return rp;
+}
+
+void inbox_state::store(storage::batch b, cached_item cached,
+                        std::function<void(bool ok, errc failure)> answer_all) {
+  cached.seq = log->stage_append({cached.bytes}, b).front();
   submit(std::move(b), [this, answer_all, cached = std::move(cached)](bool ok) mutable {
     written_upto = std::max(written_upto, cached.seq);
     if (ok) {
       node_metrics::add(ctx->metrics->messages_stored);
       remember(std::move(cached));
     }
-    answer_all(ok);
+    answer_all(ok, errc::unavailable);
     push_more();
   });
-  return rp;
 }
 
 void inbox_state::attach(caf::actor s, int64_t since) {

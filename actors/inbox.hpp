@@ -24,7 +24,9 @@
 // Memory: the newest durable, unacknowledged items are kept (`recent`, bounded in bytes), so
 // pushing and acking them reads nothing back from RocksDB.
 // Reads only its own tables: the user's block list comes from the profile shard at start
-// (and each change after), read-receipt settings are asked of the profile shards.
+// (and each change after), read-receipt settings are asked of the profile shards. A media
+// message's recipient is granted read access by the media service (awaited, so deliveries keep
+// their order) before the item is staged: `sent` follows only once both are durable.
 // May block: RocksDB point reads (dedupe, received) and, for items older than `recent`, scans.
 
 #include <deque>
@@ -120,6 +122,10 @@ struct inbox_state {
   void push_more();
 
 private:
+  /// Stages `cached` (a message) into `b` and hands it to the group writer; `answer_all`
+  /// answers the sender (and its retries) once it completed.
+  void store(storage::batch b, cached_item cached,
+             std::function<void(bool ok, errc failure)> answer_all);
   /// Hands `b` to the group writer; `then` runs in this actor once it completed.
   void submit(storage::batch b, std::function<void(bool ok)> then);
   /// Keeps a just-written item in memory (within the byte bound).

@@ -36,6 +36,21 @@ using lastseen_service = caf::typed_actor<
     caf::reacts_to<atom::unsubscribe, caf::actor, std::vector<std::string>>,
     caf::reacts_to<atom::timer>>;
 
+/// The media service (actors/media.*), one per node: owns the media tables (`media`,
+/// `media_readers`) and the blob files. `may_read` is false also for a hash not stored;
+/// `grant` answers once the grant is durable (`not_found`: no such blob); `blob_info` answers
+/// a download (`not_found`, `forbidden`); `commit` stores and indexes a finished upload and
+/// answers once both are durable (true: these bytes were new); `retain` runs one retention
+/// step now and answers (examined, deleted, pass done) once its deletions are done. Storage
+/// failures are `unavailable`. `written` and `timer` are its own completions and timer.
+using media_service =
+    caf::typed_actor<caf::replies_to<atom::may_read, std::string, std::string>::with<bool>,
+                     caf::replies_to<atom::grant, std::string, std::string>::with<bool>,
+                     caf::replies_to<atom::blob_info, std::string, std::string>::with<media_blob>,
+                     caf::replies_to<atom::commit, media_upload>::with<bool>,
+                     caf::replies_to<atom::retain>::with<uint64_t, uint64_t, bool>,
+                     caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::timer>>;
+
 /// An accounts worker (actors/accounts.*): registration, login, logout.
 using accounts_service =
     caf::typed_actor<caf::replies_to<atom::account, account_request>::with<account_reply>>;

@@ -42,6 +42,14 @@ using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
 using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
 using token = caf::atom_constant<caf::atom("token")>;          ///< whose is this bearer token
 using exists = caf::atom_constant<caf::atom("exists")>;        ///< does this account exist
+using may_read = caf::atom_constant<caf::atom("mayread")>;     ///< -> media: may U read H
+using grant = caf::atom_constant<caf::atom("grant")>;          ///< inbox -> media: U may read H
+using blob_info = caf::atom_constant<caf::atom("blobinfo")>;   ///< gateway -> media: download
+using commit = caf::atom_constant<caf::atom("mcommit")>;       ///< gateway -> media: an upload
+using retain = caf::atom_constant<caf::atom("retain")>;        ///< one media retention step
+using store_blob = caf::atom_constant<caf::atom("storeblob")>; ///< media -> file worker
+using remove_blob = caf::atom_constant<caf::atom("rmblob")>;   ///< media -> file worker
+using drop_blob = caf::atom_constant<caf::atom("dropblob")>;   ///< media -> file worker
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
@@ -122,6 +130,30 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("account_reply"), x.status, x.body, x.retry_after_s);
 }
 
+/// gateway -> media: an upload streamed into a temporary file of this node (`temp`, its full
+/// path), to be stored under its hash and indexed; answered once both are durable.
+struct media_upload {
+  std::string temp;
+  std::string hash;
+  uint64_t size = 0;
+  std::string user;
+  std::string mime;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, media_upload& x) {
+  return f(caf::meta::type_name("media_upload"), x.temp, x.hash, x.size, x.user, x.mime);
+}
+
+/// media -> gateway: what a download needs of a blob the user may read.
+struct media_blob {
+  uint64_t size = 0;
+  std::string mime; ///< of the first upload
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, media_blob& x) {
+  return f(caf::meta::type_name("media_blob"), x.size, x.mime);
+}
+
 /// The error category of our errors inside CAF.
 constexpr caf::atom_value error_category = caf::atom("tidings");
 
@@ -150,4 +182,6 @@ CAF_ADD_TYPE_ID(tidings, (tidings::attach_request))
 CAF_ADD_TYPE_ID(tidings, (tidings::receipt_delivery))
 CAF_ADD_TYPE_ID(tidings, (tidings::account_request))
 CAF_ADD_TYPE_ID(tidings, (tidings::account_reply))
+CAF_ADD_TYPE_ID(tidings, (tidings::media_upload))
+CAF_ADD_TYPE_ID(tidings, (tidings::media_blob))
 CAF_END_TYPE_ID_BLOCK(tidings)

@@ -7,6 +7,7 @@
 #include "actors/directory.hpp"
 #include "actors/gate.hpp"
 #include "actors/gateway.hpp"
+#include "actors/media.hpp"
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
 #include "actors/sweeper.hpp"
@@ -65,8 +66,10 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   }
   opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
   opts_.media.now = ctx_.now;
-  media_ = std::make_unique<media::service>(*store_, opts_.media);
-  gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_);
+  blobs_ = std::make_unique<media::blob_store>(opts_.media.root);
+  ctx_.media = sys_.spawn(media_actor, &ctx_, blobs_.get(), opts_.media);
+  media_http_ = std::make_unique<media_http>(sys_, ctx_.media, *blobs_, opts_.media);
+  gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_http_);
   server_ = std::make_unique<net::server>(opts_.server, *gateway_);
 }
 
@@ -91,7 +94,6 @@ uint16_t node::start() {
                                sys_.render(port.error()));
     cluster_port_ = *port;
   }
-  media_->start();
   return server_->start();
 }
 
@@ -100,7 +102,6 @@ void node::stop() {
     return;
   stopped_ = true;
   server_->shutdown(opts_.shutdown_grace);
-  media_->stop(); // pending uploads are committed (their answers can no longer go out)
   if (membership_) {
     // Peers see this node down at once; requests already passed on are still answered.
     sys_.middleman().unpublish(membership_, cluster_port_);
@@ -108,6 +109,9 @@ void node::stop() {
   }
   caf::anon_send_exit(gate_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.directory, caf::exit_reason::user_shutdown);
+  // Its file workers (linked) go with it; an upload not yet committed stays a temporary file,
+  // removed at the next start (its answer could no longer go out anyway).
+  caf::anon_send_exit(ctx_.media, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(sweeper_, caf::exit_reason::user_shutdown);
   stop_services(ctx_);
   for (auto& a : ctx_.accounts)
@@ -120,6 +124,7 @@ void node::stop() {
   ctx_.directory = nullptr;
   gate_ = nullptr;
   membership_ = nullptr;
+  ctx_.media = nullptr;
   writer_->stop(); // every inbox has quit, so nothing waits on a write any more
   if (auto st = store_->flush(); !st.ok())
     std::cerr << "tidings: flush at shutdown failed: " << st.error << "\n";

@@ -11,8 +11,10 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/media_http.hpp"
 #include "cluster/members.hpp"
-#include "media/service.hpp"
+#include "media/blob_store.hpp"
+#include "media/options.hpp"
 #include "net/server.hpp"
 #include "storage/db.hpp"
 #include "storage/group_writer.hpp"
@@ -66,7 +68,8 @@ private:
   std::unique_ptr<cluster::view> members_;
   caf::actor membership_;
   uint16_t cluster_port_ = 0;
-  std::unique_ptr<media::service> media_; ///< outlives the server: its sinks live there
+  std::unique_ptr<media::blob_store> blobs_; ///< outlives the media actor and the server
+  std::unique_ptr<media_http> media_http_;   ///< outlives the server: its sinks live there
   std::unique_ptr<gateway> gateway_;
   std::unique_ptr<net::server> server_;
   bool stopped_ = false;

@@ -1,7 +1,6 @@
 #include "actors/profile.hpp"
 
 #include "actors/messages.hpp"
-#include "media/access.hpp"
 
 namespace tidings {
 
@@ -10,6 +9,7 @@ using net::json;
 namespace {
 
 constexpr std::size_t max_list = 10'000; ///< contacts or blocks per user
+constexpr auto media_timeout = std::chrono::seconds(30);
 
 std::string list_prefix_end(const std::string& owner) {
   std::string end = owner;
@@ -113,6 +113,30 @@ caf::result<bool, bool, std::string> profile_state::privacy(const std::string& u
 caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
   if (overloaded())
     return make_error(errc::overloaded);
+  auto c = net::decode(changes, net::encoding::msgpack, nullptr);
+  auto avatar = c && c->contains("avatar") && (*c)["avatar"].is_string()
+                    ? (*c)["avatar"].get<std::string>()
+                    : std::string{};
+  if (avatar.empty())
+    return apply(user, changes);
+  // The media service says whether the user may read the new avatar. `await`: no other change
+  // of this shard runs in between, so changes of one user are still applied in order.
+  auto rp = self->make_response_promise<std::string>();
+  self->request(ctx->media, media_timeout, atom::may_read::value, avatar, user)
+      .await(
+          [this, rp, user, changes](bool allowed) mutable {
+            auto done = allowed ? apply(user, changes) : make_error(errc::forbidden);
+            if (done)
+              rp.deliver(std::move(*done));
+            else
+              rp.deliver(done.error());
+          },
+          [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
+  return rp;
+}
+
+caf::expected<std::string> profile_state::apply(const std::string& user,
+                                                const std::string& changes) {
   auto& db = *ctx->store;
   auto loaded = load_profile(db, user);
   if (loaded.failed)
@@ -128,13 +152,6 @@ caf::result<std::string> profile_state::set(const std::string& user, const std::
     p->about = (*c)["about"];
   if (c->contains("avatar")) {
     std::string avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : "";
-    if (!avatar.empty()) {
-      auto allowed = media::may_read(db, avatar, user);
-      if (allowed == storage::answer::failed)
-        return make_error(errc::unavailable);
-      if (allowed == storage::answer::no)
-        return make_error(errc::forbidden);
-    }
     if (!p->avatar.empty())
       b.del(storage::table::avatars, pair_key(p->avatar, user));
     if (!avatar.empty())

@@ -7,7 +7,8 @@
 // RocksDB point reads of committed state.
 // Blocking: a block stores a snapshot of the blocker's public profile; the blocked user
 // sees that snapshot from then on (never later changes) and no presence or last seen.
-// May block: RocksDB point reads and one write per change.
+// May block: RocksDB point reads and one write per change; a profile_set naming an avatar waits
+// (await) for the media service to say the user may read it.
 
 #include <string>
 #include <vector>
@@ -59,8 +60,11 @@ struct profile_state {
   caf::result<std::string> get(const std::string& viewer, const std::string& target);
   /// `user`'s privacy settings: (exists, read receipts on, last seen visibility).
   caf::result<bool, bool, std::string> privacy(const std::string& user);
-  /// Applies validated changes (msgpack object: name, about, avatar, privacy).
+  /// Applies validated changes (msgpack object: name, about, avatar, privacy); a new avatar
+  /// must be a hash the user may read (asked of the media service).
   caf::result<std::string> set(const std::string& user, const std::string& changes);
+  /// set() once the avatar, if any, was found readable.
+  caf::expected<std::string> apply(const std::string& user, const std::string& changes);
   caf::result<std::vector<std::string>> list(storage::table t, const std::string& owner);
   caf::result<bool> add(storage::table t, const std::string& owner, const std::string& other);
   caf::result<bool> remove(storage::table t, const std::string& owner, const std::string& other);

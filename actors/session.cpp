@@ -6,7 +6,6 @@
 #include "actors/accounts.hpp"
 #include "actors/fields.hpp"
 #include "actors/messages.hpp"
-#include "media/access.hpp"
 #include "net/msgpack_map.hpp"
 
 namespace tidings {
@@ -251,27 +250,37 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
   if (!r.ok())
     return bad_request(r.error(), frame_enc, id);
   auto media_hash = is_media_kind(*kind) ? content["media"]["hash"].get<std::string>() : "";
+  deliver_request d{*to, user, *cid, net::encode(content, net::encoding::msgpack), media_hash};
   if (!media_hash.empty()) {
-    auto allowed = media::may_read(*ctx->store, media_hash, user);
-    if (allowed == storage::answer::failed)
-      return send_error(errc::unavailable, "storage unavailable, retry with the same cid",
-                        frame_enc, id, jittered(500));
-    if (allowed == storage::answer::no)
-      return send_error(errc::forbidden, "you may not send this media", frame_enc, id);
+    // Asked of the media service; `await` keeps this session's sends in frame order.
+    self->request(ctx->media, request_timeout, atom::may_read::value, media_hash, user)
+        .await(
+            [this, d = std::move(d), frame_enc, id](bool allowed) mutable {
+              if (!allowed)
+                return send_error(errc::forbidden, "you may not send this media", frame_enc, id);
+              deliver(std::move(d), frame_enc, id);
+            },
+            [this, frame_enc, id](const caf::error&) {
+              send_error(errc::unavailable, "storage unavailable, retry with the same cid",
+                         frame_enc, id, jittered(500));
+            });
+    return;
   }
+  deliver(std::move(d), frame_enc, id);
+}
+
+void session_state::deliver(deliver_request d, net::encoding frame_enc, const json& id) {
   if (inflight >= ctx->settings.max_inflight_sends)
     return send_error(errc::overloaded, "too many sends in flight", frame_enc, id, jittered(200));
-  ++inflight;
-  touch();
-  auto cid_copy = *cid;
-  auto home = ctx->directory_of(*to);
+  auto home = ctx->directory_of(d.to);
   if (!home)
     return send_error(errc::unavailable,
                       "the recipient's home node is down, retry with the same cid", frame_enc, id,
                       jittered(1000));
-  self->request(home, request_timeout,
-                deliver_request{*to, user, *cid, net::encode(content, net::encoding::msgpack),
-                                std::move(media_hash)})
+  ++inflight;
+  touch();
+  auto cid_copy = d.cid;
+  self->request(home, request_timeout, std::move(d))
       .then(
           [this, cid_copy, frame_enc, id](const sent_reply& r) {
             --inflight;

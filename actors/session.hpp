@@ -63,6 +63,8 @@ private:
   void authenticate(const std::string& token, net::encoding frame_enc, const net::json& id);
   void attach();
   void handle_send(const net::json& frame, net::encoding frame_enc, const net::json& id);
+  /// Sends a checked message to the directory; `sent` or the error goes back to the client.
+  void deliver(deliver_request d, net::encoding frame_enc, const net::json& id);
   void handle_ack(const net::json& frame, net::encoding frame_enc, const net::json& id);
   void handle_read(const net::json& frame, net::encoding frame_enc, const net::json& id);
   void handle_state(const net::json& frame, net::encoding frame_enc, const net::json& id);

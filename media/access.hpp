@@ -1,6 +1,7 @@
 #pragma once
-// Who may read a media hash (PROTOCOL.md section 8). CAF-free: called by the media service
-// (downloads), the session actor (media messages) and the profile service (avatars).
+// Who may read a media hash (PROTOCOL.md section 8), as functions of the stored data. CAF-free:
+// called by the media actor, which answers everyone else's questions (downloads, media
+// messages, avatars) and writes every grant.
 //
 // A user may read a hash if they uploaded it, were granted it (they received a media message
 // naming it, or uploaded the same bytes themselves), or it is the current avatar of a profile
@@ -20,7 +21,8 @@ bool exists(storage::db& db, std::string_view hash);
 /// when storage could not answer (callers answer `unavailable`, never `forbidden`).
 storage::answer may_read(storage::db& db, std::string_view hash, std::string_view user);
 
-/// adds to `b` the read grant for `user` (sending a media message grants the recipient)
+/// adds to `b` the read grant for `user` (an upload grants the uploader, a media message the
+/// recipient)
 void grant(storage::batch& b, std::string_view hash, std::string_view user);
 
 } // namespace tidings::media

@@ -63,7 +63,7 @@ temp_blob::temp_blob(int fd, fs::path path) : fd_(fd), path_(std::move(path)) {}
 temp_blob::~temp_blob() {
   if (fd_ >= 0)
     ::close(fd_);
-  if (!moved_)
+  if (!finished_)
     ::unlink(path_.c_str());
 }
 
@@ -84,13 +84,15 @@ bool temp_blob::write(const char* data, std::size_t size) {
   return true;
 }
 
-std::string temp_blob::seal() {
-  bool ok = ::fdatasync(fd_) == 0;
-  if (!ok)
-    log_errno("cannot sync", path_);
-  ok = ::close(fd_) == 0 && ok;
+std::string temp_blob::finish() {
+  bool ok = ::close(fd_) == 0;
   fd_ = -1;
-  return ok ? hash_.hex_digest() : std::string{};
+  if (!ok) {
+    log_errno("cannot close", path_);
+    return {};
+  }
+  finished_ = true;
+  return hash_.hex_digest();
 }
 
 blob_store::blob_store(fs::path root) : root_(std::move(root)), temp_(root_ / "tmp") {
@@ -123,25 +125,41 @@ std::unique_ptr<temp_blob> blob_store::create_temp() {
   return std::make_unique<temp_blob>(fd, std::move(path));
 }
 
-blob_store::commit_result blob_store::commit(temp_blob& blob, std::string_view hash) {
+blob_store::commit_result blob_store::commit(const fs::path& temp, std::string_view hash) {
   auto target = path_of(hash);
   if (contains(hash)) {
-    ::unlink(blob.path_.c_str());
-    blob.moved_ = true;
+    discard(temp);
     return commit_result::already_stored;
   }
+  auto failed = [&] {
+    discard(temp);
+    return commit_result::failed;
+  };
+  int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    log_errno("cannot open", temp);
+    return failed();
+  }
+  bool synced = ::fdatasync(fd) == 0;
+  if (!synced)
+    log_errno("cannot sync", temp);
+  ::close(fd);
   auto inner = target.parent_path();
   auto outer = inner.parent_path();
-  if (!make_dir(outer, root_) || !make_dir(inner, outer))
-    return commit_result::failed;
-  if (::rename(blob.path_.c_str(), target.c_str()) != 0) {
+  if (!synced || !make_dir(outer, root_) || !make_dir(inner, outer))
+    return failed();
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
     log_errno("cannot rename into", target);
-    return commit_result::failed;
+    return failed();
   }
-  blob.moved_ = true;
   if (!sync_dir(inner))
-    return commit_result::failed;
+    return commit_result::failed; // in place but maybe not durable: the next upload adopts it
   return commit_result::stored;
+}
+
+void blob_store::discard(const fs::path& temp) {
+  if (::unlink(temp.c_str()) != 0 && errno != ENOENT)
+    log_errno("cannot delete", temp);
 }
 
 bool blob_store::remove(std::string_view hash) {

@@ -4,10 +4,11 @@
 //
 // Invariants: a file under its hash name is complete, synced and never changes (it is only
 // ever renamed into place after fdatasync, and the directory entry is synced too); `tmp/`
-// holds nothing that matters (it is emptied at start). Two commits of the same hash at once
-// must be serialised by the caller (the media service locks per hash).
-// Blocking: every call does file-system I/O; nothing here touches RocksDB. Thread-safe
-// for different hashes.
+// holds nothing that matters (it is emptied at start). Two commits of the same hash at once,
+// or a commit and a removal of one hash, must be serialised by the caller (the media actor's
+// file workers take every hash on one worker).
+// Blocking: every call but path_of does file-system I/O (commit and remove sync); nothing here
+// touches RocksDB. Thread-safe for different hashes.
 
 #include <cstdint>
 #include <filesystem>
@@ -20,7 +21,7 @@
 namespace tidings::media {
 
 /// An upload in progress: a temporary file, written and hashed chunk by chunk. Removed by the
-/// destructor unless it was committed. Not thread-safe (one connection writes it).
+/// destructor unless it was finished. Not thread-safe (one connection writes it).
 class temp_blob {
 public:
   temp_blob(int fd, std::filesystem::path path);
@@ -32,17 +33,17 @@ public:
   bool write(const char* data, std::size_t size);
   /// Bytes written so far.
   uint64_t size() const { return size_; }
-  /// Syncs the data to disk, closes the file and returns the hash; "" on an I/O error.
-  std::string seal();
+  /// Closes the file (not synced: blob_store::commit does that) and returns the hash; "" on
+  /// an I/O error. The file at path() then belongs to the caller: committed or discarded.
+  std::string finish();
   const std::filesystem::path& path() const { return path_; }
 
 private:
-  friend class blob_store;
   int fd_;
   std::filesystem::path path_;
   sha256 hash_;
   uint64_t size_ = 0;
-  bool moved_ = false; ///< renamed into the store or already removed
+  bool finished_ = false; ///< handed over by finish(): no longer this object's to remove
 };
 
 class blob_store {
@@ -61,9 +62,11 @@ public:
 
   /// A new temporary file for an upload, or nullptr if it cannot be created.
   std::unique_ptr<temp_blob> create_temp();
-  /// Moves a sealed temporary file under its hash (syncing the directories), or drops it if
-  /// that blob is already stored.
-  commit_result commit(temp_blob& blob, std::string_view hash);
+  /// Syncs a finished temporary file and moves it under its hash (syncing the directories),
+  /// or drops it if that blob is already stored. On failure the temporary file is removed.
+  commit_result commit(const std::filesystem::path& temp, std::string_view hash);
+  /// Removes a finished temporary file that is not to be stored.
+  void discard(const std::filesystem::path& temp);
   /// Deletes a stored blob and syncs its directory; true if it was there.
   bool remove(std::string_view hash);
 

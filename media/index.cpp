@@ -51,4 +51,45 @@ bool any_with_prefix(storage::db& db, storage::table t, std::string_view prefix)
   return found;
 }
 
+unused_scan scan_unused(storage::db& db, const std::string& cursor, std::size_t max,
+                        int64_t cutoff) {
+  unused_scan out;
+  std::string last;
+  auto st = db.scan(storage::table::media, cursor, std::string(1, '\x7f'), max,
+                    [&](std::string_view key, std::string_view value) {
+                      ++out.examined;
+                      last = std::string{key};
+                      auto rec = decode_record(value);
+                      if (rec && rec->used < cutoff)
+                        out.unused.push_back(last);
+                      return true;
+                    });
+  // A failed scan ends the pass early: the next pass starts over.
+  out.pass_done = !st.ok() || out.examined < max;
+  out.next_cursor = out.pass_done ? std::string{} : last + '\0';
+  return out;
+}
+
+storage::answer still_named(storage::db& db, std::string_view hash) {
+  auto range = prefix_range(hash);
+  auto answer = storage::answer::no;
+  for (auto t : {storage::table::avatars, storage::table::media_pending}) {
+    auto st = db.scan(t, range.begin, range.end, 1, [&](std::string_view, std::string_view) {
+      answer = storage::answer::yes;
+      return false;
+    });
+    if (!st.ok())
+      return storage::answer::failed;
+    if (answer == storage::answer::yes)
+      return answer;
+  }
+  return answer;
+}
+
+void forget(storage::batch& b, std::string_view hash) {
+  b.del(storage::table::media, hash);
+  auto readers = prefix_range(hash);
+  b.delete_range(storage::table::media_readers, readers.begin, readers.end);
+}
+
 } // namespace tidings::media

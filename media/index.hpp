@@ -3,7 +3,7 @@
 //
 // Tables (storage/db.hpp) and their keys:
 //   media          hash -> record (msgpack map: size, mime, uploader, created, used)
-//   media_readers  hash \0 user -> ""            (written by uploads and by grant())
+//   media_readers  hash \0 user -> ""            (uploads and grants; the media actor writes both)
 //   avatars        hash \0 owner -> ""           (written by the profile service; read here)
 //   blocks         owner \0 blocked -> ...       (written by the profile service; read here)
 //   media_pending  hash \0 recipient \0 be64(seq) -> ""  (written by the inbox; read here)
@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/db.hpp"
 #include "storage/keys.hpp"
@@ -44,5 +45,24 @@ using storage::prefix_range;
 
 /// True if `t` has at least one key starting with `prefix \0`.
 bool any_with_prefix(storage::db& db, storage::table t, std::string_view prefix);
+
+/// One retention step's look at the `media` table.
+struct unused_scan {
+  std::vector<std::string> unused; ///< hashes whose `used` is before the cutoff
+  std::size_t examined = 0;        ///< records looked at
+  std::string next_cursor;         ///< where the next step starts ("": a new pass)
+  bool pass_done = false;          ///< the step reached the end of the table
+};
+
+/// Up to `max` records from `cursor` on, and which of them were last used before `cutoff`.
+unused_scan scan_unused(storage::db& db, const std::string& cursor, std::size_t max,
+                        int64_t cutoff);
+
+/// Whether something outside media still names `hash`: somebody's avatar, or an inbox item not
+/// yet acknowledged (`failed` when that cannot be read: retention then keeps the blob).
+storage::answer still_named(storage::db& db, std::string_view hash);
+
+/// Adds to `b` the removal of a blob's record and of every read grant of it.
+void forget(storage::batch& b, std::string_view hash);
 
 } // namespace tidings::media

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -14,6 +15,13 @@
 #include "cluster/members.hpp"
 
 namespace {
+
+/// One line on stdout, whole: the membership actor logs from its own thread.
+void say(const std::string& line) {
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> guard{mutex};
+  std::cout << line << std::endl;
+}
 
 struct node_config : caf::actor_system_config {
   uint16_t port = 8080;
@@ -192,7 +200,7 @@ int main(int argc, char** argv) {
     opts.cluster.port = cfg.cluster_port;
     opts.cluster.peers = std::move(*peers);
     opts.cluster.protocol_version = cfg.cluster_protocol;
-    opts.cluster.log = [](const std::string& line) { std::cout << line << std::endl; };
+    opts.cluster.log = say;
     cfg.load<caf::io::middleman>();
   } else if (!cfg.cluster_peers.empty()) {
     std::cerr << "tidings-node: cluster.peers needs cluster.node-id\n";
@@ -203,13 +211,13 @@ int main(int argc, char** argv) {
   try {
     tidings::node node{sys, opts};
     auto port = node.start();
-    std::cout << "listening on " << cfg.bind << ":" << port << std::endl;
+    say("listening on " + cfg.bind + ":" + std::to_string(port));
     if (!opts.cluster.node_id.empty())
-      std::cout << "cluster node '" << opts.cluster.node_id << "': peers connect to "
-                << opts.cluster.bind << ":" << node.cluster_port() << std::endl;
+      say("cluster node '" + opts.cluster.node_id + "': peers connect to " + opts.cluster.bind +
+          ":" + std::to_string(node.cluster_port()));
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    std::cout << "stopping on signal " << sig << std::endl;
+    say("stopping on signal " + std::to_string(sig));
     node.stop();
   } catch (const std::exception& e) {
     std::cerr << "tidings-node: " << e.what() << "\n";

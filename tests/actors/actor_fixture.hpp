@@ -75,8 +75,11 @@ private:
 struct actor_fixture {
   std::filesystem::path dir;
   std::mutex fault_mtx;
+  std::condition_variable fault_cv;
   std::set<storage::table> failing; ///< tables whose reads fail now
   bool writes_fail = false;         ///< every write fails now
+  int writes_to_fail = 0;           ///< the next this many writes fail
+  bool writes_held = false;         ///< writes wait (in the writer thread) until released
   std::unique_ptr<storage::db> store;
   std::unique_ptr<storage::group_writer> writer;
   node_metrics metrics;
@@ -93,7 +96,12 @@ struct actor_fixture {
       return failing.count(t) > 0;
     };
     opts.write_fault = [this] {
-      std::lock_guard<std::mutex> guard{fault_mtx};
+      std::unique_lock<std::mutex> lock{fault_mtx};
+      fault_cv.wait(lock, [this] { return !writes_held; });
+      if (writes_to_fail > 0) {
+        --writes_to_fail;
+        return true;
+      }
       return writes_fail;
     };
     store = storage::db::open(opts);
@@ -132,6 +140,20 @@ struct actor_fixture {
   void fail_writes(bool on = true) {
     std::lock_guard<std::mutex> guard{fault_mtx};
     writes_fail = on;
+  }
+
+  /// The next `n` writes fail (then writes succeed again).
+  void fail_next_writes(int n) {
+    std::lock_guard<std::mutex> guard{fault_mtx};
+    writes_to_fail = n;
+  }
+
+  /// Holds every write (the group writer waits) until hold_writes(false). The test thread
+  /// itself must not write meanwhile.
+  void hold_writes(bool on = true) {
+    std::lock_guard<std::mutex> guard{fault_mtx};
+    writes_held = on;
+    fault_cv.notify_all();
   }
 
   void fail_reads(storage::table t, bool on = true) {

@@ -1,0 +1,124 @@
+#pragma once
+// media actor: one per node (`node_context::media`, the typed `media_service`).
+//
+// Owns: the media tables (`media`: one record per blob; `media_readers`: who may read it) and
+// the blob files under `<data-dir>/media`. Every write of those tables is decided here, one
+// message at a time: upload commits, grants (a media message lets its recipient read),
+// refreshes of `used`, and retention's deletions. Others ask instead of reading the tables:
+// the session (may the sender send this hash), the inbox (grant the recipient, durably, before
+// it answers `sent`), the profile shard (may the user take this avatar) and the HTTP gateway
+// (uploads and downloads, actors/media_http.*).
+// Invariants:
+// - A blob's record exists only once its file is stored and synced under its hash name.
+// - Retention never deletes a hash with any work in flight here (an index write, a file job,
+//   or an upload commit), and a grant is a use: it sets `used` to now in the same write. So a
+//   grant decided before retention looks at a hash keeps it (for `retention_ms` from then,
+//   time for the inbox to write its `media_pending` row), and a grant that comes after
+//   retention has decided answers `not_found` (no `sent` names a deleted blob).
+// - While a hash is being deleted (index, then file), commits of it wait and are then stored
+//   anew; grants, reads and downloads see it as gone.
+// - Index writes go through the group writer in submission order; the record a hash will have
+//   once its writes land is kept in memory (`busy`) until then, so decisions never read a
+//   stale record.
+// Blocking: RocksDB point reads and short scans here; writes go to the group writer thread;
+// file syncs, renames and deletions run on `options::threads` detached file workers (each hash
+// always on the same one, so its jobs keep their order), never on the scheduler.
+// Still reads tables it does not own: `avatars` and `blocks` (who may read an avatar) and
+// `avatars`/`media_pending` (retention's "still named"), all committed state.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/context.hpp"
+#include "actors/messages.hpp"
+#include "media/blob_store.hpp"
+#include "media/index.hpp"
+#include "media/options.hpp"
+
+namespace tidings {
+
+/// A file worker (detached): the blocking file work of the media actor.
+using blob_worker = caf::typed_actor<
+    // sync the temporary file and move it under its hash: true stored, false already there
+    caf::replies_to<atom::store_blob, std::string, std::string>::with<bool>,
+    // delete a stored blob: true if it was there
+    caf::replies_to<atom::remove_blob, std::string>::with<bool>,
+    // remove a temporary file not to be stored
+    caf::reacts_to<atom::drop_blob, std::string>>;
+
+/// What one retention step did.
+struct retention_stats {
+  uint64_t examined = 0; ///< blobs looked at
+  uint64_t deleted = 0;  ///< blobs deleted (record, grants and file)
+  bool pass_done = false;
+};
+
+struct media_state {
+  static inline const char* name = "media";
+
+  /// A hash with work in flight.
+  struct busy_hash {
+    std::optional<media::record> staged; ///< the record once its index writes have landed
+    unsigned writes = 0;                 ///< index writes in flight
+    unsigned files = 0;                  ///< file stores in flight
+    bool deleting = false;               ///< retention is removing it (index, then file)
+    std::vector<std::function<void()>> after_delete; ///< commits waiting for the deletion
+  };
+
+  media_service::pointer self = nullptr;
+  const node_context* ctx = nullptr;
+  media::options opts;
+  media::blob_store* blobs = nullptr;
+  std::vector<blob_worker> workers;
+  std::unordered_map<std::string, busy_hash> busy;
+  uint64_t next_write = 1;
+  std::unordered_map<uint64_t, std::function<void(bool ok)>> writes; ///< by write id
+  std::string cursor; ///< first key of the next retention step
+
+  void init(media_service::pointer s, const node_context* c, media::blob_store* b,
+            media::options o);
+  caf::result<bool> may_read(const std::string& hash, const std::string& user);
+  caf::result<bool> grant(const std::string& hash, const std::string& user);
+  caf::result<media_blob> blob_info(const std::string& hash, const std::string& user);
+  caf::result<bool> commit(const media_upload& upload);
+  caf::result<uint64_t, uint64_t, bool> retain();
+  /// The group writer finished write `id`.
+  void on_written(uint64_t id, bool ok);
+  /// The retention timer: one step, then the next one (at once within a pass).
+  void tick();
+
+private:
+  /// The record of `hash` as it will be once the writes in flight land (absent while it is
+  /// being deleted); `failed` if it cannot be read.
+  storage::fetched<media::record> record_of(const std::string& hash);
+  /// Hands `b` (changes of `hash`) to the group writer; `staged` is the record it leaves, if
+  /// it writes one. `then` runs here once it completed.
+  void write(const std::string& hash, storage::batch b, std::optional<media::record> staged,
+             std::function<void(bool ok)> then);
+  /// Forgets `hash`'s busy entry once nothing is in flight for it.
+  void settle(const std::string& hash);
+  const blob_worker& worker_for(const std::string& hash) const;
+  /// Stores the file (or drops it, if that blob is stored), then indexes the upload.
+  void start_commit(media_upload upload, caf::typed_response_promise<bool> rp);
+  /// Writes the record (the first upload's) and the uploader's grant; answers `rp`.
+  void index_upload(const media_upload& upload, bool new_file,
+                    caf::typed_response_promise<bool> rp);
+  /// One retention step at the clock's time; `done` runs once its deletions have finished.
+  void step(std::function<void(retention_stats)> done);
+  /// Deletes an unused, unnamed blob: index first, then the file; `done(deleted)` at the end.
+  void remove(const std::string& hash, std::function<void(bool)> done);
+  /// The deletion of `hash` is over: runs the commits that waited for it.
+  void end_delete(const std::string& hash);
+};
+
+/// Spawns its file workers (detached, linked) and serves the media_service interface.
+media_service::behavior_type media_actor(media_service::stateful_pointer<media_state> self,
+                                         const node_context* ctx, media::blob_store* blobs,
+                                         media::options opts);
+
+} // namespace tidings
