@@ -110,6 +110,22 @@ caf::result<bool, bool, std::string> profile_state::privacy(const std::string& u
   return {true, p.value->read_receipts, p.value->last_seen_privacy};
 }
 
+caf::result<bool, std::string, bool, bool> profile_state::seen_by(const std::string& target,
+                                                                  const std::string& viewer) {
+  auto& db = *ctx->store;
+  auto p = load_profile(db, target);
+  if (p.failed)
+    return make_error(errc::unavailable);
+  if (!p.value)
+    return {false, std::string{"nobody"}, false, false};
+  auto contact = has_contact(db, target, viewer);
+  auto blocked = has_blocked(db, target, viewer);
+  if (contact == storage::answer::failed || blocked == storage::answer::failed)
+    return make_error(errc::unavailable);
+  return {true, p.value->last_seen_privacy, contact == storage::answer::yes,
+          blocked == storage::answer::yes};
+}
+
 caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
   if (overloaded())
     return make_error(errc::overloaded);
@@ -226,6 +242,9 @@ profile_service::behavior_type profile_actor(profile_service::stateful_pointer<p
         return self->state.set(user, changes);
       },
       [self](atom::privacy, const std::string& user) { return self->state.privacy(user); },
+      [self](atom::seen_by, const std::string& target, const std::string& viewer) {
+        return self->state.seen_by(target, viewer);
+      },
       [self](atom::contacts, atom::list, const std::string& owner) {
         return self->state.list(table::contacts, owner);
       },

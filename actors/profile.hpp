@@ -59,12 +59,21 @@ struct profile_state {
   caf::result<std::string> get(const std::string& viewer, const std::string& target);
   /// `user`'s privacy settings: (exists, read receipts on, last seen visibility).
   caf::result<bool, bool, std::string> privacy(const std::string& user);
+  /// What `may_see_presence` needs to know of `target` for `viewer` (presence_facts fields).
+  caf::result<bool, std::string, bool, bool> seen_by(const std::string& target,
+                                                     const std::string& viewer);
   /// Applies validated changes (msgpack object: name, about, avatar, privacy).
   caf::result<std::string> set(const std::string& user, const std::string& changes);
   caf::result<std::vector<std::string>> list(storage::table t, const std::string& owner);
   caf::result<bool> add(storage::table t, const std::string& owner, const std::string& other);
   caf::result<bool> remove(storage::table t, const std::string& owner, const std::string& other);
 };
+
+/// The profile shard that owns `user`'s profile, contacts and blocks. Reach it through here,
+/// so that a cluster can route the choice to the user's home node in one place.
+inline profile_service profile_of(const node_context& ctx, const std::string& user) {
+  return ctx.shard(ctx.profiles, user);
+}
 
 profile_service::behavior_type profile_actor(profile_service::stateful_pointer<profile_state> self,
                                              const node_context* ctx);
