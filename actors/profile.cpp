@@ -40,6 +40,10 @@ profile_record profile_record::from_json(const json& j) {
   return p;
 }
 
+// Only this service reads its tables (and, for a profile's defaults, the accounts table).
+namespace {
+
+/// Loads a user's profile (defaults if never set); no value if the user does not exist.
 storage::fetched<profile_record> load_profile(storage::db& db, const std::string& user) {
   auto stored = db.get(storage::table::profiles, user);
   if (stored.failed())
@@ -56,13 +60,17 @@ storage::fetched<profile_record> load_profile(storage::db& db, const std::string
   return {p, false};
 }
 
+/// Whether `owner` has blocked `other`.
 storage::answer has_blocked(storage::db& db, const std::string& owner, const std::string& other) {
   return db.contains(storage::table::blocks, pair_key(owner, other));
 }
 
+/// Whether `owner` has `other` in their contacts.
 storage::answer has_contact(storage::db& db, const std::string& owner, const std::string& other) {
   return db.contains(storage::table::contacts, pair_key(owner, other));
 }
+
+} // namespace
 
 json public_view(const std::string& user, const profile_record& p, bool own) {
   json out{{"user", user},
