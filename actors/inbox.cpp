@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "actors/messages.hpp"
+#include "actors/profile.hpp"
 #include "media/access.hpp"
 #include "net/codec.hpp"
 #include "net/msgpack_map.hpp"
@@ -33,8 +34,8 @@ void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::st
 
 void inbox_state::load_blocks() {
   // `await`: deliveries wait until the list is here, so none slips past a block.
-  self->request(ctx->shard(ctx->profiles, log->user()), std::chrono::seconds(30),
-                atom::blocks::value, atom::list::value, log->user())
+  self->request(profile_of(*ctx, log->user()), std::chrono::seconds(30), atom::blocks::value,
+                atom::list::value, log->user())
       .await(
           [this](const std::vector<std::string>& users) {
             blocked.insert(users.begin(), users.end());
@@ -433,15 +434,13 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     release(keys);
     node_metrics::add(ctx->metrics->read_receipts_failed);
   };
-  self->request(ctx->shard(ctx->profiles, log->user()), receipt_timeout, atom::privacy::value,
-                log->user())
+  self->request(profile_of(*ctx, log->user()), receipt_timeout, atom::privacy::value, log->user())
       .then(
           [this, from, accepted, keys, release, refused](bool exists, bool receipts,
                                                          const std::string&) {
             if (!exists || !receipts)
               return release(keys);
-            self->request(ctx->shard(ctx->profiles, from), receipt_timeout, atom::privacy::value,
-                          from)
+            self->request(profile_of(*ctx, from), receipt_timeout, atom::privacy::value, from)
                 .then(
                     [this, from, accepted, keys, release](bool exists, bool receipts,
                                                           const std::string&) {
