@@ -43,6 +43,11 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
         auto& dest = profile(user);
         return pass<bool, bool, std::string>(self, dest, p, std::move(user));
       },
+      [=](atom::seen_by sb, std::string& target, std::string& viewer) {
+        auto& dest = profile(target);
+        return pass<bool, std::string, bool, bool>(self, dest, sb, std::move(target),
+                                                   std::move(viewer));
+      },
       [=](atom::contacts t, atom::list l, std::string& owner) {
         auto& dest = profile(owner);
         return pass<strings>(self, dest, t, l, std::move(owner));

@@ -19,6 +19,10 @@ using profile_service = caf::typed_actor<
     caf::replies_to<atom::profile_set, std::string, std::string>::with<std::string>,
     // (the user exists, read receipts on, last seen: everyone | contacts | nobody)
     caf::replies_to<atom::privacy, std::string>::with<bool, bool, std::string>,
+    // (target, viewer) -> what the target's shard knows for may_see_presence: (the target
+    // exists, the target's last seen setting, the viewer is the target's contact, the target
+    // has blocked the viewer); asked by the target's lastseen shard (presence_privacy.hpp)
+    caf::replies_to<atom::seen_by, std::string, std::string>::with<bool, std::string, bool, bool>,
     caf::replies_to<atom::contacts, atom::list, std::string>::with<std::vector<std::string>>,
     caf::replies_to<atom::contacts, atom::add_item, std::string, std::string>::with<bool>,
     caf::replies_to<atom::contacts, atom::remove_item, std::string, std::string>::with<bool>,

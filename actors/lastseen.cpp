@@ -1,5 +1,8 @@
 #include "actors/lastseen.hpp"
 
+#include <memory>
+#include <utility>
+
 #include "actors/messages.hpp"
 #include "actors/profile.hpp"
 
@@ -7,35 +10,21 @@ namespace tidings {
 
 namespace {
 
+/// Shorter than a session's wait for the answer (30 s), so the session hears `unavailable`.
+constexpr auto facts_timeout = std::chrono::seconds(10);
+
 std::string key_of(const caf::actor& session) {
   return caf::to_string(session.address());
 }
 
-} // namespace
+/// The two answers `judge` waits for; whichever comes second decides.
+struct judgement {
+  caf::optional<presence_facts> facts;
+  caf::optional<std::string> viewer_setting;
+  bool failed = false;
+};
 
-storage::answer may_see_presence(storage::db& db, const std::string& viewer,
-                                 const std::string& target) {
-  using storage::answer;
-  if (viewer == target)
-    return answer::yes;
-  if (auto blocked = has_blocked(db, target, viewer); blocked != answer::no)
-    return blocked == answer::yes ? answer::no : answer::failed;
-  auto mine = load_profile(db, viewer);
-  if (mine.failed)
-    return answer::failed;
-  if (mine.value && mine.value->last_seen_privacy == "nobody")
-    return answer::no; // reciprocity: who hides their own sees nobody's
-  auto theirs = load_profile(db, target);
-  if (theirs.failed)
-    return answer::failed;
-  if (!theirs.value)
-    return answer::no;
-  if (theirs.value->last_seen_privacy == "everyone")
-    return answer::yes;
-  if (theirs.value->last_seen_privacy == "contacts")
-    return has_contact(db, target, viewer);
-  return answer::no;
-}
+} // namespace
 
 void lastseen_state::ensure_loaded(const std::string& user) {
   if (book.known(user))
@@ -70,19 +59,56 @@ void lastseen_state::touch(const std::string& user, const caf::actor& session) {
   book.touch(user, key_of(session), ctx->now());
 }
 
+template <class Decided, class Failed>
+void lastseen_state::judge(const std::string& viewer, const std::string& target, Decided decided,
+                           Failed failed) {
+  auto j = std::make_shared<judgement>();
+  auto decide = [j, viewer, target, decided]() mutable {
+    if (j->facts && j->viewer_setting)
+      decided(*j->facts, may_see_presence(viewer, target, *j->facts, *j->viewer_setting));
+  };
+  auto fail = [j, failed](const caf::error& err) mutable {
+    if (!std::exchange(j->failed, true))
+      failed(err);
+  };
+  self->request(ctx->profile_of(target), facts_timeout, atom::seen_by::value, target, viewer)
+      .then(
+          [j, decide](bool exists, std::string& setting, bool contact, bool blocked) mutable {
+            if (j->failed)
+              return;
+            j->facts = presence_facts{exists, std::move(setting), contact, blocked};
+            decide();
+          },
+          fail);
+  self->request(ctx->profile_of(viewer), facts_timeout, atom::privacy::value, viewer)
+      .then(
+          [j, decide](bool, bool, std::string& setting) mutable {
+            if (j->failed)
+              return;
+            j->viewer_setting = std::move(setting);
+            decide();
+          },
+          fail);
+}
+
 caf::result<bool, int64_t> lastseen_state::query(const std::string& viewer,
                                                  const std::string& target) {
-  auto exists = ctx->store->contains(storage::table::accounts, target);
-  if (exists != storage::answer::yes)
-    return make_error(exists == storage::answer::no ? errc::not_found : errc::unavailable);
-  auto visible = may_see_presence(*ctx->store, viewer, target);
-  if (visible == storage::answer::failed)
-    return make_error(errc::unavailable);
-  if (visible == storage::answer::no)
-    return {false, int64_t{-1}};
-  ensure_loaded(target);
-  const auto* e = book.find(target);
-  return {e->online, e->last_seen};
+  auto rp = self->make_response_promise<bool, int64_t>();
+  judge(
+      viewer, target,
+      [this, rp, target](const presence_facts& facts, bool visible) mutable {
+        if (!facts.exists) {
+          rp.deliver(make_error(errc::not_found));
+        } else if (!visible) {
+          rp.deliver(false, int64_t{-1});
+        } else {
+          ensure_loaded(target);
+          const auto* e = book.find(target);
+          rp.deliver(e->online, e->last_seen);
+        }
+      },
+      [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
+  return rp;
 }
 
 void lastseen_state::subscribe(const std::string& viewer, const caf::actor& session,
@@ -93,7 +119,10 @@ void lastseen_state::subscribe(const std::string& viewer, const caf::actor& sess
     self->monitor(session);
   }
   for (const auto& target : targets) {
-    subscribers[target][session.address()] = viewer;
+    auto [it, fresh] = subscribers[target].try_emplace(session.address());
+    it->second.viewer = viewer;
+    if (fresh)
+      it->second.pushed = asks; // answers to asks from before it never reach it
     sub.second.insert(target);
   }
 }
@@ -138,17 +167,37 @@ void lastseen_state::notify(const std::string& user) {
   auto s = subscribers.find(user);
   if (s == subscribers.end())
     return;
-  const auto* e = book.find(user);
-  for (const auto& [addr, viewer] : s->second) {
-    auto sub = subscriptions.find(addr);
-    if (sub == subscriptions.end())
-      continue;
-    // A failed check hides the presence, as a refusal would (pushes carry no error).
-    if (may_see_presence(*ctx->store, viewer, user) == storage::answer::yes)
-      caf::anon_send(sub->second.first, atom::presence::value, user, e->online, e->last_seen);
-    else
-      caf::anon_send(sub->second.first, atom::presence::value, user, false, int64_t{-1});
+  for (const auto& [addr, sub] : s->second) {
+    auto ask = ++asks;
+    judge(
+        sub.viewer, user,
+        [this, user, addr = addr, ask](const presence_facts&, bool visible) {
+          push(user, addr, ask, visible);
+        },
+        // A failed check hides the presence, as a refusal would (pushes carry no error).
+        [this, user, addr = addr, ask](const caf::error&) { push(user, addr, ask, false); });
   }
+}
+
+void lastseen_state::push(const std::string& target, const caf::actor_addr& session, uint64_t ask,
+                          bool visible) {
+  auto s = subscribers.find(target);
+  if (s == subscribers.end())
+    return;
+  auto sub = s->second.find(session);
+  if (sub == s->second.end() || sub->second.pushed >= ask)
+    return; // unsubscribed meanwhile, or newer facts were pushed already
+  sub->second.pushed = ask;
+  auto to = subscriptions.find(session);
+  if (to == subscriptions.end())
+    return;
+  if (!visible) {
+    caf::anon_send(to->second.first, atom::presence::value, target, false, int64_t{-1});
+    return;
+  }
+  ensure_loaded(target);
+  const auto* e = book.find(target);
+  caf::anon_send(to->second.first, atom::presence::value, target, e->online, e->last_seen);
 }
 
 void lastseen_state::flush(bool all) {

@@ -28,6 +28,7 @@ using account = caf::atom_constant<caf::atom("account")>;      ///< gateway -> a
 using read = caf::atom_constant<caf::atom("read")>;            ///< session -> inbox: user read
 using profile_get = caf::atom_constant<caf::atom("profget")>;  ///< session -> profile shard
 using privacy = caf::atom_constant<caf::atom("privacy")>;      ///< a user's privacy settings
+using seen_by = caf::atom_constant<caf::atom("seenby")>;       ///< lastseen -> profile: facts
 using profile_set = caf::atom_constant<caf::atom("profset")>;  ///< session -> profile shard
 using contacts = caf::atom_constant<caf::atom("contacts")>;    ///< the contacts table
 using blocks = caf::atom_constant<caf::atom("blocks")>;        ///< the blocks table

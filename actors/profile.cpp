@@ -40,6 +40,10 @@ profile_record profile_record::from_json(const json& j) {
   return p;
 }
 
+// Only this service reads its tables (and, for a profile's defaults, the accounts table).
+namespace {
+
+/// Loads a user's profile (defaults if never set); no value if the user does not exist.
 storage::fetched<profile_record> load_profile(storage::db& db, const std::string& user) {
   auto stored = db.get(storage::table::profiles, user);
   if (stored.failed())
@@ -56,13 +60,17 @@ storage::fetched<profile_record> load_profile(storage::db& db, const std::string
   return {p, false};
 }
 
+/// Whether `owner` has blocked `other`.
 storage::answer has_blocked(storage::db& db, const std::string& owner, const std::string& other) {
   return db.contains(storage::table::blocks, pair_key(owner, other));
 }
 
+/// Whether `owner` has `other` in their contacts.
 storage::answer has_contact(storage::db& db, const std::string& owner, const std::string& other) {
   return db.contains(storage::table::contacts, pair_key(owner, other));
 }
+
+} // namespace
 
 json public_view(const std::string& user, const profile_record& p, bool own) {
   json out{{"user", user},
@@ -108,6 +116,22 @@ caf::result<bool, bool, std::string> profile_state::privacy(const std::string& u
   if (!p.value)
     return {false, false, std::string{"nobody"}};
   return {true, p.value->read_receipts, p.value->last_seen_privacy};
+}
+
+caf::result<bool, std::string, bool, bool> profile_state::seen_by(const std::string& target,
+                                                                  const std::string& viewer) {
+  auto& db = *ctx->store;
+  auto p = load_profile(db, target);
+  if (p.failed)
+    return make_error(errc::unavailable);
+  if (!p.value)
+    return {false, std::string{"nobody"}, false, false};
+  auto contact = has_contact(db, target, viewer);
+  auto blocked = has_blocked(db, target, viewer);
+  if (contact == storage::answer::failed || blocked == storage::answer::failed)
+    return make_error(errc::unavailable);
+  return {true, p.value->last_seen_privacy, contact == storage::answer::yes,
+          blocked == storage::answer::yes};
 }
 
 caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
@@ -243,6 +267,9 @@ profile_service::behavior_type profile_actor(profile_service::stateful_pointer<p
         return self->state.set(user, changes);
       },
       [self](atom::privacy, const std::string& user) { return self->state.privacy(user); },
+      [self](atom::seen_by, const std::string& target, const std::string& viewer) {
+        return self->state.seen_by(target, viewer);
+      },
       [self](atom::contacts, atom::list, const std::string& owner) {
         return self->state.list(table::contacts, owner);
       },

@@ -3,8 +3,8 @@
 //
 // Owns: the profiles, contacts and blocks tables for the users of its shard; every write
 // to them goes through the owning shard, so each user's changes are serialised.
-// Reads by other actors (inbox: is the sender blocked? lastseen: contacts and privacy) are
-// RocksDB point reads of committed state.
+// No other actor reads these tables: they ask this shard (`privacy`, `seen_by`, the block
+// list of a starting inbox) or are told of changes (blocks, to the user's inbox).
 // Blocking: a block stores a snapshot of the blocker's public profile; the blocked user
 // sees that snapshot from then on (never later changes) and no presence or last seen.
 // May block: RocksDB point reads and one write per change; a profile_set naming an avatar waits
@@ -34,13 +34,6 @@ struct profile_record {
   static profile_record from_json(const net::json& j);
 };
 
-/// Loads a user's profile (defaults if never set); no value if the user does not exist.
-storage::fetched<profile_record> load_profile(storage::db& db, const std::string& user);
-/// Whether `owner` has blocked `other`.
-storage::answer has_blocked(storage::db& db, const std::string& owner, const std::string& other);
-/// Whether `owner` has `other` in their contacts.
-storage::answer has_contact(storage::db& db, const std::string& owner, const std::string& other);
-
 /// The `profile` frame fields (without type/id) that `viewer` may see of `user`.
 net::json public_view(const std::string& user, const profile_record& p, bool own);
 
@@ -60,6 +53,9 @@ struct profile_state {
   caf::result<std::string> get(const std::string& viewer, const std::string& target);
   /// `user`'s privacy settings: (exists, read receipts on, last seen visibility).
   caf::result<bool, bool, std::string> privacy(const std::string& user);
+  /// What `may_see_presence` needs to know of `target` for `viewer` (presence_facts fields).
+  caf::result<bool, std::string, bool, bool> seen_by(const std::string& target,
+                                                     const std::string& viewer);
   /// Applies validated changes (msgpack object: name, about, avatar, privacy); a new avatar
   /// must be a hash the user may read (asked of the media service).
   caf::result<std::string> set(const std::string& user, const std::string& changes);
