@@ -18,6 +18,19 @@ caf::actor node_context::directory_of(const std::string& user) const {
   return is_home(user) ? directory : home_gate(user);
 }
 
+caf::actor node_context::delivery_route(const std::string& to, bool sticky,
+                                        bool* via_handoff) const {
+  *via_handoff = false;
+  if (is_home(to))
+    return directory;
+  const auto& home = cluster->home(to);
+  auto gate = cluster->gate(home);
+  if (gate && !sticky && !cluster->handoff_pending(home))
+    return gate;
+  *via_handoff = static_cast<bool>(handoff);
+  return handoff;
+}
+
 profile_service node_context::profile_of(const std::string& user) const {
   return is_home(user) ? shard(profiles, user) : caf::actor_cast<profile_service>(home_gate(user));
 }

@@ -62,7 +62,8 @@ struct node_context {
   std::vector<lastseen_service> lastseen; ///< lastseen service shards
   std::vector<accounts_service> accounts; ///< accounts workers (argon2id, detached)
   registry_service registry;              ///< tokens and account existence
-  const cluster::view* cluster = nullptr; ///< the members and who is up; null: one node
+  cluster::view* cluster = nullptr;       ///< the members and who is up; null: one node
+  caf::actor handoff;                     ///< sends for homes that are down (cluster only)
   media_service media;                    ///< the media tables and files
 
   /// The shard of `user` among `shards`.
@@ -76,6 +77,10 @@ struct node_context {
   // down: callers answer `unavailable` with a jittered `retry_ms`.
   bool is_home(const std::string& user) const;
   caf::actor directory_of(const std::string& user) const;
+  /// Where a send to `to` goes: `directory_of(to)`, or this node's handoff when the home is
+  /// down, its queue is replaying, or `sticky` (the session still waits for a send it routed
+  /// to the handoff: later ones must not overtake it). `via_handoff` tells which.
+  caf::actor delivery_route(const std::string& to, bool sticky, bool* via_handoff) const;
   profile_service profile_of(const std::string& user) const;
   lastseen_service lastseen_of(const std::string& user) const;
   registry_service registry_of(const std::string& user) const;

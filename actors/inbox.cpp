@@ -163,7 +163,8 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
 
 caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std::string& cid,
                                              const std::string& content,
-                                             const std::string& media_hash) {
+                                             const std::string& media_hash,
+                                             const std::string& given_mid, int64_t given_ts) {
   ++routed;
   last_active = ctx->now();
   if (self->mailbox().size() > ctx->settings.inbox_backlog)
@@ -184,8 +185,9 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
     if (auto rec = net::decode(seen.value(), net::encoding::msgpack, nullptr))
       return sent_reply{(*rec)["mid"].get<std::string>(), (*rec)["ts"].get<int64_t>()};
   }
-  auto mid = random_id(12);
-  auto ts = ctx->now();
+  // A send replayed from another node's handoff keeps the `sent` that node already gave.
+  auto mid = given_mid.empty() ? random_id(12) : given_mid;
+  auto ts = given_mid.empty() ? ctx->now() : given_ts;
   auto item = net::msgpack_map_builder{content}
                   .add("type", "msg")
                   .add("mid", mid)
@@ -590,7 +592,7 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
   self->state.schedule_check();
   return {
       [self](const deliver_request& d) {
-        return self->state.deliver(d.from, d.cid, d.content, d.media_hash);
+        return self->state.deliver(d.from, d.cid, d.content, d.media_hash, d.mid, d.ts);
       },
       [self](const attach_request& a) {
         self->state.attach(a.session, a.since);

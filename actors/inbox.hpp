@@ -98,9 +98,11 @@ struct inbox_state {
   /// The profile shard reports a block or an unblock by this user.
   void on_block(const std::string& other, bool is_blocked);
   /// Stores a message unless (from, cid) was seen; answers (mid, ts) once it is durable.
-  /// `content`: the message's fields as a msgpack map; `media_hash`: its media, or empty.
+  /// `content`: the message's fields as a msgpack map; `media_hash`: its media, or empty;
+  /// `given_mid`/`given_ts`: the `sent` a node's handoff already gave (empty: choose them).
   caf::result<sent_reply> deliver(const std::string& from, const std::string& cid,
-                                  const std::string& content, const std::string& media_hash);
+                                  const std::string& content, const std::string& media_hash,
+                                  const std::string& given_mid = {}, int64_t given_ts = 0);
   /// `since`: when the session's connection opened; an older one never replaces a newer.
   void attach(caf::actor s, int64_t since);
   void ack(uint64_t upto, const caf::actor& from);

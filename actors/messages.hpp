@@ -43,6 +43,7 @@ using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
 using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
 using token = caf::atom_constant<caf::atom("token")>;          ///< whose is this bearer token
 using exists = caf::atom_constant<caf::atom("exists")>;        ///< does this account exist
+using replay = caf::atom_constant<caf::atom("replay")>;        ///< handoff: try its queues
 using may_read = caf::atom_constant<caf::atom("mayread")>;     ///< -> media: may U read H
 using grant = caf::atom_constant<caf::atom("grant")>;          ///< inbox -> media: U may read H
 using blob_info = caf::atom_constant<caf::atom("blobinfo")>;   ///< gateway -> media: download
@@ -62,11 +63,16 @@ struct deliver_request {
   std::string cid;
   std::string content;
   std::string media_hash;
+  /// Set only by a node replaying its handoff: the `sent` it already gave (mid and time),
+  /// which the inbox keeps. Empty from sessions.
+  std::string mid = {};
+  int64_t ts = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deliver_request& x) {
-  return f(caf::meta::type_name("deliver_request"), x.to, x.from, x.cid, x.content, x.media_hash);
+  return f(caf::meta::type_name("deliver_request"), x.to, x.from, x.cid, x.content, x.media_hash,
+           x.mid, x.ts);
 }
 
 /// What the sender's `sent` carries: the message's id and server time.

@@ -46,6 +46,12 @@ std::string node_metrics::render() const {
        "Times a connection stopped reading until its session caught up.", frames_paused);
   line(out, "tidings_overload_refusals_total", "counter",
        "Requests refused by a service whose queue was full.", overload_refusals);
+  line(out, "tidings_handoff_queued", "gauge",
+       "Sends kept here for home nodes that were down, not yet replayed.", handoff_queued);
+  line(out, "tidings_handoff_replayed_total", "counter",
+       "Handoff sends delivered to their home node.", handoff_replayed);
+  line(out, "tidings_handoff_dropped_total", "counter",
+       "Handoff sends dropped at replay: the recipient does not exist.", handoff_dropped);
   out += "# HELP tidings_errors_total Error frames sent, by code.\n"
          "# TYPE tidings_errors_total counter\n";
   for (uint8_t code = static_cast<uint8_t>(errc::bad_request);

@@ -31,6 +31,9 @@ struct node_metrics {
   counter read_receipts_failed{0}; ///< read receipts not stored (the reader may read again)
   counter frames_paused{0};        ///< times a connection's reading paused for its session
   counter overload_refusals{0};    ///< requests refused by a shared actor's bounded queue
+  gauge handoff_queued{0};         ///< sends kept for home nodes that were down
+  counter handoff_replayed{0};     ///< of those, delivered to their home
+  counter handoff_dropped{0};      ///< of those, dropped at replay (no such user)
 
   void error(errc code) { errors[static_cast<std::size_t>(code) % errors.size()]++; }
   static void add(counter& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }

@@ -7,6 +7,7 @@
 #include "actors/directory.hpp"
 #include "actors/gate.hpp"
 #include "actors/gateway.hpp"
+#include "actors/handoff.hpp"
 #include "actors/media.hpp"
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
@@ -63,6 +64,7 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   if (!opts_.cluster.node_id.empty()) {
     members_ = std::make_unique<cluster::view>(opts_.cluster.node_id, opts_.cluster.peers);
     ctx_.cluster = members_.get();
+    ctx_.handoff = caf::actor_cast<caf::actor>(sys_.spawn(handoff_actor, &ctx_));
   }
   opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
   opts_.media.now = ctx_.now;
@@ -108,6 +110,7 @@ void node::stop() {
     caf::anon_send_exit(membership_, caf::exit_reason::user_shutdown);
   }
   caf::anon_send_exit(gate_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx_.handoff, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.directory, caf::exit_reason::user_shutdown);
   // Its file workers (linked) go with it; an upload not yet committed stays a temporary file,
   // removed at the next start (its answer could no longer go out anyway).
@@ -123,6 +126,7 @@ void node::stop() {
   ctx_.registry = nullptr;
   ctx_.directory = nullptr;
   gate_ = nullptr;
+  ctx_.handoff = nullptr;
   membership_ = nullptr;
   ctx_.media = nullptr;
   writer_->stop(); // every inbox has quit, so nothing waits on a write any more

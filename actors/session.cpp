@@ -272,23 +272,29 @@ void session_state::handle_send(const json& frame, net::encoding frame_enc, cons
 void session_state::deliver(deliver_request d, net::encoding frame_enc, const json& id) {
   if (inflight >= ctx->settings.max_inflight_sends)
     return send_error(errc::overloaded, "too many sends in flight", frame_enc, id, jittered(200));
-  auto home = ctx->directory_of(d.to);
-  if (!home)
+  bool via_handoff = false;
+  auto route = ctx->delivery_route(d.to, inflight_via_handoff > 0, &via_handoff);
+  if (!route)
     return send_error(errc::unavailable,
                       "the recipient's home node is down, retry with the same cid", frame_enc, id,
                       jittered(1000));
   ++inflight;
+  inflight_via_handoff += via_handoff;
   touch();
   auto cid_copy = d.cid;
-  self->request(home, request_timeout, std::move(d))
+  auto answered = [this, via_handoff] {
+    --inflight;
+    inflight_via_handoff -= via_handoff;
+  };
+  self->request(route, request_timeout, std::move(d))
       .then(
-          [this, cid_copy, frame_enc, id](const sent_reply& r) {
-            --inflight;
+          [this, answered, cid_copy, frame_enc, id](const sent_reply& r) {
+            answered();
             reply(json{{"type", "sent"}, {"cid", cid_copy}, {"mid", r.mid}, {"ts", r.ts}},
                   frame_enc, id);
           },
-          [this, frame_enc, id](const caf::error& err) {
-            --inflight;
+          [this, answered, frame_enc, id](const caf::error& err) {
+            answered();
             auto code = to_errc(err);
             if (code == errc::not_found)
               return send_error(code, "unknown recipient", frame_enc, id);

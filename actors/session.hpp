@@ -42,7 +42,8 @@ struct session_state {
   int64_t last_frame = 0;
   std::size_t bad_frames = 0;
   std::size_t inflight = 0;
-  int64_t touched_at = 0; ///< when activity was last reported to the lastseen shard
+  std::size_t inflight_via_handoff = 0; ///< of those, routed to this node's handoff
+  int64_t touched_at = 0;               ///< when activity was last reported to the lastseen shard
   double tokens = 0;
   int64_t tokens_at = 0;
 

@@ -93,6 +93,19 @@ void view::set_down(const std::string& id, int64_t now_ms) {
   live_[id] = entry{caf::actor{}, now_ms};
 }
 
+bool view::handoff_pending(const std::string& id) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return handoff_.count(id) > 0;
+}
+
+void view::set_handoff_pending(const std::string& id, bool pending) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (pending)
+    handoff_.insert(id);
+  else
+    handoff_.erase(id);
+}
+
 std::vector<member_status> view::status() const {
   std::lock_guard<std::mutex> guard{mutex_};
   std::vector<member_status> out;

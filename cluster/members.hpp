@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -62,6 +63,10 @@ public:
   void set_up(const std::string& id, caf::actor gate, int64_t now_ms);
   void set_down(const std::string& id, int64_t now_ms);
   std::vector<member_status> status() const;
+  /// Sends for `id` wait in this node's handoff (it is down, or its backlog is replaying):
+  /// new sends for its users join the queue, so each sender's order is kept.
+  bool handoff_pending(const std::string& id) const;
+  void set_handoff_pending(const std::string& id, bool pending);
 
 private:
   struct entry {
@@ -73,6 +78,7 @@ private:
   placement ring_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, entry> live_;
+  std::unordered_set<std::string> handoff_;
 };
 
 } // namespace tidings::cluster

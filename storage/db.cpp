@@ -18,8 +18,9 @@ namespace tidings::storage {
 namespace {
 
 constexpr std::array<const char*, table_count> names = {
-    "inbox",    "inbox_meta", "dedupe",   "accounts", "tokens",        "received",      "profiles",
-    "contacts", "blocks",     "lastseen", "media",    "media_readers", "media_pending", "avatars"};
+    "inbox",    "inbox_meta",    "dedupe",        "accounts", "tokens",
+    "received", "profiles",      "contacts",      "blocks",   "lastseen",
+    "media",    "media_readers", "media_pending", "avatars",  "handoff"};
 static_assert(names.back() != nullptr, "every table needs a column family name");
 
 rocksdb::Slice slice(std::string_view s) {
@@ -121,7 +122,7 @@ std::unique_ptr<db> db::open(const db_options& opts) {
   for (std::size_t i = 0; i < table_count; ++i) {
     auto t = static_cast<table>(i);
     bool queue = t == table::inbox || t == table::dedupe || t == table::received ||
-                 t == table::media_pending;
+                 t == table::media_pending || t == table::handoff;
     descriptors.emplace_back(names[i], t == table::inbox ? inbox_opts
                                        : queue           ? queue_opts
                                                          : cf_opts);

@@ -34,8 +34,9 @@ enum class table : uint8_t {
   media_readers, ///< sha256 hex \0 user -> "" (may read)
   media_pending, ///< sha256 hex \0 recipient \0 be64(seq) -> "" (in an unacked inbox item)
   avatars,       ///< sha256 hex \0 owner -> "" (current avatar of owner's profile)
+  handoff,       ///< sends accepted for a home node that was down (storage/keys.hpp)
 };
-constexpr std::size_t table_count = 14;
+constexpr std::size_t table_count = 15;
 
 /// Name of a table's column family on disk.
 const char* table_name(table t);

@@ -46,4 +46,16 @@ std::string media_pending_key(std::string_view hash, std::string_view recipient,
   return pair_key(pair_key(hash, recipient), be64(seq));
 }
 
+std::string handoff_queue_key(std::string_view home, uint64_t seq) {
+  return pair_key("q" + std::string{home}, be64(seq));
+}
+
+std::string handoff_queue_end(std::string_view home) {
+  return "q" + std::string{home} + '\x01';
+}
+
+std::string handoff_dedupe_key(std::string_view sender, std::string_view cid) {
+  return "d" + pair_key(sender, cid);
+}
+
 } // namespace tidings::storage

@@ -35,4 +35,12 @@ int64_t received_time(std::string_view value);
 /// media_pending: `hash \0 recipient \0 be64(seq)` (a media item not yet acknowledged).
 std::string media_pending_key(std::string_view hash, std::string_view recipient, uint64_t seq);
 
+/// handoff queue: `q home \0 be64(seq)` -> the send (msgpack); the keys of one home are
+/// [handoff_queue_key(home, 0), handoff_queue_end(home)).
+std::string handoff_queue_key(std::string_view home, uint64_t seq);
+std::string handoff_queue_end(std::string_view home);
+/// handoff dedupe: `d sender \0 cid` -> the `sent` already given (msgpack: mid, ts), kept
+/// until the send has reached its home.
+std::string handoff_dedupe_key(std::string_view sender, std::string_view cid);
+
 } // namespace tidings::storage

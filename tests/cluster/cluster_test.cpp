@@ -196,3 +196,100 @@ TEST_CASE("a peer of another cluster protocol version is refused with a clear lo
   CHECK(metric(c.node(0).ep(), "tidings_cluster_peers_up") == 0);
   CHECK(metric(c.node(1).ep(), "tidings_cluster_peers_up") == 0);
 }
+
+namespace {
+
+/// Sends one text and returns its mid, retrying the same cid on errors (as a client must),
+/// at most `attempts` times.
+std::string send_until_sent(client::ws_client& ws, const std::string& to, const std::string& cid,
+                            int attempts = 20) {
+  for (int i = 0; i < attempts; ++i) {
+    auto reply = ws.request(
+        json{{"type", "send"}, {"cid", cid}, {"to", to}, {"kind", "text"}, {"body", cid}}, 60s);
+    if (reply["type"] == "sent")
+      return reply["mid"].get<std::string>();
+    REQUIRE(reply["type"] == "error");
+    CHECK(reply["code"] != "not_found");
+  }
+  throw std::runtime_error("no `sent` for " + cid + " after retries");
+}
+
+/// A user homed on node `home` (or, if `home` is negative, on any node but `not_home`).
+test_user user_homed(test_cluster& c, std::size_t via, int home, std::size_t not_home,
+                     const std::string& prefix) {
+  for (int tries = 0; tries < 200; ++tries) {
+    auto u = make_user(c.node(via).ep(), prefix);
+    auto h = c.home(u.name);
+    if (home >= 0 ? h == static_cast<std::size_t>(home) : h != not_home)
+      return u;
+  }
+  throw std::runtime_error("no user name landed where wanted");
+}
+
+} // namespace
+
+TEST_CASE("a home node killed mid-stream: every sent message arrives once, in order") {
+  test_cluster c{3};
+  c.start();
+  const std::size_t victim = 1;                                           // n2
+  auto live = [&](std::size_t k) { return (victim + 1 + k) % c.size(); }; // the other two
+  auto rcpt = user_homed(c, live(0), static_cast<int>(victim), 0, "rcpt");
+  std::vector<test_user> senders;
+  std::vector<client::ws_client> sessions;
+  for (int i = 0; i < 2; ++i) {
+    senders.push_back(user_homed(c, live(i), -1, victim, "snd"));
+    sessions.push_back(open_session(c.node(live(i)).ep(), senders.back().token));
+  }
+  auto chat_a = user_homed(c, live(0), -1, victim, "live");
+  auto chat_b = user_homed(c, live(1), -1, victim, "live");
+  auto wa = open_session(c.node(live(1)).ep(), chat_a.token);
+  auto wb = open_session(c.node(live(0)).ep(), chat_b.token);
+
+  constexpr int per_sender = 40;
+  std::vector<std::vector<std::string>> mids(senders.size());
+  for (int n = 0; n < per_sender; ++n) {
+    if (n == per_sender / 2) {
+      c.node(victim).kill_hard();
+      // Users homed on live nodes keep chatting while it is down.
+      auto mid = send_text(wa, chat_b.name, "during-outage");
+      CHECK(wait_for(wb, of_type("msg"), 10s)["mid"] == mid);
+      // A read of data homed on the dead node is refused, not left hanging.
+      auto p = sessions[0].request(json{{"type", "presence_get"}, {"user", rcpt.name}}, 40s);
+      CHECK(p["type"] == "error");
+      CHECK(p["code"] == "unavailable");
+      CHECK(p.contains("retry_ms"));
+    }
+    for (std::size_t s = 0; s < senders.size(); ++s)
+      mids[s].push_back(send_until_sent(sessions[s], rcpt.name,
+                                        "s" + std::to_string(s) + "-" + std::to_string(n)));
+  }
+  c.node(victim).restart();
+  for (std::size_t i = 0; i < c.size(); ++i)
+    c.wait_peers_up(i, c.size() - 1);
+  // The recipient, connected anywhere, gets every message that was `sent`: once each (by mid),
+  // in each sender's order.
+  auto r = open_session(c.node(live(1)).ep(), rcpt.token);
+  std::map<std::string, std::vector<std::string>> got; // sender -> mids in arrival order
+  std::set<std::string> seen;
+  std::size_t total = senders.size() * per_sender;
+  while (seen.size() < total) { // bounded: wait_for throws after 60 s without a message
+    auto item = wait_for(r, of_type("msg"), 60s);
+    auto mid = item["mid"].get<std::string>();
+    if (seen.insert(mid).second)
+      got[item["from"].get<std::string>()].push_back(mid);
+    r.send(json{{"type", "ack"}, {"upto", item["seq"]}});
+  }
+  for (std::size_t s = 0; s < senders.size(); ++s)
+    CHECK(got[senders[s].name] == mids[s]);
+  // Nothing beyond them: the next item is a message sent now.
+  auto probe = send_text(sessions[0], rcpt.name, "probe");
+  auto next = wait_for(r, of_type("msg"), 20s);
+  CHECK(next["mid"] == probe);
+  // The sends made while the home was down went through the senders' nodes' handoffs.
+  double replayed = 0;
+  for (int k = 0; k < 2; ++k) {
+    CHECK(metric(c.node(live(k)).ep(), "tidings_handoff_queued") == 0);
+    replayed += metric(c.node(live(k)).ep(), "tidings_handoff_replayed_total");
+  }
+  CHECK(replayed >= senders.size() * (per_sender / 2 - 1));
+}
