@@ -4,13 +4,16 @@
 #include <random>
 
 #include "actors/accounts.hpp"
-#include "actors/fields.hpp"
 #include "actors/messages.hpp"
+#include "net/fields.hpp"
 #include "net/msgpack_map.hpp"
 
 namespace tidings {
 
+using net::field_reader;
 using net::json;
+using net::utf8_length;
+using net::valid_user;
 
 namespace {
 
