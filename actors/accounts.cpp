@@ -4,10 +4,10 @@
 
 #include <sodium.h>
 
-#include "actors/fields.hpp"
 #include "actors/messages.hpp"
 #include "cluster/placement.hpp"
 #include "net/codec.hpp"
+#include "net/fields.hpp"
 
 namespace tidings {
 
@@ -60,7 +60,7 @@ std::optional<credentials> read_credentials(const std::string& body, net::http_r
     *error = http_error(errc::bad_request, "body must be a JSON object: " + why);
     return std::nullopt;
   }
-  field_reader r{*value};
+  net::field_reader r{*value};
   auto user = r.user("user");
   auto password = r.bytes("password", 8, 256);
   if (!r.ok()) {

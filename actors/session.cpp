@@ -1,73 +1,20 @@
 #include "actors/session.hpp"
 
-#include <map>
 #include <random>
 
 #include "actors/accounts.hpp"
-#include "actors/fields.hpp"
 #include "actors/messages.hpp"
-#include "net/msgpack_map.hpp"
 
 namespace tidings {
 
-using net::json;
-
 namespace {
 
-constexpr std::size_t max_body_bytes = 64 * 1024;
-constexpr std::size_t max_thumb_bytes = 16 * 1024;
-constexpr std::size_t max_read_mids = 1024;
-constexpr std::size_t max_presence_users = 1024;
 constexpr auto request_timeout = std::chrono::seconds(30);
-
-bool is_media_kind(const std::string& kind) {
-  return kind == "image" || kind == "video" || kind == "audio" || kind == "document";
-}
 
 /// Random back-off in [base, 2*base) so refused clients do not retry in lockstep.
 int64_t jittered(int64_t base) {
   thread_local std::minstd_rand rng{std::random_device{}()};
   return base + static_cast<int64_t>(rng() % static_cast<uint64_t>(base));
-}
-
-/// Reads `media` of a send frame into the stored form (thumb as binary), or fails `r`.
-json read_media(const json& frame, net::encoding frame_enc, field_reader& r) {
-  auto it = frame.find("media");
-  if (it == frame.end() || !it->is_object()) {
-    r.fail("field 'media' must be an object");
-    return {};
-  }
-  field_reader m{*it};
-  json media;
-  if (auto hash = m.bytes("hash", 64, 64)) {
-    for (char c : *hash)
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-        m.fail("media.hash must be 64 lowercase hex digits");
-    media["hash"] = *hash;
-  }
-  if (auto mime = m.text("mime", 1, 127))
-    media["mime"] = *mime;
-  if (auto size = m.uint("size"))
-    media["size"] = *size;
-  if (auto name = m.text("name", 1, 255, false))
-    media["name"] = *name;
-  auto thumb = it->find("thumb");
-  if (thumb != it->end() && !thumb->is_null()) {
-    std::optional<std::string> bytes;
-    if (thumb->is_binary())
-      bytes = std::string(thumb->get_binary().begin(), thumb->get_binary().end());
-    else if (thumb->is_string() && frame_enc == net::encoding::json)
-      bytes = net::base64_decode(thumb->get<std::string>());
-    if (!bytes)
-      m.fail("media.thumb must be binary (base64 in JSON)");
-    else if (bytes->size() > max_thumb_bytes)
-      m.fail("media.thumb is larger than 16 KiB");
-    else
-      media["thumb"] = json::binary(std::vector<uint8_t>(bytes->begin(), bytes->end()));
-  }
-  if (!m.ok())
-    r.fail(m.error());
-  return media;
 }
 
 } // namespace
@@ -85,102 +32,52 @@ void session_state::init(caf::event_based_actor* s, const node_context* c,
   tokens = ctx->settings.rate_burst;
   if (!bearer.empty()) {
     enc = header_encoding;
-    authenticate(bearer, enc, json{});
+    authenticate(bearer, unprompted());
   }
 }
 
 void session_state::on_frame(const std::string& data, bool binary) {
   if (state == phase::closing)
     return;
-  auto frame_enc = binary ? net::encoding::msgpack : net::encoding::json;
   auto now = ctx->now();
   node_metrics::add(ctx->metrics->frames_in);
   last_frame = now;
-  std::string error;
-  auto frame = net::decode(data, frame_enc, &error);
-  if (!frame)
-    return bad_request(error, frame_enc, json{});
+  // `user` is empty until `welcome`: the parser then takes nothing but `auth`.
+  auto frame = net::parse_client_frame(data, binary, user);
+  if (const auto* bad = std::get_if<net::bad_request>(&frame); bad && !bad->decoded)
+    return bad_request(bad->message, *bad); // not counted against the rate limit
   if (state == phase::live) {
     int64_t retry_ms = 0;
-    if (!take_token(now, &retry_ms)) {
-      json id = frame->contains("id") ? (*frame)["id"] : json{};
-      return send_error(errc::rate_limited, "too many frames", frame_enc, id, retry_ms);
-    }
+    if (!take_token(now, &retry_ms))
+      return send_error(errc::rate_limited, "too many frames", net::reply_of(frame), retry_ms);
   }
-  dispatch(*frame, frame_enc);
+  std::visit([this](auto& request) { handle(std::move(request)); }, frame);
 }
 
-void session_state::dispatch(json& frame, net::encoding frame_enc) {
-  json id;
-  if (auto it = frame.find("id"); it != frame.end()) {
-    bool valid = it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0) ||
-                 (it->is_string() && utf8_length(it->get_ref<const std::string&>()) <= 64);
-    if (!valid)
-      return bad_request("'id' must be an unsigned integer or a string of at most 64 characters",
-                         frame_enc, json{});
-    id = *it;
-  }
-  auto type_it = frame.find("type");
-  if (type_it == frame.end() || !type_it->is_string())
-    return bad_request("missing field 'type'", frame_enc, id);
-  const auto& type = type_it->get_ref<const std::string&>();
-  if (state == phase::awaiting_auth) {
-    if (type != "auth") {
-      send_error(errc::unauthorized, "the first frame must be 'auth'", frame_enc, id);
-      return close(close_code::unauthorized, "unauthorized");
-    }
-    field_reader r{frame};
-    auto token = r.bytes("token", 1, 512);
-    auto fg = r.boolean("foreground", false);
-    if (!r.ok())
-      return bad_request(r.error(), frame_enc, id);
-    foreground = fg.value_or(true);
-    enc = frame_enc;
-    return authenticate(*token, frame_enc, id);
-  }
-  if (type == "ping") {
-    touch(); // a foreground heartbeat keeps last seen fresh
-    return reply(json{{"type", "pong"}}, frame_enc, id);
-  }
-  if (type == "send")
-    return handle_send(frame, frame_enc, id);
-  if (type == "ack")
-    return handle_ack(frame, frame_enc, id);
-  if (type == "read")
-    return handle_read(frame, frame_enc, id);
-  if (type == "state")
-    return handle_state(frame, frame_enc, id);
-  if (type == "profile_get") {
-    field_reader r{frame};
-    auto target = r.user("user");
-    if (!r.ok())
-      return bad_request(r.error(), frame_enc, id);
-    return ask(
-        ctx->profile_of(*target), frame_enc, id,
-        [](const std::string& fields) {
-          auto out = net::decode(fields, net::encoding::msgpack, nullptr).value_or(json::object());
-          out["type"] = "profile";
-          return out;
-        },
-        atom::profile_get::value, user, *target);
-  }
-  if (type == "profile_set")
-    return handle_profile_set(frame, frame_enc, id);
-  if (type == "presence_get" || type == "presence_sub" || type == "presence_unsub")
-    return handle_presence(type, frame, frame_enc, id);
-  if (type == "contacts_add" || type == "contacts_remove" || type == "contacts_list" ||
-      type == "block" || type == "unblock" || type == "blocked_list")
-    return handle_list(type, frame, frame_enc, id);
-  if (type == "auth")
-    return bad_request("already authenticated", frame_enc, id);
-  bad_request("unknown frame type '" + type + "'", frame_enc, id);
+void session_state::handle(net::bad_request r) {
+  bad_request(r.message, r);
 }
 
-void session_state::authenticate(const std::string& token, net::encoding frame_enc,
-                                 const json& id) {
-  auto unavailable = [this, frame_enc, id](const char* why) {
+void session_state::handle(net::auth_missing r) {
+  send_error(errc::unauthorized, "the first frame must be 'auth'", r);
+  close(close_code::unauthorized, "unauthorized");
+}
+
+void session_state::handle(net::auth_request r) {
+  foreground = r.foreground;
+  enc = r.enc;
+  authenticate(r.token, r);
+}
+
+void session_state::handle(net::ping_request r) {
+  touch(); // a foreground heartbeat keeps last seen fresh
+  send_frame(net::pong_frame(r), r.enc);
+}
+
+void session_state::authenticate(const std::string& token, const net::reply_to& to) {
+  auto unavailable = [this, to](const char* why) {
     // Not the client's fault: it may retry the same token on a new connection.
-    send_error(errc::unavailable, why, frame_enc, id, jittered(1000));
+    send_error(errc::unavailable, why, to, jittered(1000));
     close(close_code::internal, why);
   };
   // The token is kept by the registry of the user's home (the user it names); an old-style
@@ -194,16 +91,16 @@ void session_state::authenticate(const std::string& token, net::encoding frame_e
   self->request(registry, std::chrono::milliseconds(ctx->settings.auth_timeout_ms),
                 atom::token::value, token)
       .await(
-          [this, frame_enc, id](std::string& owner) {
+          [this, to](std::string& owner) {
             if (state == phase::closing)
               return;
             if (owner.empty()) {
-              send_error(errc::unauthorized, "invalid or revoked token", frame_enc, id);
+              send_error(errc::unauthorized, "invalid or revoked token", to);
               return close(close_code::unauthorized, "unauthorized");
             }
             user = std::move(owner);
             state = phase::live;
-            reply(json{{"type", "welcome"}, {"user", user}, {"ts", ctx->now()}}, frame_enc, id);
+            send_frame(net::welcome_frame(to, user, ctx->now()), to.enc);
             attach();
           },
           [this, unavailable](const caf::error&) {
@@ -222,61 +119,42 @@ void session_state::attach() {
       .then([this](const caf::actor& handle) { adopt_inbox(handle); },
             [this](const caf::error&) {
               if (state != phase::closing) {
-                send_error(errc::unavailable, "inbox unavailable", enc, json{}, jittered(1000));
+                send_error(errc::unavailable, "inbox unavailable", unprompted(), jittered(1000));
                 close(close_code::internal, "inbox unavailable");
               }
             });
 }
 
-void session_state::handle_send(const json& frame, net::encoding frame_enc, const json& id) {
-  field_reader r{frame};
-  auto cid = r.text("cid", 1, 64);
-  auto to = r.user("to");
-  auto kind = r.text("kind", 1, 16);
-  json content;
-  if (kind) {
-    content["kind"] = *kind;
-    if (*kind == "text") {
-      if (auto body = r.bytes("body", 1, max_body_bytes))
-        content["body"] = *body;
-    } else if (is_media_kind(*kind)) {
-      content["media"] = read_media(frame, frame_enc, r);
-      if (auto caption = r.bytes("body", 0, max_body_bytes, false))
-        content["body"] = *caption;
-    } else {
-      r.fail("unknown kind '" + *kind + "'");
-    }
-  }
-  if (!r.ok())
-    return bad_request(r.error(), frame_enc, id);
-  auto media_hash = is_media_kind(*kind) ? content["media"]["hash"].get<std::string>() : "";
-  deliver_request d{*to, user, *cid, net::encode(content, net::encoding::msgpack), media_hash};
+void session_state::handle(net::send_request r) {
+  net::reply_to to = r;
+  auto media_hash = r.media ? r.media->hash : std::string{};
+  deliver_request d{r.to, user, r.cid, net::stored_content(r), media_hash};
   if (!media_hash.empty()) {
     // Asked of the media service; `await` keeps this session's sends in frame order.
     self->request(ctx->media, request_timeout, atom::may_read::value, media_hash, user)
         .await(
-            [this, d = std::move(d), frame_enc, id](bool allowed) mutable {
+            [this, d = std::move(d), to](bool allowed) mutable {
               if (!allowed)
-                return send_error(errc::forbidden, "you may not send this media", frame_enc, id);
-              deliver(std::move(d), frame_enc, id);
+                return send_error(errc::forbidden, "you may not send this media", to);
+              deliver(std::move(d), to);
             },
-            [this, frame_enc, id](const caf::error&) {
-              send_error(errc::unavailable, "storage unavailable, retry with the same cid",
-                         frame_enc, id, jittered(500));
+            [this, to](const caf::error&) {
+              send_error(errc::unavailable, "storage unavailable, retry with the same cid", to,
+                         jittered(500));
             });
     return;
   }
-  deliver(std::move(d), frame_enc, id);
+  deliver(std::move(d), to);
 }
 
-void session_state::deliver(deliver_request d, net::encoding frame_enc, const json& id) {
+void session_state::deliver(deliver_request d, const net::reply_to& to) {
   if (inflight >= ctx->settings.max_inflight_sends)
-    return send_error(errc::overloaded, "too many sends in flight", frame_enc, id, jittered(200));
+    return send_error(errc::overloaded, "too many sends in flight", to, jittered(200));
   bool via_handoff = false;
   auto route = ctx->delivery_route(d.to, inflight_via_handoff > 0, &via_handoff);
   if (!route)
     return send_error(errc::unavailable,
-                      "the recipient's home node is down, retry with the same cid", frame_enc, id,
+                      "the recipient's home node is down, retry with the same cid", to,
                       jittered(1000));
   ++inflight;
   inflight_via_handoff += via_handoff;
@@ -288,58 +166,53 @@ void session_state::deliver(deliver_request d, net::encoding frame_enc, const js
   };
   self->request(route, request_timeout, std::move(d))
       .then(
-          [this, answered, cid_copy, frame_enc, id](const sent_reply& r) {
+          [this, answered, cid_copy, to](const sent_reply& r) {
             answered();
-            reply(json{{"type", "sent"}, {"cid", cid_copy}, {"mid", r.mid}, {"ts", r.ts}},
-                  frame_enc, id);
+            send_frame(net::sent_frame(to, cid_copy, r.mid, r.ts), to.enc);
           },
-          [this, answered, frame_enc, id](const caf::error& err) {
+          [this, answered, to](const caf::error& err) {
             answered();
             auto code = to_errc(err);
             if (code == errc::not_found)
-              return send_error(code, "unknown recipient", frame_enc, id);
-            send_error(code, "message not stored, retry with the same cid", frame_enc, id,
-                       jittered(500));
+              return send_error(code, "unknown recipient", to);
+            send_error(code, "message not stored, retry with the same cid", to, jittered(500));
           });
 }
 
-void session_state::handle_ack(const json& frame, net::encoding frame_enc, const json& id) {
-  field_reader r{frame};
-  auto upto = r.uint("upto");
-  if (!r.ok())
-    return bad_request(r.error(), frame_enc, id);
+void session_state::handle(net::ack_request r) {
   if (inbox)
-    self->send(inbox, atom::ack::value, *upto, caf::actor_cast<caf::actor>(self));
-  ok(frame_enc, id);
+    self->send(inbox, atom::ack::value, r.upto, caf::actor_cast<caf::actor>(self));
+  ok(r);
 }
 
 namespace {
 
-/// Turns `f` (concrete parameters, returns the reply frame) into a response handler.
+/// Turns `f` (the reply's `to`, then the response's values; returns the reply frame) into a
+/// response handler.
 template <class F, class Sig = decltype(&F::operator())> struct reply_adapter;
 
-template <class F, class C, class R, class... Args>
-struct reply_adapter<F, R (C::*)(Args...) const> {
-  template <class Send> static auto make(F f, Send send) {
-    return [f, send](Args... args) { send(f(args...)); };
+template <class F, class C, class R, class To, class... Args>
+struct reply_adapter<F, R (C::*)(To, Args...) const> {
+  template <class Send> static auto make(F f, net::reply_to to, Send send) {
+    return [f, to, send](Args... args) { send(f(to, args...), to.enc); };
   }
 };
 
 } // namespace
 
 template <class Handle, class... Ts, class F>
-void session_state::ask(const Handle& dest, net::encoding frame_enc, const json& id, F on_value,
-                        Ts&&... xs) {
+void session_state::ask(const Handle& dest, const net::reply_to& to, F on_value, Ts&&... xs) {
   if (!dest)
-    return send_error(errc::unavailable, "that user's home node is down, retry", frame_enc, id,
+    return send_error(errc::unavailable, "that user's home node is down, retry", to,
                       jittered(1000));
-  auto send = [this, frame_enc, id](json frame) { reply(std::move(frame), frame_enc, id); };
+  auto send = [this](std::string frame, net::encoding frame_enc) {
+    send_frame(std::move(frame), frame_enc);
+  };
   self->request(dest, request_timeout, std::forward<Ts>(xs)...)
-      .then(reply_adapter<F>::make(std::move(on_value), send),
-            [this, frame_enc, id](const caf::error& err) {
+      .then(reply_adapter<F>::make(std::move(on_value), to, send),
+            [this, to](const caf::error& err) {
               auto code = to_errc(err);
-              send_error(code, std::string{to_string(code)}, frame_enc, id,
-                         code == errc::unavailable ? jittered(500) : -1);
+              send_error(code, to_string(code), to, code == errc::unavailable ? jittered(500) : -1);
             });
 }
 
@@ -356,198 +229,102 @@ void session_state::touch() {
   self->send(ctx->lastseen_of(user), atom::touch::value, user, caf::actor_cast<caf::actor>(self));
 }
 
-void session_state::ok(net::encoding frame_enc, const json& id) {
-  if (!id.is_null())
-    reply(json{{"type", "ok"}}, frame_enc, id);
+void session_state::ok(const net::reply_to& to) {
+  if (!std::holds_alternative<std::monostate>(to.id))
+    send_frame(net::ok_frame(to), to.enc);
 }
 
-void session_state::handle_state(const json& frame, net::encoding frame_enc, const json& id) {
-  field_reader r{frame};
-  auto fg = r.boolean("foreground");
-  if (!r.ok())
-    return bad_request(r.error(), frame_enc, id);
-  foreground = *fg;
+void session_state::handle(net::state_request r) {
+  foreground = r.foreground;
   self->send(ctx->lastseen_of(user), atom::online::value, user, caf::actor_cast<caf::actor>(self),
              foreground);
-  ok(frame_enc, id);
+  ok(r);
 }
 
 namespace {
 
-/// Trimmed profile text: no control characters, at most `max` code points.
-std::optional<std::string> profile_text(field_reader& r, const char* key, std::size_t max) {
-  auto raw = r.bytes(key, 0, max * 4, false);
-  if (!raw)
-    return std::nullopt;
-  auto begin = raw->find_first_not_of(" \t\r\n");
-  auto end = raw->find_last_not_of(" \t\r\n");
-  std::string text = begin == std::string::npos ? "" : raw->substr(begin, end - begin + 1);
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    bool c1 = c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0xA0;
-    if (c < 0x20 || c == 0x7F || c1) {
-      r.fail(std::string{"field '"} + key + "' must not contain control characters");
-      return std::nullopt;
-    }
-  }
-  if (utf8_length(text) > max) {
-    r.fail(std::string{"field '"} + key + "' must have at most " + std::to_string(max) +
-           " characters");
-    return std::nullopt;
-  }
-  return text;
-}
+/// The profile service answers with the profile's fields (a msgpack map).
+constexpr auto profile_reply = [](const net::reply_to& to, const std::string& fields) {
+  return net::profile_frame(to, fields);
+};
 
 } // namespace
 
-void session_state::handle_profile_set(const json& frame, net::encoding frame_enc, const json& id) {
-  field_reader r{frame};
-  json changes = json::object();
-  if (auto name = profile_text(r, "name", 64))
-    changes["name"] = *name;
-  if (auto about = profile_text(r, "about", 256))
-    changes["about"] = *about;
-  if (auto it = frame.find("avatar"); it != frame.end()) {
-    if (it->is_null())
-      changes["avatar"] = nullptr;
-    else if (auto hash = r.bytes("avatar", 64, 64))
-      changes["avatar"] = *hash;
-  }
-  if (auto it = frame.find("privacy"); it != frame.end()) {
-    if (!it->is_object()) {
-      r.fail("field 'privacy' must be an object");
-    } else {
-      field_reader p{*it};
-      json privacy = json::object();
-      if (auto ls = p.text("last_seen", 1, 16, false)) {
-        if (*ls != "everyone" && *ls != "contacts" && *ls != "nobody")
-          p.fail("privacy.last_seen must be everyone, contacts or nobody");
-        privacy["last_seen"] = *ls;
-      }
-      if (auto rr = p.boolean("read_receipts", false))
-        privacy["read_receipts"] = *rr;
-      if (!p.ok())
-        r.fail(p.error());
-      changes["privacy"] = privacy;
-    }
-  }
-  if (!r.ok())
-    return bad_request(r.error(), frame_enc, id);
-  touch();
-  ask(
-      ctx->profile_of(user), frame_enc, id,
-      [](const std::string& fields) {
-        auto out = net::decode(fields, net::encoding::msgpack, nullptr).value_or(json::object());
-        out["type"] = "profile";
-        return out;
-      },
-      atom::profile_set::value, user, net::encode(changes, net::encoding::msgpack));
+void session_state::handle(net::profile_get_request r) {
+  ask(ctx->profile_of(r.user), r, profile_reply, atom::profile_get::value, user, r.user);
 }
 
-void session_state::handle_presence(const std::string& type, const json& frame,
-                                    net::encoding frame_enc, const json& id) {
-  field_reader r{frame};
-  if (type == "presence_get") {
-    auto target = r.user("user");
-    if (!r.ok())
-      return bad_request(r.error(), frame_enc, id);
-    return ask(
-        ctx->lastseen_of(*target), frame_enc, id,
-        [target = *target](bool online, int64_t last_seen) {
-          return json{{"type", "presence"},
-                      {"user", target},
-                      {"online", online},
-                      {"last_seen", last_seen < 0 ? json(nullptr) : json(last_seen)}};
-        },
-        atom::presence::value, user, *target);
-  }
-  auto it = frame.find("users");
-  if (it == frame.end() || !it->is_array() || it->size() > max_presence_users)
-    return bad_request("field 'users' must be an array of at most " +
-                           std::to_string(max_presence_users) + " users",
-                       frame_enc, id);
-  std::vector<std::string> targets;
-  for (const auto& u : *it) {
-    if (!u.is_string() || !valid_user(u.get_ref<const std::string&>()))
-      return bad_request("every entry of 'users' must be a user name", frame_enc, id);
-    targets.push_back(u.get<std::string>());
-  }
+void session_state::handle(net::profile_set_request r) {
+  touch();
+  ask(ctx->profile_of(user), r, profile_reply, atom::profile_set::value, user,
+      net::profile_changes(r));
+}
+
+void session_state::handle(net::presence_get_request r) {
+  ask(
+      ctx->lastseen_of(r.user), r,
+      [target = r.user](const net::reply_to& to, bool online, int64_t last_seen) {
+        return net::presence_frame(to, target, online, last_seen);
+      },
+      atom::presence::value, user, r.user);
+}
+
+void session_state::handle(net::presence_sub_request r) {
   // Users whose home is down are skipped: their presence is unknown until they are back.
   auto me = caf::actor_cast<caf::actor>(self);
-  for (auto& [dest, users] : ctx->lastseen_groups(std::move(targets))) {
-    if (type == "presence_sub")
+  for (auto& [dest, users] : ctx->lastseen_groups(std::move(r.users))) {
+    if (r.subscribe)
       self->send(dest, atom::subscribe::value, user, me, std::move(users));
     else
       self->send(dest, atom::unsubscribe::value, me, std::move(users));
   }
-  ok(frame_enc, id);
+  ok(r);
 }
 
-void session_state::handle_list(const std::string& type, const json& frame, net::encoding frame_enc,
-                                const json& id) {
-  auto shard = ctx->profile_of(user);
-  bool contacts = type.rfind("contacts", 0) == 0;
-  auto table_atom = [&](auto f) {
-    return contacts ? f(atom::contacts::value) : f(atom::blocks::value);
-  };
-  if (type == "contacts_list" || type == "blocked_list") {
-    return table_atom([&](auto t) {
-      ask(
-          shard, frame_enc, id,
-          [contacts](const std::vector<std::string>& users) {
-            return json{{"type", contacts ? "contacts" : "blocked"}, {"users", users}};
-          },
-          t, atom::list::value, user);
-    });
-  }
-  field_reader r{frame};
-  auto other = r.user("user");
-  if (!r.ok())
-    return bad_request(r.error(), frame_enc, id);
-  if (*other == user)
-    return bad_request("you cannot add or block yourself", frame_enc, id);
-  bool add = type == "contacts_add" || type == "block";
-  auto done = [](bool) { return json{{"type", "ok"}}; };
-  table_atom([&](auto t) {
-    if (add)
-      ask(shard, frame_enc, id, done, t, atom::add_item::value, user, *other);
+namespace {
+
+/// Calls `f` with the atom that names `list` to the profile service.
+template <class F> void with_list_atom(net::user_list list, F f) {
+  if (list == net::user_list::contacts)
+    f(atom::contacts::value);
+  else
+    f(atom::blocks::value);
+}
+
+} // namespace
+
+void session_state::handle(net::list_get_request r) {
+  with_list_atom(r.list, [&](auto table) {
+    ask(
+        ctx->profile_of(user), r,
+        [list = r.list](const net::reply_to& to, const std::vector<std::string>& users) {
+          return net::user_list_frame(to, list, users);
+        },
+        table, atom::list::value, user);
+  });
+}
+
+void session_state::handle(net::list_change_request r) {
+  auto done = [](const net::reply_to& to, bool) { return net::ok_frame(to); };
+  with_list_atom(r.list, [&](auto table) {
+    if (r.add)
+      ask(ctx->profile_of(user), r, done, table, atom::add_item::value, user, r.user);
     else
-      ask(shard, frame_enc, id, done, t, atom::remove_item::value, user, *other);
+      ask(ctx->profile_of(user), r, done, table, atom::remove_item::value, user, r.user);
   });
 }
 
 void session_state::on_presence(const std::string& target, bool online, int64_t last_seen) {
   if (state != phase::live)
     return;
-  json frame{{"type", "presence"},
-             {"user", target},
-             {"online", online},
-             {"last_seen", last_seen < 0 ? json(nullptr) : json(last_seen)}};
-  peer->send(net::encode(frame, enc), enc == net::encoding::msgpack);
+  send_frame(net::presence_frame(unprompted(), target, online, last_seen), enc);
 }
 
-void session_state::handle_read(const json& frame, net::encoding frame_enc, const json& id) {
-  field_reader r{frame};
-  auto from = r.user("from");
-  std::vector<std::string> mids;
-  auto it = frame.find("mids");
-  if (it == frame.end() || !it->is_array() || it->empty() || it->size() > max_read_mids)
-    r.fail("field 'mids' must be an array of 1 to " + std::to_string(max_read_mids) + " mids");
-  else
-    for (const auto& mid : *it) {
-      if (!mid.is_string() || mid.get_ref<const std::string&>().empty() ||
-          mid.get_ref<const std::string&>().size() > 64) {
-        r.fail("every mid must be a string of 1 to 64 bytes");
-        break;
-      }
-      mids.push_back(mid.get<std::string>());
-    }
-  if (!r.ok())
-    return bad_request(r.error(), frame_enc, id);
+void session_state::handle(net::read_request r) {
   touch();
   if (inbox)
-    self->send(inbox, atom::read::value, *from, std::move(mids));
-  ok(frame_enc, id);
+    self->send(inbox, atom::read::value, r.from, std::move(r.mids));
+  ok(r);
 }
 
 void session_state::on_push(uint64_t seq, const std::string& item) {
@@ -558,20 +335,11 @@ void session_state::on_push(uint64_t seq, const std::string& item) {
   adopt_inbox(caf::actor_cast<caf::actor>(self->current_sender()));
   if (seq <= forwarded_upto)
     return; // already on this connection (the inbox restarted and pushed again)
-  if (enc == net::encoding::msgpack) {
-    // The stored item is a msgpack map already: add `seq` without decoding it.
-    if (auto frame = net::msgpack_map_builder{item}.add("seq", seq).finish()) {
-      forwarded_upto = seq;
-      peer->send(std::move(*frame), true);
-    }
-    return;
+  // For a msgpack client `seq` is spliced into the stored map without decoding it.
+  if (auto frame = net::push_frame(enc, item, seq)) {
+    forwarded_upto = seq;
+    send_frame(std::move(*frame), enc);
   }
-  auto value = net::decode(item, net::encoding::msgpack, nullptr);
-  if (!value)
-    return;
-  forwarded_upto = seq;
-  (*value)["seq"] = seq;
-  peer->send(net::encode(*value, enc), false);
 }
 
 void session_state::adopt_inbox(caf::actor handle) {
@@ -598,7 +366,7 @@ void session_state::tick() {
     return;
   auto now = ctx->now();
   if (state <= phase::authenticating && now - opened >= ctx->settings.auth_timeout_ms) {
-    send_error(errc::unauthorized, "no auth frame in time", enc, json{});
+    send_error(errc::unauthorized, "no auth frame in time", unprompted());
     return close(close_code::unauthorized, "auth timeout");
   }
   if (now - last_frame >= ctx->settings.idle_timeout_ms)
@@ -628,23 +396,18 @@ bool session_state::take_token(int64_t now, int64_t* retry_ms) {
   return false;
 }
 
-void session_state::reply(json frame, net::encoding frame_enc, const json& id) {
-  if (!id.is_null())
-    frame["id"] = id;
-  peer->send(net::encode(frame, frame_enc), frame_enc == net::encoding::msgpack);
+void session_state::send_frame(std::string frame, net::encoding frame_enc) {
+  peer->send(std::move(frame), frame_enc == net::encoding::msgpack);
 }
 
-void session_state::send_error(errc code, std::string message, net::encoding frame_enc,
-                               const json& id, int64_t retry_ms) {
+void session_state::send_error(errc code, std::string_view message, const net::reply_to& to,
+                               int64_t retry_ms) {
   ctx->metrics->error(code);
-  json frame{{"type", "error"}, {"code", to_string(code)}, {"message", std::move(message)}};
-  if (retry_ms >= 0)
-    frame["retry_ms"] = retry_ms;
-  reply(std::move(frame), frame_enc, id);
+  send_frame(net::error_frame(to, to_string(code), message, retry_ms), to.enc);
 }
 
-void session_state::bad_request(std::string message, net::encoding frame_enc, const json& id) {
-  send_error(errc::bad_request, std::move(message), frame_enc, id);
+void session_state::bad_request(std::string_view message, const net::reply_to& to) {
+  send_error(errc::bad_request, message, to);
   if (++bad_frames > ctx->settings.max_bad_frames)
     close(close_code::policy, "too many bad frames");
 }

@@ -3,7 +3,8 @@
 //
 // Owns: the connection's protocol state (auth, encoding, rate limit, bad-frame count,
 // idle timer, in-flight sends) and the link to the user's inbox. Receives raw frames from
-// the Beast shim (`atom::frame`), answers through the `ws_peer` (which never blocks).
+// the Beast shim (`atom::frame`), has `net/frames.hpp` parse and check them into typed
+// requests and build the replies, and answers through the `ws_peer` (which never blocks).
 // Invariants: nothing but `auth` is accepted before `welcome`; every reply carries the
 // request's `id` and uses the request's encoding; frames the server starts use the auth
 // frame's encoding; `sent` is only ever a reply to a durable store.
@@ -12,12 +13,13 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
 #include "actors/errors.hpp"
-#include "net/codec.hpp"
+#include "net/frames.hpp"
 #include "net/server.hpp"
 
 namespace tidings {
@@ -60,35 +62,42 @@ struct session_state {
   void schedule_tick();
 
 private:
-  void dispatch(net::json& frame, net::encoding frame_enc);
-  void authenticate(const std::string& token, net::encoding frame_enc, const net::json& id);
+  /// One method per client request, called with the parsed frame (`net/frames.hpp`).
+  void handle(net::bad_request r);
+  void handle(net::auth_missing r);
+  void handle(net::auth_request r);
+  void handle(net::ping_request r);
+  void handle(net::send_request r);
+  void handle(net::ack_request r);
+  void handle(net::read_request r);
+  void handle(net::state_request r);
+  void handle(net::profile_get_request r);
+  void handle(net::profile_set_request r);
+  void handle(net::presence_get_request r);
+  void handle(net::presence_sub_request r);
+  void handle(net::list_get_request r);
+  void handle(net::list_change_request r);
+
+  void authenticate(const std::string& token, const net::reply_to& to);
   void attach();
-  void handle_send(const net::json& frame, net::encoding frame_enc, const net::json& id);
   /// Sends a checked message to the directory; `sent` or the error goes back to the client.
-  void deliver(deliver_request d, net::encoding frame_enc, const net::json& id);
-  void handle_ack(const net::json& frame, net::encoding frame_enc, const net::json& id);
-  void handle_read(const net::json& frame, net::encoding frame_enc, const net::json& id);
-  void handle_state(const net::json& frame, net::encoding frame_enc, const net::json& id);
-  void handle_profile_set(const net::json& frame, net::encoding frame_enc, const net::json& id);
-  void handle_presence(const std::string& type, const net::json& frame, net::encoding frame_enc,
-                       const net::json& id);
-  /// contacts_add/remove/list and block/unblock/blocked_list.
-  void handle_list(const std::string& type, const net::json& frame, net::encoding frame_enc,
-                   const net::json& id);
+  void deliver(deliver_request d, const net::reply_to& to);
   /// Reports user-initiated activity to the lastseen service (foreground sessions only).
   void touch();
   /// Replies `{"type":"ok"}` to a frame with an id whose type has no reply of its own.
-  void ok(net::encoding frame_enc, const net::json& id);
-  /// Sends a request whose error becomes an error frame; `on_value` builds the reply.
+  void ok(const net::reply_to& to);
+  /// Sends a request whose error becomes an error frame; `on_value(to, results...)` builds the
+  /// reply frame.
   template <class Handle, class... Ts, class F>
-  void ask(const Handle& dest, net::encoding frame_enc, const net::json& id, F on_value,
-           Ts&&... xs);
+  void ask(const Handle& dest, const net::reply_to& to, F on_value, Ts&&... xs);
   bool take_token(int64_t now, int64_t* retry_ms);
 
-  void reply(net::json frame, net::encoding frame_enc, const net::json& id);
-  void send_error(errc code, std::string message, net::encoding frame_enc, const net::json& id,
+  /// Where frames the server starts go: no id, the auth frame's encoding.
+  net::reply_to unprompted() const { return {{}, enc}; }
+  void send_frame(std::string frame, net::encoding frame_enc);
+  void send_error(errc code, std::string_view message, const net::reply_to& to,
                   int64_t retry_ms = -1);
-  void bad_request(std::string message, net::encoding frame_enc, const net::json& id);
+  void bad_request(std::string_view message, const net::reply_to& to);
   void close(uint16_t code, std::string reason);
 };
 

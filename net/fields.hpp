@@ -1,6 +1,6 @@
 #pragma once
-// Reading and checking fields of decoded frames. Every check yields a message for the
-// `bad_request` error frame; none throws.
+// Reading and checking fields of decoded JSON values (WebSocket frames, HTTP bodies). Every
+// check yields a message for the `bad_request` answer; none throws.
 
 #include <cstdint>
 #include <optional>
@@ -9,7 +9,7 @@
 
 #include "net/codec.hpp"
 
-namespace tidings {
+namespace tidings::net {
 
 /// `user`: 3-32 characters of [a-z0-9_.-].
 bool valid_user(std::string_view user);
@@ -20,7 +20,7 @@ std::size_t utf8_length(std::string_view text);
 /// Collects the first problem found while reading a frame.
 class field_reader {
 public:
-  explicit field_reader(const net::json& frame) : frame_(frame) {}
+  explicit field_reader(const json& frame) : frame_(frame) {}
 
   /// A string of `min`..`max` code points; nullopt if absent (an error if `required`).
   std::optional<std::string> text(const char* key, std::size_t min, std::size_t max,
@@ -40,12 +40,12 @@ public:
   }
 
 private:
-  const net::json* find(const char* key, bool required);
+  const json* find(const char* key, bool required);
   const std::string* string_field(const char* key, bool required);
   std::optional<std::string> sized(const char* key, std::size_t min, std::size_t max, bool required,
                                    bool count_code_points);
-  const net::json& frame_;
+  const json& frame_;
   std::string error_;
 };
 
-} // namespace tidings
+} // namespace tidings::net

@@ -1,6 +1,6 @@
-#include "actors/fields.hpp"
+#include "net/fields.hpp"
 
-namespace tidings {
+namespace tidings::net {
 
 bool valid_user(std::string_view user) {
   if (user.size() < 3 || user.size() > 32)
@@ -19,7 +19,7 @@ std::size_t utf8_length(std::string_view text) {
   return n;
 }
 
-const net::json* field_reader::find(const char* key, bool required) {
+const json* field_reader::find(const char* key, bool required) {
   auto it = frame_.find(key);
   if (it == frame_.end() || it->is_null()) {
     if (required)
@@ -96,4 +96,4 @@ std::optional<std::string> field_reader::user(const char* key, bool required) {
   return u;
 }
 
-} // namespace tidings
+} // namespace tidings::net
