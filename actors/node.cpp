@@ -3,6 +3,8 @@
 #include <iostream>
 #include <sodium.h>
 
+#include <caf/openssl/publish.hpp>
+
 #include "actors/accounts.hpp"
 #include "actors/directory.hpp"
 #include "actors/gate.hpp"
@@ -82,14 +84,20 @@ node::~node() {
 uint16_t node::start() {
   if (members_) {
     cluster::membership_options mo;
+    if (opts_.cluster.tls && !sys_.has_openssl_manager())
+      throw std::runtime_error("cluster TLS needs caf::openssl::manager loaded");
     if (opts_.cluster.protocol_version != 0)
       mo.version = opts_.cluster.protocol_version;
+    mo.tls = opts_.cluster.tls;
     mo.now = ctx_.now;
     mo.log = opts_.cluster.log;
     membership_ = sys_.spawn(cluster::membership_actor, members_.get(),
                              caf::actor_cast<caf::actor>(gate_), std::move(mo));
-    auto port =
-        sys_.middleman().publish(membership_, opts_.cluster.port, opts_.cluster.bind.c_str(), true);
+    // With TLS the cluster port speaks TLS only: nothing is published in plaintext.
+    const auto* bind = opts_.cluster.bind.c_str();
+    auto port = opts_.cluster.tls
+                    ? caf::openssl::publish(membership_, opts_.cluster.port, bind, true)
+                    : sys_.middleman().publish(membership_, opts_.cluster.port, bind, true);
     if (!port)
       throw std::runtime_error("cannot open the cluster port " + opts_.cluster.bind + ":" +
                                std::to_string(opts_.cluster.port) + ": " +
@@ -105,7 +113,10 @@ void node::stop() {
   stopped_ = true;
   server_->shutdown(opts_.shutdown_grace);
   if (membership_) {
-    // Peers see this node down at once; requests already passed on are still answered.
+    // Peers see this node down at once; requests already passed on are still answered. The
+    // middleman's unpublish closes a TLS port too: both middleman actors hand their ports to
+    // the one BASP broker (caf::openssl::unpublish of 0.17.6 omits the actor the middleman
+    // actor's unpublish takes, so it cannot be used).
     sys_.middleman().unpublish(membership_, cluster_port_);
     caf::anon_send_exit(membership_, caf::exit_reason::user_shutdown);
   }

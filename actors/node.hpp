@@ -31,6 +31,9 @@ struct cluster_options {
   std::vector<cluster::member> peers;          ///< the other members
   uint32_t protocol_version = 0;               ///< 0: this build's (tests pretend others)
   std::function<void(const std::string&)> log; ///< membership events, one line each
+  /// Publish and dial over TLS. The actor system must have caf::openssl::manager loaded, with
+  /// the certificate, key and CA set in its configuration (tools/tidings_node.cpp does this).
+  bool tls = false;
 };
 
 struct node_options {

@@ -3,6 +3,7 @@
 #include <random>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
 namespace tidings::cluster {
 
@@ -22,7 +23,8 @@ void membership_state::dial(const std::string& id) {
     return;
   auto& p = it->second;
   p.dialing = true;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = opts.tls ? self->system().openssl_manager().actor_handle()
+                     : self->system().middleman().actor_handle();
   self->request(mm, opts.request_timeout, caf::connect_atom::value, p.config.host, p.config.port)
       .then(
           [this, id](const caf::node_id&, caf::strong_actor_ptr& remote,
@@ -46,9 +48,24 @@ void membership_state::dial(const std::string& id) {
                       retry(peers[id], "refused the handshake: " + self->system().render(err));
                     });
           },
-          [this, id](const caf::error& err) {
-            retry(peers[id], "cannot connect: " + self->system().render(err));
-          });
+          [this, id](const caf::error& err) { retry(peers[id], connect_failure(err)); });
+}
+
+std::string membership_state::connect_failure(const caf::error& err) const {
+  // CAF 0.17.6 reports a failed TLS handshake as cannot_connect_to_node without context (a
+  // failed TCP connect carries "ip_connect failed", host and port), or as a disconnect during
+  // the BASP handshake when the other side closes the connection; its SSL errors go to CAF's
+  // log only. Both wordings below stay the same whichever of the two a race produces.
+  bool handshake = err == caf::sec::disconnect_during_handshake ||
+                   (opts.tls && err == caf::sec::cannot_connect_to_node && err.context().empty());
+  if (!handshake)
+    return std::string{opts.tls ? "cannot connect over TLS: " : "cannot connect: "} +
+           self->system().render(err);
+  if (opts.tls)
+    return "cannot connect over TLS: the handshake failed (the peer does not use TLS, or its "
+           "certificate or this node's is not signed by the other's cluster.tls-ca)";
+  return "cannot connect: the peer closed the connection during the handshake (does it "
+         "require TLS? this node has no cluster.tls-* options)";
 }
 
 caf::result<uint32_t, std::string, caf::actor>

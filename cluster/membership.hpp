@@ -13,6 +13,13 @@
 // An incompatible peer is refused with a log line on both sides and retried at the slowest
 // pace (it may be a rolling upgrade in progress).
 // Blocks never: connecting goes through the middleman actor's asynchronous `connect`.
+//
+// TLS (`tls`): the node publishes with caf::openssl and this actor dials through the openssl
+// manager's middleman actor, which has the same asynchronous `connect` (its TCP connect runs
+// on that actor's own thread, not a scheduler thread). Both sides present a certificate and
+// verify the other's against the configured CA; a peer that does not speak TLS, or whose
+// certificate the CA did not sign, fails the handshake and the dialer logs why. The peer's
+// id is not checked against its certificate: the CA defines who belongs to the cluster.
 
 #include <cstdint>
 #include <functional>
@@ -41,6 +48,8 @@ struct membership_options {
   int64_t backoff_min_ms = 200;
   int64_t backoff_max_ms = 5000;
   std::chrono::milliseconds request_timeout{10'000};
+  /// Dial through caf::openssl's middleman actor (its manager must be loaded and configured).
+  bool tls = false;
 };
 
 struct membership_state {
@@ -71,6 +80,8 @@ struct membership_state {
 private:
   void up(peer& p, caf::actor membership, caf::actor their_gate);
   void retry(peer& p, const std::string& why);
+  /// Why a connect failed, in words an operator can act on (TLS mismatches named as such).
+  std::string connect_failure(const caf::error& err) const;
   void log(const std::string& line) const;
 };
 

@@ -2,13 +2,20 @@
 // on the command line or the same keys in the file given by `--config-file=FILE`.
 // See docs/OPERATIONS.md for every option and its default.
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/manager.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
@@ -60,6 +67,10 @@ struct node_config : caf::actor_system_config {
   uint16_t cluster_port = 7070;
   std::string cluster_peers;
   uint32_t cluster_protocol = 0;
+  std::string cluster_tls_certificate;
+  std::string cluster_tls_key;
+  std::string cluster_tls_passphrase;
+  std::string cluster_tls_ca;
 
   node_config() {
     // Durable writes run on the group writer's own thread, so actor handlers do not block
@@ -117,12 +128,69 @@ struct node_config : caf::actor_system_config {
         .add(cluster_port, "port", "port other nodes connect to (0 picks a free one)")
         .add(cluster_peers, "peers", "the other members: ID@HOST:PORT,ID@HOST:PORT,...")
         .add(cluster_protocol, "protocol-version",
-             "pretend another cluster protocol version (testing only; 0: this build's)");
+             "pretend another cluster protocol version (testing only; 0: this build's)")
+        .add(cluster_tls_certificate, "tls-certificate",
+             "PEM certificate (chain) this node presents to its peers; with tls-key and tls-ca "
+             "the cluster port speaks TLS only")
+        .add(cluster_tls_key, "tls-key", "PEM private key of tls-certificate")
+        .add(cluster_tls_passphrase, "tls-passphrase", "passphrase of an encrypted tls-key")
+        .add(cluster_tls_ca, "tls-ca",
+             "PEM file of the CA certificate(s) that must have signed every peer's certificate");
     opt_group{custom_options_, "auth"}
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
   }
 };
+
+/// OpenSSL's queued errors as one line (empty if none), clearing the queue.
+std::string ssl_errors() {
+  std::string out;
+  while (auto code = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof buf);
+    out += (out.empty() ? "" : "; ") + std::string{buf};
+  }
+  return out;
+}
+
+/// Checks the cluster's TLS files the way CAF's openssl module loads them for every connection
+/// (where a bad file would end the process); returns what is wrong, naming option and file, or
+/// an empty string.
+std::string check_tls_files(const node_config& cfg) {
+  const std::pair<const char*, const std::string*> files[] = {
+      {"cluster.tls-certificate", &cfg.cluster_tls_certificate},
+      {"cluster.tls-key", &cfg.cluster_tls_key},
+      {"cluster.tls-ca", &cfg.cluster_tls_ca}};
+  for (const auto& [option, file] : files) {
+    if (file->empty())
+      return std::string{option} + " is missing (TLS needs cluster.tls-certificate, "
+                                   "cluster.tls-key and cluster.tls-ca)";
+    if (!std::ifstream{*file})
+      return std::string{option} + ": cannot read " + *file + ": " + std::strerror(errno);
+  }
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{SSL_CTX_new(TLS_method()), SSL_CTX_free};
+  if (!ctx)
+    return "cannot create an OpenSSL context: " + ssl_errors();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cfg.cluster_tls_certificate.c_str()) != 1)
+    return "cluster.tls-certificate: " + cfg.cluster_tls_certificate +
+           " holds no PEM certificate: " + ssl_errors();
+  SSL_CTX_set_default_passwd_cb_userdata(ctx.get(),
+                                         const_cast<char*>(cfg.cluster_tls_passphrase.c_str()));
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.cluster_tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    auto last = ERR_peek_last_error();
+    if (ERR_GET_LIB(last) == ERR_LIB_X509 && ERR_GET_REASON(last) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return "cluster.tls-key: " + cfg.cluster_tls_key + " is not the key of " +
+             cfg.cluster_tls_certificate;
+    }
+    return "cluster.tls-key: " + cfg.cluster_tls_key +
+           " holds no PEM private key (or cluster.tls-passphrase does not open it): " +
+           ssl_errors();
+  }
+  if (SSL_CTX_load_verify_locations(ctx.get(), cfg.cluster_tls_ca.c_str(), nullptr) != 1)
+    return "cluster.tls-ca: " + cfg.cluster_tls_ca + " holds no PEM certificate: " + ssl_errors();
+  return {};
+}
 
 } // namespace
 
@@ -206,6 +274,32 @@ int main(int argc, char** argv) {
     std::cerr << "tidings-node: cluster.peers needs cluster.node-id\n";
     return 2;
   }
+  bool tls = !cfg.cluster_tls_certificate.empty() || !cfg.cluster_tls_key.empty() ||
+             !cfg.cluster_tls_passphrase.empty() || !cfg.cluster_tls_ca.empty();
+  if (tls) {
+    if (cfg.cluster_node_id.empty()) {
+      std::cerr << "tidings-node: cluster.tls-* needs cluster.node-id\n";
+      return 2;
+    }
+    if (auto why = check_tls_files(cfg); !why.empty()) {
+      std::cerr << "tidings-node: " << why << "\n";
+      return 2;
+    }
+    // CAF's openssl module reads these for every connection it makes or accepts and then
+    // requires a certificate from the peer, verified against the CA file.
+    cfg.openssl_certificate = cfg.cluster_tls_certificate;
+    cfg.openssl_key = cfg.cluster_tls_key;
+    cfg.openssl_passphrase = cfg.cluster_tls_passphrase;
+    cfg.openssl_cafile = cfg.cluster_tls_ca;
+    cfg.openssl_capath.clear();
+    cfg.load<caf::openssl::manager>();
+    opts.cluster.tls = true;
+  } else if (!cfg.openssl_certificate.empty() || !cfg.openssl_key.empty() ||
+             !cfg.openssl_cafile.empty() || !cfg.openssl_capath.empty()) {
+    // Without the cluster.tls-* options these would be ignored: the port would be plaintext.
+    std::cerr << "tidings-node: use the cluster.tls-* options, not CAF's openssl.*\n";
+    return 2;
+  }
 
   caf::actor_system sys{cfg};
   try {
@@ -213,8 +307,8 @@ int main(int argc, char** argv) {
     auto port = node.start();
     say("listening on " + cfg.bind + ":" + std::to_string(port));
     if (!opts.cluster.node_id.empty())
-      say("cluster node '" + opts.cluster.node_id + "': peers connect to " + opts.cluster.bind +
-          ":" + std::to_string(node.cluster_port()));
+      say("cluster node '" + opts.cluster.node_id + "'" + (opts.cluster.tls ? " (TLS)" : "") +
+          ": peers connect to " + opts.cluster.bind + ":" + std::to_string(node.cluster_port()));
     int sig = 0;
     sigwait(&stop_signals, &sig);
     say("stopping on signal " + std::to_string(sig));

@@ -3,8 +3,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -17,6 +22,29 @@ std::vector<std::string> ids_for(std::size_t size) {
   for (std::size_t i = 0; i < size; ++i)
     out.push_back("n" + std::to_string(i + 1));
   return out;
+}
+
+/// `arg` quoted for sh.
+std::string quoted(const std::string& arg) {
+  std::string out = "'";
+  for (char c : arg)
+    out += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+  return out + "'";
+}
+
+std::string read_all(const std::filesystem::path& file) {
+  std::ifstream in{file};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Runs `openssl ARGS` in `dir`; throws with its output if it fails.
+void run_openssl(const std::filesystem::path& dir, const std::string& what,
+                 const std::string& args) {
+  auto cmd = "cd " + quoted(dir.string()) + " && openssl " + args + " >openssl.log 2>&1";
+  if (std::system(cmd.c_str()) != 0)
+    throw std::runtime_error("openssl cannot " + what + ": " + read_all(dir / "openssl.log"));
 }
 
 } // namespace
@@ -39,13 +67,17 @@ uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
-test_cluster::test_cluster(std::size_t size, std::vector<std::string> extra)
+test_cluster::test_cluster(std::size_t size, std::vector<std::string> extra, per_node_args per_node)
     : ids_(ids_for(size)), ring_(ids_) {
   for (std::size_t i = 0; i < size; ++i)
     ports_.push_back(free_port());
   for (std::size_t i = 0; i < size; ++i) {
     auto args = test_args(cluster_args(i));
     args.insert(args.end(), extra.begin(), extra.end());
+    if (per_node) {
+      auto own = per_node(ids_[i]);
+      args.insert(args.end(), own.begin(), own.end());
+    }
     nodes_.push_back(std::make_unique<node_process>(args));
   }
 }
@@ -86,6 +118,75 @@ std::size_t test_cluster::home(const std::string& user) const {
     if (ids_[i] == id)
       return i;
   throw std::logic_error("home outside the cluster");
+}
+
+test_ca::test_ca(std::string name) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tidings-ca-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data()))
+    throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  try {
+    run_openssl(dir_, "make a CA",
+                "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -noenc -keyout ca.key "
+                "-out ca.pem -days 1 -subj " +
+                    quoted("/CN=" + name));
+  } catch (...) {
+    std::filesystem::remove_all(dir_);
+    throw;
+  }
+}
+
+test_ca::~test_ca() {
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::vector<std::string> test_ca::identity(const std::string& node, const std::string& passphrase) {
+  auto cert = dir_ / (node + ".pem");
+  auto key = dir_ / (node + ".key");
+  if (!std::filesystem::exists(cert)) {
+    run_openssl(dir_, "make a key for " + node,
+                "req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -noenc -keyout " +
+                    quoted(key.string()) + " -out " + quoted(node + ".csr") + " -subj " +
+                    quoted("/CN=" + node));
+    run_openssl(dir_, "sign the certificate of " + node,
+                "x509 -req -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -in " +
+                    quoted(node + ".csr") + " -out " + quoted(cert.string()));
+  }
+  if (!passphrase.empty()) {
+    key = dir_ / (node + ".enc.key");
+    run_openssl(dir_, "encrypt the key of " + node,
+                "pkey -aes256 -in " + quoted(node + ".key") + " -out " + quoted(key.string()) +
+                    " -passout " + quoted("pass:" + passphrase));
+  }
+  return {"--cluster.tls-certificate=" + cert.string(), "--cluster.tls-key=" + key.string()};
+}
+
+std::string test_ca::trust() const {
+  return "--cluster.tls-ca=" + (dir_ / "ca.pem").string();
+}
+
+std::vector<std::string> test_ca::tls_args(const std::string& node) {
+  auto args = identity(node);
+  args.push_back(trust());
+  return args;
+}
+
+node_exit run_node_to_exit(const std::vector<std::string>& args) {
+  std::string cmd = "timeout -s KILL 30 " + quoted(TIDINGS_NODE_BINARY);
+  for (const auto& a : args)
+    cmd += " " + quoted(a);
+  cmd += " 2>&1";
+  node_exit out;
+  auto* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe)
+    throw std::runtime_error("popen failed");
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, pipe))
+    out.output.append(buf, n);
+  auto status = ::pclose(pipe);
+  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
 }
 
 } // namespace tidings::test

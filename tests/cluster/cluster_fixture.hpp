@@ -5,6 +5,8 @@
 // reserved up front (every node must know its peers' ports before any starts). start()
 // returns once every node reports all its peers up (its /metrics), bounded by a deadline.
 
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,10 +19,15 @@ namespace tidings::test {
 /// A loopback TCP port that was free a moment ago (bound, read, closed).
 uint16_t free_port();
 
+/// Options for the node of id `id` alone (e.g. its certificate).
+using per_node_args = std::function<std::vector<std::string>(const std::string& id)>;
+
 class test_cluster {
 public:
-  /// `size` nodes, each started with test_args() plus the cluster options and `extra`.
-  explicit test_cluster(std::size_t size, std::vector<std::string> extra = {});
+  /// `size` nodes, each started with test_args() plus the cluster options, `extra` and
+  /// `per_node(id(i))`.
+  explicit test_cluster(std::size_t size, std::vector<std::string> extra = {},
+                        per_node_args per_node = {});
 
   /// Starts every node, then waits until each has all its peers up.
   void start();
@@ -43,5 +50,39 @@ private:
   std::vector<std::unique_ptr<node_process>> nodes_;
   cluster::placement ring_;
 };
+
+/// A throwaway certificate authority in a fresh temporary directory (removed with the object),
+/// made with the `openssl` command line: a CA certificate and, on demand, node certificates it
+/// signed (EC P-256, valid one day).
+class test_ca {
+public:
+  /// Creates the CA; `name` is its common name. Throws if `openssl` fails.
+  explicit test_ca(std::string name = "tidings-test-ca");
+  ~test_ca();
+  test_ca(const test_ca&) = delete;
+  test_ca& operator=(const test_ca&) = delete;
+
+  /// Issues (once) a certificate and key for `node` and returns --cluster.tls-certificate and
+  /// --cluster.tls-key for them; with a `passphrase` the key file is encrypted with it (and
+  /// --cluster.tls-passphrase is not added).
+  std::vector<std::string> identity(const std::string& node, const std::string& passphrase = {});
+  /// --cluster.tls-ca naming this CA's certificate.
+  std::string trust() const;
+  /// identity(node) plus trust(): a node of this CA's cluster.
+  std::vector<std::string> tls_args(const std::string& node);
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+private:
+  std::filesystem::path dir_;
+};
+
+/// Runs the node binary with `args` (stdout and stderr together) until it exits, at most 30 s;
+/// returns its exit status and output. For nodes that must refuse to start.
+struct node_exit {
+  int status = -1;
+  std::string output;
+};
+node_exit run_node_to_exit(const std::vector<std::string>& args);
 
 } // namespace tidings::test

@@ -1,13 +1,16 @@
 // The cluster (issue: many nodes as one service) against real node processes on loopback:
-// users connected to nodes that are not their home, peers restarting, incompatible peers.
+// users connected to nodes that are not their home, peers restarting, incompatible peers, TLS
+// between the nodes.
 
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "tests/cluster/cluster_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace tidings;
 using namespace tidings::test;
@@ -47,11 +50,8 @@ bool output_shows(node_process& n, const std::string& text, std::chrono::seconds
   return false;
 }
 
-} // namespace
-
-TEST_CASE("users on nodes that are not their home exchange messages and receipts") {
-  test_cluster c{3};
-  c.start();
+/// Users on nodes that are not their home exchange messages, receipts, profiles and presence.
+void exchange_away_from_home(test_cluster& c) {
   auto users = users_elsewhere(c, 6, "x");
   auto& alice = users[0];
   auto& bob = users[1];
@@ -88,6 +88,14 @@ TEST_CASE("users on nodes that are not their home exchange messages and receipts
   CHECK(offline["user"] == bob.user.name);
   CHECK(offline["online"] == false);
   CHECK(offline["last_seen"].is_number());
+}
+
+} // namespace
+
+TEST_CASE("users on nodes that are not their home exchange messages and receipts") {
+  test_cluster c{3};
+  c.start();
+  exchange_away_from_home(c);
 }
 
 TEST_CASE("one live session per user holds across nodes") {
@@ -292,4 +300,104 @@ TEST_CASE("a home node killed mid-stream: every sent message arrives once, in or
     replayed += metric(c.node(live(k)).ep(), "tidings_handoff_replayed_total");
   }
   CHECK(replayed >= senders.size() * (per_sender / 2 - 1));
+}
+
+TEST_CASE("over TLS, users on nodes that are not their home exchange messages and receipts") {
+  test_ca ca;
+  test_cluster c{3, {}, [&](const std::string& id) { return ca.tls_args(id); }};
+  c.start();
+  for (std::size_t i = 0; i < c.size(); ++i)
+    CHECK(output_shows(c.node(i), "cluster node '" + c.id(i) + "' (TLS)"));
+  exchange_away_from_home(c);
+}
+
+TEST_CASE("TLS nodes and a plaintext node refuse each other, and each dialer says why") {
+  test_ca ca;
+  test_cluster c{3, {}, [&](const std::string& id) {
+                   return id == "n2" ? std::vector<std::string>{} : ca.tls_args(id);
+                 }};
+  for (std::size_t i = 0; i < c.size(); ++i)
+    c.node(i).start();
+  c.wait_peers_up(0, 1); // n1 and n3 reach each other over TLS
+  c.wait_peers_up(2, 1);
+  // The smaller id dials: n1 (TLS) dials n2 (plaintext), n2 dials n3 (TLS). Both fail in the
+  // handshake; once both dialers have said so, n2 has no peer and cannot get one.
+  CHECK(output_shows(c.node(0), "peer 'n2' cannot connect over TLS: the handshake failed"));
+  CHECK(output_shows(c.node(1), "peer 'n3' cannot connect: the peer closed the connection "
+                                "during the handshake (does it require TLS?"));
+  CHECK(metric(c.node(1).ep(), "tidings_cluster_peers_up") == 0);
+  CHECK(metric(c.node(0).ep(), "tidings_cluster_peers_up") == 1);
+  CHECK(metric(c.node(2).ep(), "tidings_cluster_peers_up") == 1);
+}
+
+TEST_CASE("a node whose certificate another CA signed is refused, as dialer and as dialed") {
+  test_ca ca;
+  test_ca rogue{"rogue-ca"};
+  test_cluster c{3, {}, [&](const std::string& id) {
+                   if (id != "n2")
+                     return ca.tls_args(id);
+                   auto args = rogue.identity(
+                       id); // n2 trusts the cluster's CA but is not vouched for by it
+                   args.push_back(ca.trust());
+                   return args;
+                 }};
+  for (std::size_t i = 0; i < c.size(); ++i)
+    c.node(i).start();
+  c.wait_peers_up(0, 1);
+  c.wait_peers_up(2, 1);
+  // n1 rejects n2's server certificate; n3 rejects n2's client certificate (mutual TLS).
+  CHECK(output_shows(c.node(0), "peer 'n2' cannot connect over TLS: the handshake failed"));
+  CHECK(output_shows(c.node(1), "peer 'n3' cannot connect over TLS: the handshake failed"));
+  CHECK(metric(c.node(1).ep(), "tidings_cluster_peers_up") == 0);
+}
+
+TEST_CASE("a key protected by a passphrase serves TLS with cluster.tls-passphrase") {
+  test_ca ca;
+  test_cluster c{2, {}, [&](const std::string& id) {
+                   if (id != "n1")
+                     return ca.tls_args(id);
+                   auto args = ca.identity(id, "sesame");
+                   args.push_back(ca.trust());
+                   args.push_back("--cluster.tls-passphrase=sesame");
+                   return args;
+                 }};
+  c.start(); // both connected: n1 dialed n2 with its decrypted key
+}
+
+TEST_CASE("missing, unreadable or mismatched TLS files stop the node with status 2, named") {
+  test_ca ca;
+  temp_dir data;
+  auto run = [&](std::vector<std::string> tls) {
+    auto args = test_args({"--port=0", "--bind=127.0.0.1", "--data-dir=" + data.path.string(),
+                           "--cluster.node-id=n1", "--cluster.port=0"});
+    args.insert(args.end(), tls.begin(), tls.end());
+    return run_node_to_exit(args);
+  };
+  auto n1 = ca.identity("n1");
+  auto n2 = ca.identity("n2");
+  auto missing = (ca.dir() / "missing.key").string();
+  auto garbage = (ca.dir() / "garbage.pem").string();
+  std::ofstream{garbage} << "not a certificate\n";
+  struct refusal {
+    std::vector<std::string> tls;
+    std::string says;
+  };
+  std::vector<refusal> cases{
+      {{n1[0], "--cluster.tls-key=" + missing, ca.trust()},
+       "cluster.tls-key: cannot read " + missing + ": No such file or directory"},
+      {{"--cluster.tls-certificate=" + garbage, n1[1], ca.trust()},
+       "cluster.tls-certificate: " + garbage + " holds no PEM certificate"},
+      {{n1[0], n2[1], ca.trust()}, "is not the key of"},
+      {{n1[0], n1[1], "--cluster.tls-ca=" + garbage},
+       "cluster.tls-ca: " + garbage + " holds no PEM certificate"},
+      {{n1[0], n1[1]}, "cluster.tls-ca is missing"},
+      {{ca.identity("n1", "sesame")[1], n1[0], ca.trust(), "--cluster.tls-passphrase=wrong"},
+       "cluster.tls-passphrase does not open it"},
+  };
+  for (const auto& x : cases) {
+    auto exit = run(x.tls);
+    INFO("expected: " << x.says << "\nnode output:\n" << exit.output);
+    CHECK(exit.status == 2);
+    CHECK(exit.output.find(x.says) != std::string::npos);
+  }
 }
