@@ -8,6 +8,12 @@ switches of the node and of the bots, and CPU microseconds per delivered message
 
     bench/steady.py --build=build --rate=5000 --sync=true --hold=30 [--bots=1000] [--label=X]
     bench/steady.py --node=OTHER/tidings-node ...   # measure another build in the same run
+    bench/steady.py --nodes=3 ...   # a cluster of 3 nodes on this machine, one bots process each
+
+With --nodes=N > 1 the nodes form one cluster (loopback cluster ports); each node gets its own
+bots process with 1/N of the bots and of the rate and its own user names, so every bot talks
+to one node while its users' homes are spread over all N (most sends cross a node). Counts
+and CPU are summed; latency percentiles are the worst of the N processes.
 
 Every process it starts is stopped before it returns; the data directory is removed.
 """
@@ -17,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,6 +95,22 @@ def node_metrics(port):
     return out
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_cluster(ports, deadline_s=30):
+    """Until every node reports all its peers up (polling the nodes' own gauge, bounded)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if all(node_metrics(p).get("tidings_cluster_peers_up") == len(ports) - 1 for p in ports):
+            return
+        time.sleep(0.1)
+    raise SystemExit("the cluster did not form within %d s" % deadline_s)
+
+
 def start_node(binary, data_dir, extra):
     cmd = [binary, "--port=0", "--bind=127.0.0.1", f"--data-dir={data_dir}",
            "--limits.rate=100000", "--limits.burst=100000",
@@ -112,72 +135,107 @@ def main():
     ap.add_argument("--sync", default="true", help="true | false (the node's storage.sync)")
     ap.add_argument("--node-arg", action="append", default=[], help="extra node option")
     ap.add_argument("--label", default="")
-    ap.add_argument("--report", help="keep the bots' full JSON report here")
+    ap.add_argument("--report", help="keep the bots' full JSON report here (one node only)")
+    ap.add_argument("--nodes", type=int, default=1, help="nodes in a cluster on this machine")
     args = ap.parse_args()
 
     node_bin = args.node or os.path.join(args.build, "tools", "tidings-node")
     bots_bin = args.bots_binary or os.path.join(args.build, "bots", "tidings-bots")
     work = tempfile.mkdtemp(prefix="tidings-bench-")
+    n = max(1, args.nodes)
+    nodes, ports, reports, usages, status_ok = [], [], [], [], True
     try:
-        data = os.path.join(work, "data")
         conf = os.path.join(work, "node.ini")
         with open(conf, "w") as f:
             f.write(f"[storage]\nsync={args.sync}\n")
-        extra = [f"--config-file={conf}"] + args.node_arg
-        node, port = start_node(node_bin, data, extra)
+        cluster_ports = [free_port() for _ in range(n)]
+        peers = ",".join(f"n{i + 1}@127.0.0.1:{p}" for i, p in enumerate(cluster_ports))
         try:
-            scen_path = os.path.join(work, "scenario.json")
-            with open(scen_path, "w") as f:
-                json.dump(scenario(args.bots, args.rate, args.hold, args.body), f)
-            report = args.report or os.path.join(work, "report.json")
-            cpu0 = proc_cpu(node.pid)
+            for i in range(n):
+                extra = [f"--config-file={conf}"] + args.node_arg
+                if n > 1:
+                    extra += [f"--cluster.node-id=n{i + 1}", "--cluster.bind=127.0.0.1",
+                              f"--cluster.port={cluster_ports[i]}", f"--cluster.peers={peers}"]
+                node, port = start_node(node_bin, os.path.join(work, f"data{i}"), extra)
+                nodes.append(node)
+                ports.append(port)
+            if n > 1:
+                wait_cluster(ports)
+            cpu0 = [proc_cpu(node.pid) for node in nodes]
             t0 = time.monotonic()
-            bots = subprocess.Popen([bots_bin, f"--url=http://127.0.0.1:{port}",
-                                     f"--scenario={scen_path}", f"--json={report}",
-                                     "--no-progress"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            _, status, usage = os.wait4(bots.pid, 0)
-            bots.returncode = os.waitstatus_to_exitcode(status)
+            bots = []
+            for i in range(n):
+                scen = scenario(args.bots // n, args.rate / n, args.hold, args.body)
+                scen["user_prefix"] = f"bench{i}"
+                scen_path = os.path.join(work, f"scenario{i}.json")
+                with open(scen_path, "w") as f:
+                    json.dump(scen, f)
+                report = (args.report if n == 1 and args.report
+                          else os.path.join(work, f"report{i}.json"))
+                reports.append(report)
+                bots.append(subprocess.Popen(
+                    [bots_bin, f"--url=http://127.0.0.1:{ports[i]}", f"--scenario={scen_path}",
+                     f"--json={report}", "--no-progress"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            for b in bots:
+                _, status, usage = os.wait4(b.pid, 0)
+                status_ok = status_ok and os.waitstatus_to_exitcode(status) == 0
+                usages.append(usage)
             elapsed = time.monotonic() - t0
-            cpu1 = proc_cpu(node.pid)
-            metrics = node_metrics(port)
+            cpu1 = [proc_cpu(node.pid) for node in nodes]
+            metrics = [node_metrics(p) for p in ports]
         finally:
-            node.send_signal(signal.SIGTERM)
-            try:
-                node.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                node.kill()
-        with open(report) as f:
-            r = json.load(f)
+            for node in nodes:
+                node.send_signal(signal.SIGTERM)
+            for node in nodes:
+                try:
+                    node.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    node.kill()
+        rs = []
+        for report in reports:
+            with open(report) as f:
+                rs.append(json.load(f))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    msgs = r["messages"]
-    steady = next(p for p in r["phases"] if p["name"] == "steady")
-    lat = r["latency_ms"]
-    delivered = msgs["received"]
-    node_cpu = cpu1[0] - cpu0[0]
-    bots_cpu = usage.ru_utime + usage.ru_stime
+    def total(get):
+        return sum(get(x) for x in rs)
+
+    def worst(get):
+        return max(get(x) for x in rs)
+
+    def steady_of(x):
+        return next(p for p in x["phases"] if p["name"] == "steady")
+
+    delivered = total(lambda x: x["messages"]["received"])
+    node_cpu = sum(c1[0] - c0[0] for c0, c1 in zip(cpu0, cpu1))
+    ctxsw = sum(c1[1] + c1[2] - c0[1] - c0[2] for c0, c1 in zip(cpu0, cpu1))
+    bots_cpu = sum(u.ru_utime + u.ru_stime for u in usages)
+    writes = sum(m.get("tidings_storage_writes_total", 0) for m in metrics)
+    batches = sum(m.get("tidings_storage_batches_total", 0) for m in metrics)
     out = {
-        "label": args.label, "sync": args.sync, "bots": args.bots,
+        "label": args.label, "sync": args.sync, "bots": args.bots, "nodes": n,
         "offered_per_s": args.rate,
-        "sent_per_s": round(steady["sent_per_s"], 1),
-        "delivered_per_s": round(steady["received_per_s"], 1),
-        "sent": msgs["sent"], "received": delivered, "lost": msgs["lost"],
-        "duplicates": msgs["duplicates"], "repeats": msgs["repeats"],
-        "receipts_missing": r["receipts"].get("missing", 0),
-        "errors": r["errors"],
-        "p50_sent_ms": lat["send_to_sent"]["p50"], "p99_sent_ms": lat["send_to_sent"]["p99"],
-        "p50_recv_ms": lat["send_to_receive"]["p50"], "p99_recv_ms": lat["send_to_receive"]["p99"],
+        "sent_per_s": round(total(lambda x: steady_of(x)["sent_per_s"]), 1),
+        "delivered_per_s": round(total(lambda x: steady_of(x)["received_per_s"]), 1),
+        "sent": total(lambda x: x["messages"]["sent"]), "received": delivered,
+        "lost": total(lambda x: x["messages"]["lost"]),
+        "duplicates": total(lambda x: x["messages"]["duplicates"]),
+        "repeats": total(lambda x: x["messages"]["repeats"]),
+        "receipts_missing": total(lambda x: x["receipts"].get("missing", 0)),
+        "errors": [x["errors"] for x in rs] if n > 1 else rs[0]["errors"],
+        "p50_sent_ms": worst(lambda x: x["latency_ms"]["send_to_sent"]["p50"]),
+        "p99_sent_ms": worst(lambda x: x["latency_ms"]["send_to_sent"]["p99"]),
+        "p50_recv_ms": worst(lambda x: x["latency_ms"]["send_to_receive"]["p50"]),
+        "p99_recv_ms": worst(lambda x: x["latency_ms"]["send_to_receive"]["p99"]),
         "node_cpu_s": round(node_cpu, 2), "bots_cpu_s": round(bots_cpu, 2),
         "node_us_per_msg": round(1e6 * node_cpu / max(1, delivered), 1),
         "bots_us_per_msg": round(1e6 * bots_cpu / max(1, delivered), 1),
-        "node_ctxsw_per_msg": round((cpu1[1] + cpu1[2] - cpu0[1] - cpu0[2]) / max(1, delivered), 2),
-        "elapsed_s": round(elapsed, 1), "pass": bots.returncode == 0,
-        "storage_writes": metrics.get("tidings_storage_writes_total"),
-        "batches_per_write": round(metrics["tidings_storage_batches_total"]
-                                   / max(1, metrics["tidings_storage_writes_total"]), 1)
-        if "tidings_storage_writes_total" in metrics else None,
+        "node_ctxsw_per_msg": round(ctxsw / max(1, delivered), 2),
+        "elapsed_s": round(elapsed, 1), "pass": status_ok,
+        "storage_writes": writes or None,
+        "batches_per_write": round(batches / max(1, writes), 1) if writes else None,
     }
     print(json.dumps(out))
 
