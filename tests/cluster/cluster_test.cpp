@@ -149,24 +149,31 @@ TEST_CASE("three nodes: 60 users away from home, 3,000 messages, each delivered 
       CHECK(mids == sent[{s, r}]);
     CHECK(got.size() == 2);
     users[r].ws.send(json{{"type", "ack"}, {"upto", items.back()["seq"]}});
+    // Everything received is read too: a read receipt per sender, across nodes.
+    for (auto& [s, mids] : got)
+      users[r].ws.send(json{{"type", "read"}, {"from", users[s].user.name}, {"mids", mids}});
   }
-  // Every sender gets delivered receipts naming all 50 of its messages.
+  // Every sender gets delivered and read receipts naming all 50 of its messages.
   for (std::size_t s = 0; s < n_users; ++s) {
     std::set<std::string> expected;
     for (auto t : targets(s))
       expected.insert(sent[{s, t}].begin(), sent[{s, t}].end());
-    std::set<std::string> reported;
+    std::map<std::string, std::set<std::string>> reported; // status -> mids
     auto take = [&](const json& r) {
-      CHECK(r["status"] == "delivered");
+      auto status = r["status"].get<std::string>();
+      CHECK((status == "delivered" || status == "read"));
       for (const auto& m : r["mids"])
-        reported.insert(m.get<std::string>());
+        reported[status].insert(m.get<std::string>());
     };
     for (const auto& f : early[s])
       if (f["type"] == "receipt")
         take(f);
-    while (reported.size() < expected.size()) // bounded: wait_for throws after 30 s
+    // Bounded: wait_for throws after 30 s without a receipt.
+    while (reported["delivered"].size() < expected.size() ||
+           reported["read"].size() < expected.size())
       take(wait_for(users[s].ws, of_type("receipt"), 30s));
-    CHECK(reported == expected);
+    CHECK(reported["delivered"] == expected);
+    CHECK(reported["read"] == expected);
   }
 }
 
