@@ -14,8 +14,11 @@ caf::actor node_context::home_gate(const std::string& user) const {
   return cluster->gate(cluster->home(user));
 }
 
-caf::actor node_context::directory_of(const std::string& user) const {
-  return is_home(user) ? directory : home_gate(user);
+routing_service node_context::directory_of(const std::string& user) const {
+  // The routing part of the local directory, or of the home's gate (which passes it on).
+  if (is_home(user))
+    return directory;
+  return caf::actor_cast<routing_service>(home_gate(user));
 }
 
 profile_service node_context::profile_of(const std::string& user) const {
