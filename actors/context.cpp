@@ -14,21 +14,24 @@ caf::actor node_context::home_gate(const std::string& user) const {
   return cluster->gate(cluster->home(user));
 }
 
-caf::actor node_context::directory_of(const std::string& user) const {
-  return is_home(user) ? directory : home_gate(user);
+routing_service node_context::directory_of(const std::string& user) const {
+  // The routing part of the local directory, or of the home's gate (which passes it on).
+  if (is_home(user))
+    return directory;
+  return caf::actor_cast<routing_service>(home_gate(user));
 }
 
-caf::actor node_context::delivery_route(const std::string& to, bool sticky,
-                                        bool* via_handoff) const {
+routing_service node_context::delivery_route(const std::string& to, bool sticky,
+                                             bool* via_handoff) const {
   *via_handoff = false;
   if (is_home(to))
     return directory;
   const auto& home = cluster->home(to);
   auto gate = cluster->gate(home);
   if (gate && !sticky && !cluster->handoff_pending(home))
-    return gate;
+    return caf::actor_cast<routing_service>(gate);
   *via_handoff = static_cast<bool>(handoff);
-  return handoff;
+  return caf::actor_cast<routing_service>(handoff); // it takes deliver_request only
 }
 
 profile_service node_context::profile_of(const std::string& user) const {

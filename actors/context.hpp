@@ -56,7 +56,7 @@ struct node_context {
   storage::db* store = nullptr;
   storage::group_writer* writer = nullptr; ///< every inbox write goes through it
   clock_fn now = system_clock_ms;
-  caf::actor directory;
+  directory_service directory;            ///< routes to the inboxes of users homed here
   node_metrics* metrics = nullptr;        ///< counters for /metrics (atomics)
   std::vector<profile_service> profiles;  ///< profile service shards
   std::vector<lastseen_service> lastseen; ///< lastseen service shards
@@ -76,11 +76,11 @@ struct node_context {
   // home's gate (seen through the service's interface). An invalid handle means the home is
   // down: callers answer `unavailable` with a jittered `retry_ms`.
   bool is_home(const std::string& user) const;
-  caf::actor directory_of(const std::string& user) const;
+  routing_service directory_of(const std::string& user) const;
   /// Where a send to `to` goes: `directory_of(to)`, or this node's handoff when the home is
   /// down, its queue is replaying, or `sticky` (the session still waits for a send it routed
   /// to the handoff: later ones must not overtake it). `via_handoff` tells which.
-  caf::actor delivery_route(const std::string& to, bool sticky, bool* via_handoff) const;
+  routing_service delivery_route(const std::string& to, bool sticky, bool* via_handoff) const;
   profile_service profile_of(const std::string& user) const;
   lastseen_service lastseen_of(const std::string& user) const;
   registry_service registry_of(const std::string& user) const;

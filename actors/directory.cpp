@@ -29,7 +29,7 @@ void directory_state::on_idle(const std::string& user, uint64_t handled) {
   if (it == inboxes.end() || it->second.inbox != self->current_sender() ||
       it->second.routed != handled)
     return; // something is still on its way to that inbox: it stays
-  self->demonitor(it->second.inbox);
+  self->demonitor(it->second.inbox.address());
   self->send(it->second.inbox, atom::stop::value);
   users_by_inbox.erase(it->second.inbox.address());
   inboxes.erase(it);
@@ -69,7 +69,9 @@ void directory_state::on_drained(const std::string& user) {
     self->send(e.inbox, atom::stop::value);
 }
 
-caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const node_context* ctx) {
+directory_service::behavior_type
+directory_actor(directory_service::stateful_pointer<directory_state> self,
+                const node_context* ctx) {
   self->state.self = self;
   self->state.ctx = ctx;
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
@@ -83,7 +85,7 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const 
         }
         return self->state.route<sent_reply>(d.to, d);
       },
-      [self](const attach_request& a) { return self->state.route<caf::actor>(a.user, a); },
+      [self](const attach_request& a) { return self->state.route<attached_inbox>(a.user, a); },
       [self](const receipt_delivery& r) { return self->state.route<uint64_t>(r.to, r); },
       [self](atom::blocks, const std::string& owner, const std::string& other, bool blocked) {
         // Only a running inbox needs it: a starting one loads the whole list.

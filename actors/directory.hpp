@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 
 namespace tidings {
@@ -24,12 +25,12 @@ struct directory_state {
   static inline const char* name = "directory";
 
   struct entry {
-    caf::actor inbox;
+    inbox_service inbox;
     uint64_t routed = 0;
     bool drained = false; ///< at shutdown: no ack of its own is running any more
   };
 
-  caf::event_based_actor* self = nullptr;
+  directory_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
   std::unordered_map<std::string, entry> inboxes;
   std::map<caf::actor_addr, std::string> users_by_inbox; ///< reverse index for down messages
@@ -61,6 +62,7 @@ struct directory_state {
   void on_drained(const std::string& user);
 };
 
-caf::behavior directory_actor(caf::stateful_actor<directory_state>* self, const node_context* ctx);
+directory_service::behavior_type
+directory_actor(directory_service::stateful_pointer<directory_state> self, const node_context* ctx);
 
 } // namespace tidings

@@ -28,7 +28,7 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
   return {
       // Inbox traffic: the directory of this (the home) node.
       [=](deliver_request& d) { return pass<sent_reply>(self, ctx->directory, std::move(d)); },
-      [=](attach_request& a) { return pass<caf::actor>(self, ctx->directory, std::move(a)); },
+      [=](attach_request& a) { return pass<attached_inbox>(self, ctx->directory, std::move(a)); },
       [=](receipt_delivery& r) { return pass<uint64_t>(self, ctx->directory, std::move(r)); },
       // Profiles, contacts, blocks: the shard of the user whose data it is.
       [=](atom::profile_get p, std::string& viewer, std::string& target) {

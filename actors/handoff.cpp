@@ -138,12 +138,11 @@ void handoff_state::replay(const std::string& home) {
   auto& q = homes[home];
   if (q.replaying || q.sends.empty())
     return;
-  caf::actor target =
-      ctx->is_home(q.sends.front().send.to) ? ctx->directory : ctx->cluster->gate(home);
+  auto target = ctx->directory_of(q.sends.front().send.to); // this node after a config change
   if (!target)
     return; // still down: the next tick tries again
   q.replaying = true;
-  self->request(caf::actor_cast<routing_service>(target), replay_timeout, q.sends.front().send)
+  self->request(target, replay_timeout, q.sends.front().send)
       .then([this, home](const sent_reply&) { replayed(home); },
             [this, home](const caf::error& err) {
               if (to_errc(err) == errc::not_found) {

@@ -13,7 +13,7 @@ namespace tidings {
 
 using net::json;
 
-void inbox_state::init(caf::event_based_actor* s, const node_context* c, std::string user) {
+void inbox_state::init(inbox_service::pointer s, const node_context* c, std::string user) {
   self = s;
   ctx = c;
   log = std::make_unique<storage::inbox_log>(*ctx->store, std::move(user));
@@ -55,10 +55,9 @@ void inbox_state::on_block(const std::string& other, bool is_blocked) {
 void inbox_state::submit(storage::batch b, std::function<void(bool ok)> then) {
   auto id = next_write++;
   writes.emplace(id, std::move(then));
-  ctx->writer->submit(std::move(b),
-                      [me = caf::actor_cast<caf::actor>(self), id](const storage::status& st) {
-                        caf::anon_send(me, atom::written::value, id, st.ok());
-                      });
+  ctx->writer->submit(std::move(b), [me = inbox_service{self}, id](const storage::status& st) {
+    caf::anon_send(me, atom::written::value, id, st.ok());
+  });
 }
 
 void inbox_state::on_written(uint64_t id, bool ok) {
@@ -263,7 +262,7 @@ void inbox_state::store(storage::batch b, cached_item cached,
   });
 }
 
-void inbox_state::attach(caf::actor s, int64_t since) {
+void inbox_state::attach(attached_session s, int64_t since) {
   ++routed;
   last_active = ctx->now();
   if (session && session != s && since < session_since) {
@@ -276,7 +275,7 @@ void inbox_state::attach(caf::actor s, int64_t since) {
     self->send(session, atom::replaced::value);
   if (session != s) {
     if (session)
-      self->demonitor(session);
+      self->demonitor(session.address());
     session = std::move(s);
     self->monitor(session);
   }
@@ -584,8 +583,8 @@ void inbox_state::tick() {
     schedule_check(); // the directory may refuse the stop: check again later
 }
 
-caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,
-                          std::string user) {
+inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_state> self,
+                                         const node_context* ctx, std::string user) {
   self->state.init(self, ctx, std::move(user));
   self->state.load_blocks();
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
@@ -595,8 +594,9 @@ caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_con
         return self->state.deliver(d.from, d.cid, d.content, d.media_hash, d.mid, d.ts);
       },
       [self](const attach_request& a) {
-        self->state.attach(a.session, a.since);
-        return caf::actor_cast<caf::actor>(self);
+        // Sessions are dynamically typed: the inbox sees one through what it sends it.
+        self->state.attach(caf::actor_cast<attached_session>(a.session), a.since);
+        return attached_inbox{self};
       },
       [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },
       [self](const receipt_delivery& r) { return self->state.store_receipt(r.item); },

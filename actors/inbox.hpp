@@ -39,6 +39,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "storage/inbox_log.hpp"
 #include "storage/keys.hpp"
@@ -60,10 +61,10 @@ struct inbox_state {
 
   using sent_promise = caf::typed_response_promise<sent_reply>;
 
-  caf::event_based_actor* self = nullptr;
+  inbox_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
   std::unique_ptr<storage::inbox_log> log;
-  caf::actor session;                                     ///< the live session, if any
+  attached_session session;                               ///< the live session, if any
   int64_t session_since = 0;                              ///< when `session`'s connection opened
   uint64_t pushed_upto = 0;                               ///< highest seq pushed to `session`
   std::deque<std::pair<uint64_t, std::size_t>> in_flight; ///< pushed, unacked: (seq, bytes)
@@ -92,7 +93,7 @@ struct inbox_state {
   uint64_t recent_from = 0;       ///< `recent` holds every item from this seq on
   std::size_t recent_bytes = 0;
 
-  void init(caf::event_based_actor* s, const node_context* c, std::string user);
+  void init(inbox_service::pointer s, const node_context* c, std::string user);
   /// Asks the profile shard for this user's blocks; nothing else is handled until it answers.
   void load_blocks();
   /// The profile shard reports a block or an unblock by this user.
@@ -104,7 +105,7 @@ struct inbox_state {
                                   const std::string& content, const std::string& media_hash,
                                   const std::string& given_mid = {}, int64_t given_ts = 0);
   /// `since`: when the session's connection opened; an older one never replaces a newer.
-  void attach(caf::actor s, int64_t since);
+  void attach(attached_session s, int64_t since);
   void ack(uint64_t upto, const caf::actor& from);
   /// Appends a receipt item (from another inbox); replies once it is durable.
   caf::result<uint64_t> store_receipt(const std::string& item);
@@ -148,8 +149,8 @@ private:
   void end_ack(uint64_t upto, bool ok);
 };
 
-caf::behavior inbox_actor(caf::stateful_actor<inbox_state>* self, const node_context* ctx,
-                          std::string user);
+inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_state> self,
+                                         const node_context* ctx, std::string user);
 
 // Key encodings of the tables the inbox writes (storage/keys.hpp).
 using storage::dedupe_key;

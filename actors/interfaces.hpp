@@ -66,14 +66,39 @@ using registry_service =
     caf::typed_actor<caf::replies_to<atom::token, std::string>::with<std::string>,
                      caf::replies_to<atom::exists, std::string>::with<bool>>;
 
-/// What reaches a user's inbox through the directory of the user's home node.
+/// A session as its inbox sees it: the pushes and `replaced`. Sessions are dynamically typed;
+/// the inbox views the session an attach names through this interface (an `actor_cast`), so
+/// its sends are checked and carry the inbox as their sender, by which the session recognises
+/// its inbox (a typed actor cannot `send` to a dynamic handle, and `anon_send` has no sender).
+using attached_session = caf::typed_actor<caf::reacts_to<atom::push, uint64_t, std::string>,
+                                          caf::reacts_to<atom::replaced>>;
+
+/// What reaches a user's inbox through the directory of the user's home node: the local
+/// directory, or (for a user homed elsewhere) the home's gate. An attach is answered with the
+/// inbox as its session sees it (`attached_inbox`, messages.hpp: the reply crosses nodes).
 using routing_service = caf::typed_actor<caf::replies_to<deliver_request>::with<sent_reply>,
-                                         caf::replies_to<attach_request>::with<caf::actor>,
+                                         caf::replies_to<attach_request>::with<attached_inbox>,
                                          caf::replies_to<receipt_delivery>::with<uint64_t>>;
 
+/// A user's inbox (actors/inbox.*): the routed requests (from the directory), its session's
+/// acks and reads, the user's block changes (the profile shard's news, through the directory),
+/// the directory's `drain` and `stop`, the group writer's completions and its own timer.
+using inbox_service = routing_service::extend_with<attached_inbox>::extend<
+    caf::reacts_to<atom::blocks, std::string, bool>, caf::reacts_to<atom::drain>,
+    caf::reacts_to<atom::stop>, caf::reacts_to<atom::written, uint64_t, bool>,
+    caf::reacts_to<atom::timer>>;
+
+/// A node's directory (actors/directory.*): routes requests to the inboxes of the users homed
+/// here, and hears from them (`drain` at shutdown, `idle` to stop) and from the profile shards
+/// (a user's block or unblock of another, for the user's running inbox).
+using directory_service =
+    routing_service::extend<caf::reacts_to<atom::blocks, std::string, std::string, bool>,
+                            caf::reacts_to<atom::drain, std::string>,
+                            caf::reacts_to<atom::idle, std::string, uint64_t>>;
+
 /// A node's gate (actors/gate.*): every request another node may make of this one, passed on
-/// to the local actor that owns the user it names. Remote handles of any service above are
-/// the peer's gate cast to that service's interface.
+/// to the local actor that owns the user it names. Remote handles of the routing, profile,
+/// lastseen, accounts and registry services are the peer's gate cast to that interface.
 using gate_service = routing_service::extend_with<profile_service, lastseen_service,
                                                   accounts_service, registry_service>;
 

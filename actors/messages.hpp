@@ -99,6 +99,13 @@ typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
   return f(caf::meta::type_name("attach_request"), x.user, x.session, x.since);
 }
 
+/// The answer to an attach: the inbox as its attached session sees it, taking the session's
+/// acks (naming the acking session) and reads. A typed handle that crosses nodes, hence here
+/// and in the type-ID block (the inbox's whole interface is `inbox_service`, interfaces.hpp).
+using attached_inbox =
+    caf::typed_actor<caf::reacts_to<atom::ack, uint64_t, caf::actor>,
+                     caf::reacts_to<atom::read, std::string, std::vector<std::string>>>;
+
 /// inbox -> directory -> inbox of `to`: store a receipt item (msgpack); answered with its seq
 /// once durable.
 struct receipt_delivery {
@@ -191,4 +198,5 @@ CAF_ADD_TYPE_ID(tidings, (tidings::account_request))
 CAF_ADD_TYPE_ID(tidings, (tidings::account_reply))
 CAF_ADD_TYPE_ID(tidings, (tidings::media_upload))
 CAF_ADD_TYPE_ID(tidings, (tidings::media_blob))
+CAF_ADD_TYPE_ID(tidings, (tidings::attached_inbox))
 CAF_END_TYPE_ID_BLOCK(tidings)

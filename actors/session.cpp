@@ -116,7 +116,7 @@ void session_state::attach() {
              foreground);
   self->request(ctx->directory_of(user), request_timeout,
                 attach_request{user, caf::actor_cast<caf::actor>(self), opened})
-      .then([this](const caf::actor& handle) { adopt_inbox(handle); },
+      .then([this](const attached_inbox& handle) { adopt_inbox(handle); },
             [this](const caf::error&) {
               if (state != phase::closing) {
                 send_error(errc::unavailable, "inbox unavailable", unprompted(), jittered(1000));
@@ -332,7 +332,7 @@ void session_state::on_push(uint64_t seq, const std::string& item) {
     return;
   // Pushes sent inside the inbox's attach handler arrive before the attach response: the
   // pushing inbox is ours from its first push on, and must be monitored from then on too.
-  adopt_inbox(caf::actor_cast<caf::actor>(self->current_sender()));
+  adopt_inbox(caf::actor_cast<attached_inbox>(self->current_sender()));
   if (seq <= forwarded_upto)
     return; // already on this connection (the inbox restarted and pushed again)
   // For a msgpack client `seq` is spliced into the stored map without decoding it.
@@ -342,11 +342,11 @@ void session_state::on_push(uint64_t seq, const std::string& item) {
   }
 }
 
-void session_state::adopt_inbox(caf::actor handle) {
+void session_state::adopt_inbox(attached_inbox handle) {
   if (!handle || inbox == handle)
     return;
   if (inbox)
-    self->demonitor(inbox);
+    self->demonitor(inbox.address());
   inbox = std::move(handle);
   self->monitor(inbox);
 }

@@ -37,7 +37,7 @@ struct session_state {
   phase state = phase::awaiting_auth;
   std::string user;
   net::encoding enc = net::encoding::json; ///< for frames the server starts
-  caf::actor inbox;
+  attached_inbox inbox;
   uint64_t forwarded_upto = 0; ///< highest seq sent to the client on this connection
   bool foreground = true;      ///< the app is in the foreground (drives last seen)
   int64_t opened = 0;
@@ -54,7 +54,7 @@ struct session_state {
   void on_frame(const std::string& data, bool binary);
   void on_push(uint64_t seq, const std::string& item);
   /// Makes `handle` this session's inbox (monitored), if it is not already.
-  void adopt_inbox(caf::actor handle);
+  void adopt_inbox(attached_inbox handle);
   void on_replaced();
   void on_inbox_down();
   void on_presence(const std::string& user, bool online, int64_t last_seen);

@@ -27,6 +27,13 @@ namespace tidings::test {
 
 using namespace std::chrono_literals;
 
+/// Any actor handle, dynamic or typed, for helpers that only stop, monitor or kill actors
+/// (implicit, so one braced list may mix them).
+struct any_actor {
+  template <class Handle> any_actor(const Handle& h) : handle(caf::actor_cast<caf::actor>(h)) {}
+  caf::actor handle;
+};
+
 /// Records the frames and the close a session sends to its connection.
 class recording_peer : public net::ws_peer {
 public:
@@ -196,10 +203,10 @@ struct actor_fixture {
   }
 
   /// Ends actors spawned by a test (the system waits for them at destruction).
-  void stop(std::initializer_list<caf::actor> actors) {
+  void stop(std::initializer_list<any_actor> actors) {
     for (const auto& a : actors)
-      if (a)
-        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      if (a.handle)
+        caf::anon_send_exit(a.handle, caf::exit_reason::user_shutdown);
   }
 };
 
@@ -241,9 +248,9 @@ struct delivery {
 
 /// Sends a text message from `from` to `to` through `target` (an inbox, or a directory that
 /// routes by `to`) and waits at most 10 s for the answer.
-inline delivery deliver_text(caf::actor_system& sys, const caf::actor& target,
-                             const std::string& to, const std::string& from,
-                             const std::string& cid) {
+template <class Handle>
+delivery deliver_text(caf::actor_system& sys, const Handle& target, const std::string& to,
+                      const std::string& from, const std::string& cid) {
   caf::scoped_actor self{sys};
   delivery out;
   self->request(target, 10s, deliver_request{to, from, cid, text_content("hi"), ""})
@@ -257,8 +264,8 @@ inline delivery deliver_text(caf::actor_system& sys, const caf::actor& target,
 }
 
 /// The error a delivery to `to` through `directory` gets (errc{} for none).
-inline errc deliver_error(caf::actor_system& sys, const caf::actor& directory,
-                          const std::string& to) {
+template <class Handle>
+errc deliver_error(caf::actor_system& sys, const Handle& directory, const std::string& to) {
   auto d = deliver_text(sys, directory, to, "alice", "probe");
   return d.answered ? errc{} : to_errc(d.err);
 }

@@ -42,7 +42,7 @@ TEST_CASE("at shutdown the directory waits for a running ack round before inboxe
   caf::anon_send(bob, atom::ack::value, uint64_t{1}, bob_session.actor);
   REQUIRE(dir.receipt_signal().wait_for(1)); // bob's round is running, its receipt held
   down_watch watch{*f.sys};
-  for (const auto& a : {directory, bob, carol})
+  for (const any_actor& a : {any_actor{directory}, any_actor{bob}, any_actor{carol}})
     watch.watch(a);
   caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
   REQUIRE(dir.drain_signal().wait_for(1));

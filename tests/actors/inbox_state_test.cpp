@@ -15,7 +15,7 @@ namespace {
 using mids_t = std::vector<std::string>;
 
 /// Stops `inbox` with `atom::stop` (it quits once its writes completed) and waits for it.
-bool stop_and_wait(caf::actor_system& sys, const caf::actor& inbox) {
+bool stop_and_wait(caf::actor_system& sys, const inbox_service& inbox) {
   down_watch watch{sys};
   watch.watch(inbox);
   caf::anon_send(inbox, atom::stop::value);

@@ -68,3 +68,17 @@ TEST_CASE("the delivery, receipt and account messages round-trip through CAF ser
   CHECK(caf::type_id<deliver_request>::value != caf::type_id<attach_request>::value);
   CHECK(std::string{caf::type_name<deliver_request>::value} == "tidings::deliver_request");
 }
+
+TEST_CASE("the answer to an attach, a typed inbox handle, round-trips in a message") {
+  system_fixture f;
+  auto inbox = f.sys->spawn([](attached_inbox::pointer) -> attached_inbox::behavior_type {
+    return {[](atom::ack, uint64_t, const caf::actor&) {},
+            [](atom::read, const std::string&, const std::vector<std::string>&) {}};
+  });
+  // A message is read back by its elements' type names: the handle's must be registered.
+  auto msg = round_trip(*f.sys, caf::make_message(inbox));
+  REQUIRE(msg.match_elements<attached_inbox>());
+  CHECK(msg.get_as<attached_inbox>(0) == inbox);
+  CHECK(std::string{caf::type_name<attached_inbox>::value} == "tidings::attached_inbox");
+  caf::anon_send_exit(inbox, caf::exit_reason::user_shutdown);
+}

@@ -33,12 +33,13 @@ TEST_CASE("a session monitors an inbox that pushed before answering the attach")
     return {[self](const attach_request& a) {
       const auto& session = a.session;
       self->send(session, atom::push::value, uint64_t{1}, pushed_msg("m1"));
-      return caf::actor_cast<caf::actor>(self);
+      return caf::actor_cast<attached_inbox>(self);
     }};
   };
   counter_signal attaches;
   auto first_inbox = f.sys->spawn(inbox_behavior);
-  f.ctx.directory = f.sys->spawn([&, first_inbox](caf::event_based_actor* self) -> caf::behavior {
+  // Stubs play only the attach (the inboxes answer it as the real one does: attached_inbox).
+  auto directory = f.sys->spawn([&, first_inbox](caf::event_based_actor* self) -> caf::behavior {
     return {[&, self, first_inbox](const attach_request& a) {
       // The first attach goes to first_inbox; after it died, a new one takes over (linked,
       // so it ends with the directory).
@@ -47,6 +48,7 @@ TEST_CASE("a session monitors an inbox that pushed before answering the attach")
       self->delegate(target, a);
     }};
   });
+  f.ctx.directory = caf::actor_cast<directory_service>(directory);
   auto peer = std::make_shared<recording_peer>();
   auto session = f.sys->spawn(session_actor, &f.ctx, peer, std::string{"tok"}, net::encoding::json);
   REQUIRE(peer->wait_frame("msg").is_object());
@@ -68,7 +70,7 @@ TEST_CASE("a token that cannot be read is not called unauthorized") {
   f.add_token("tok", "bob");
   auto lastseen = f.lastseen_stub();
   f.ctx.lastseen = {lastseen};
-  f.ctx.directory = caf::actor_cast<caf::actor>(f.lastseen_stub()); // never reached
+  f.ctx.directory = caf::actor_cast<directory_service>(f.lastseen_stub()); // never reached
   f.fail_reads(storage::table::tokens);
   auto peer = std::make_shared<recording_peer>();
   auto session = f.sys->spawn(session_actor, &f.ctx, peer, std::string{"tok"}, net::encoding::json);

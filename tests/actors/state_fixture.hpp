@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "storage/inbox_log.hpp"
 #include "tests/actors/actor_fixture.hpp"
@@ -57,21 +58,25 @@ public:
 
   caf::actor_system& sys() { return sys_; }
   /// Killed at the end.
-  const caf::actor& add(const caf::actor& a) { return actors_.emplace_back(a); }
+  template <class Handle> Handle add(Handle a) {
+    actors_.push_back(caf::actor_cast<caf::actor>(a));
+    return a;
+  }
   /// A stub directory: told to hold nothing more, then killed.
-  void add_stub(const caf::actor& stub) {
-    stubs_.push_back(stub);
-    add(stub);
+  void add_stub(const any_actor& stub) {
+    stubs_.push_back(stub.handle);
+    add(stub.handle);
   }
   /// A real directory: shut down (bounded), killed if it does not quit.
-  const caf::actor& add_directory(const caf::actor& directory) {
-    return directories_.emplace_back(directory);
+  directory_service add_directory(directory_service directory) {
+    directories_.push_back(directory);
+    return directory;
   }
 
 private:
   caf::actor_system& sys_;
   std::vector<caf::actor> stubs_;
-  std::vector<caf::actor> directories_;
+  std::vector<directory_service> directories_;
   std::vector<caf::actor> actors_;
 };
 
@@ -85,23 +90,31 @@ struct receipt_request {
   outcome result = held;
 };
 
+/// The directory's interface, as the stub plays it, and the test's controls of the stub.
+using directory_stub_service =
+    directory_service::extend<caf::replies_to<test_atom::release>::with<uint64_t>,
+                              caf::reacts_to<test_atom::open>,
+                              caf::replies_to<test_atom::sync>::with<bool>>;
+
 /// Plays the directory for inboxes: takes their receipt requests, drain and idle reports.
 /// Receipts are held until `release` (or answered at once); drains are passed on to a real
 /// directory when `forward` is set, idle reports too (held until `release` if `hold_idle`).
+/// It routes nothing: a deliver or an attach sent to it fails.
 class directory_stub {
 public:
   struct options {
     bool hold_receipts = true;          ///< false: every receipt is "stored" at once
     bool fail_first_per_sender = false; ///< the first receipt for each sender fails
     bool hold_idle = false;             ///< idle reports wait for `release`
-    caf::actor forward;                 ///< a real directory for drain and idle reports
+    directory_service forward;          ///< a real directory for drain and idle reports
   };
 
   directory_stub(actor_guard& guard, options opts) : sys_(guard.sys()), shared_(new shared) {
-    actor = sys_.spawn([sh = shared_, opts](caf::event_based_actor* self) -> caf::behavior {
+    actor = sys_.spawn([sh = shared_, opts](directory_stub_service::pointer self)
+                           -> directory_stub_service::behavior_type {
       using promise = caf::typed_response_promise<uint64_t>;
       struct idle_report {
-        caf::actor inbox;
+        inbox_service inbox;
         std::string user;
         uint64_t handled;
       };
@@ -161,6 +174,13 @@ public:
             st->held.emplace_back(index, rp);
             return rp;
           },
+          [](const deliver_request&) -> caf::result<sent_reply> {
+            return make_error(errc::unavailable); // not routed by the stub
+          },
+          [](const attach_request&) -> caf::result<attached_inbox> {
+            return make_error(errc::unavailable);
+          },
+          [](atom::blocks, const std::string&, const std::string&, bool) {},
           [=](atom::drain, const std::string& user) {
             note_sender();
             if (opts.forward)
@@ -169,7 +189,7 @@ public:
           },
           [=](atom::idle, const std::string& user, uint64_t handled) {
             note_sender();
-            auto inbox = caf::actor_cast<caf::actor>(self->current_sender());
+            auto inbox = caf::actor_cast<inbox_service>(self->current_sender());
             if (opts.hold_idle && !st->open)
               st->idles.push_back({inbox, user, handled});
             else if (opts.forward)
@@ -190,7 +210,7 @@ public:
   directory_stub(const directory_stub&) = delete;
   directory_stub& operator=(const directory_stub&) = delete;
 
-  caf::actor actor;
+  directory_stub_service actor;
 
   /// Answers every held receipt request (stored) and passes held idle reports on; returns
   /// once they are sent. How many were released, or -1 on timeout.
@@ -219,7 +239,7 @@ public:
     return shared_->drains;
   }
   /// The inbox that sent the first idle report.
-  caf::actor idle_sender() {
+  inbox_service idle_sender() {
     std::lock_guard<std::mutex> guard{shared_->mtx};
     return shared_->idle_sender;
   }
@@ -232,7 +252,7 @@ private:
     std::mutex mtx;
     std::vector<receipt_request> receipts;
     std::vector<std::string> drains;
-    caf::actor idle_sender;
+    inbox_service idle_sender;
     counter_signal receipt_signal;
     counter_signal drain_signal;
     counter_signal idle_signal;
@@ -258,7 +278,7 @@ private:
       }
       drain_signal.raise();
     }
-    void note_idle(const caf::actor& inbox) {
+    void note_idle(const inbox_service& inbox) {
       {
         std::lock_guard<std::mutex> guard{mtx};
         if (!idle_sender)
@@ -324,36 +344,42 @@ private:
 };
 
 /// Delivers a text message straight to an inbox (bounded).
-inline delivery deliver_to_inbox(caf::actor_system& sys, const caf::actor& inbox,
+inline delivery deliver_to_inbox(caf::actor_system& sys, const inbox_service& inbox,
                                  const std::string& from, const std::string& cid) {
   return deliver_text(sys, inbox, "", from, cid);
 }
 
 /// Delivers a text message to `to` through a directory (bounded).
-inline delivery deliver_via(caf::actor_system& sys, const caf::actor& directory,
+inline delivery deliver_via(caf::actor_system& sys, const directory_service& directory,
                             const std::string& to, const std::string& from,
                             const std::string& cid) {
   return deliver_text(sys, directory, to, from, cid);
 }
 
-/// Attaches a session straight to an inbox; returns the inbox (null on error or timeout).
-inline caf::actor attach_to_inbox(caf::actor_system& sys, const caf::actor& inbox,
-                                  const caf::actor& session, int64_t since) {
+/// Sends an attach to `target` (an inbox, or a directory that routes by `user`); returns the
+/// inbox that answered (null on error or timeout), seen whole: the tests also deliver to it and
+/// stop it, where a session sees only `attached_inbox`.
+template <class Handle>
+inbox_service attach_with(caf::actor_system& sys, const Handle& target, const std::string& user,
+                          const caf::actor& session, int64_t since) {
   caf::scoped_actor self{sys};
-  caf::actor out;
-  self->request(inbox, 10s, attach_request{"", session, since})
-      .receive([&](const caf::actor& a) { out = a; }, [](const caf::error&) {});
+  inbox_service out;
+  self->request(target, 10s, attach_request{user, session, since})
+      .receive([&](const attached_inbox& a) { out = caf::actor_cast<inbox_service>(a); },
+               [](const caf::error&) {});
   return out;
 }
 
+/// Attaches a session straight to an inbox; returns the inbox (null on error or timeout).
+inline inbox_service attach_to_inbox(caf::actor_system& sys, const inbox_service& inbox,
+                                     const caf::actor& session, int64_t since) {
+  return attach_with(sys, inbox, "", session, since);
+}
+
 /// Attaches a session to `user`'s inbox through a directory; returns the inbox.
-inline caf::actor attach_via(caf::actor_system& sys, const caf::actor& directory,
-                             const std::string& user, const caf::actor& session, int64_t since) {
-  caf::scoped_actor self{sys};
-  caf::actor out;
-  self->request(directory, 10s, attach_request{user, session, since})
-      .receive([&](const caf::actor& a) { out = a; }, [](const caf::error&) {});
-  return out;
+inline inbox_service attach_via(caf::actor_system& sys, const directory_service& directory,
+                                const std::string& user, const caf::actor& session, int64_t since) {
+  return attach_with(sys, directory, user, session, since);
 }
 
 /// Monitors actors from a scoped actor and keeps every down message it took in.
@@ -361,18 +387,18 @@ class down_watch {
 public:
   explicit down_watch(caf::actor_system& sys) : self_(sys) {}
 
-  void watch(const caf::actor& a) { self_->monitor(a); }
+  void watch(const any_actor& a) { self_->monitor(a.handle); }
   /// Whether a watched actor is down already (takes in what has arrived; does not wait).
   bool any_down() {
     take(std::chrono::milliseconds(1));
     return !downs_.empty();
   }
   /// Waits (bounded) until every actor in `actors` is down.
-  bool wait_all(std::initializer_list<caf::actor> actors, std::chrono::milliseconds timeout = 10s) {
+  bool wait_all(std::initializer_list<any_actor> actors, std::chrono::milliseconds timeout = 10s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     auto all_down = [&] {
       for (const auto& a : actors)
-        if (downs_.count(a.address()) == 0)
+        if (downs_.count(a.handle.address()) == 0)
           return false;
       return true;
     };
@@ -385,8 +411,8 @@ public:
     return true;
   }
   /// Why `a` went down (after wait_all).
-  caf::error reason(const caf::actor& a) {
-    auto it = downs_.find(a.address());
+  caf::error reason(const any_actor& a) {
+    auto it = downs_.find(a.handle.address());
     return it == downs_.end() ? caf::error{} : it->second;
   }
 
