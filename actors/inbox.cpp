@@ -53,23 +53,16 @@ void inbox_state::on_block(const std::string& other, bool is_blocked) {
 }
 
 void inbox_state::submit(storage::batch b, std::function<void(bool ok)> then) {
-  auto id = next_write++;
-  writes.emplace(id, std::move(then));
-  ctx->writer->submit(std::move(b), [me = inbox_service{self}, id](const storage::status& st) {
-    caf::anon_send(me, atom::written::value, id, st.ok());
-  });
+  writes.submit(*ctx->writer, inbox_service{self}, std::move(b),
+                [this, then = std::move(then)](bool ok) {
+                  if (!ok)
+                    node_metrics::add(ctx->metrics->storage_errors);
+                  then(ok);
+                });
 }
 
 void inbox_state::on_written(uint64_t id, bool ok) {
-  auto it = writes.find(id);
-  if (it == writes.end())
-    return;
-  auto then = std::move(it->second);
-  writes.erase(it);
-  if (!ok)
-    node_metrics::add(ctx->metrics->storage_errors);
-  then(ok);
-  if (stop_requested && writes.empty())
+  if (writes.done(id, ok) && stop_requested && writes.empty())
     self->quit();
 }
 

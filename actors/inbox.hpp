@@ -41,6 +41,7 @@
 #include "actors/context.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
+#include "actors/pending_writes.hpp"
 #include "storage/inbox_log.hpp"
 #include "storage/keys.hpp"
 
@@ -80,9 +81,7 @@ struct inbox_state {
   std::vector<std::pair<std::string, std::vector<std::string>>> deferred_reads;
 
   uint64_t written_upto = 0; ///< every seq up to here is written (or a failed write's hole)
-  uint64_t next_write = 1;   ///< id of the next write submitted
-  /// Continuations of writes in flight, by write id (completions arrive in id order).
-  std::unordered_map<uint64_t, std::function<void(bool ok)>> writes;
+  pending_writes writes;     ///< writes in flight (their completions arrive in submission order)
   /// Senders' (sender, cid) whose first write is in flight, with every request waiting on it.
   std::unordered_map<std::string, std::vector<sent_promise>> dedupe_waiting;
   std::unordered_set<std::string> blocked; ///< senders this user blocked (from the profile shard)

@@ -20,11 +20,12 @@ namespace tidings {
 class pending_writes {
 public:
   /// Hands `b` to `writer`; `then(ok)` runs when `me` handles the matching `atom::written`.
-  void submit(storage::group_writer& writer, const caf::actor& me, storage::batch b,
+  template <class Handle>
+  void submit(storage::group_writer& writer, Handle me, storage::batch b,
               std::function<void(bool ok)> then) {
     auto id = next_++;
     writes_.emplace(id, std::move(then));
-    writer.submit(std::move(b), [me, id](const storage::status& st) {
+    writer.submit(std::move(b), [me = std::move(me), id](const storage::status& st) {
       caf::anon_send(me, atom::written::value, id, st.ok());
     });
   }
