@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -116,11 +117,17 @@ def start_node(binary, data_dir, extra):
            "--limits.rate=100000", "--limits.burst=100000",
            "--auth.argon2-ops=1", "--auth.argon2-mem-kib=64"] + extra
     node = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
-    line = node.stdout.readline()
-    if not line.startswith("listening on "):
-        node.kill()
-        raise SystemExit(f"node did not start: {line!r}")
-    return node, int(line.rsplit(":", 1)[1])
+    seen = []
+    for line in node.stdout:  # cluster lines may come first
+        if line.startswith("listening on "):
+            # Keep draining stdout, so the node never blocks on a full pipe.
+            threading.Thread(target=lambda: [None for _ in node.stdout], daemon=True).start()
+            return node, int(line.rsplit(":", 1)[1])
+        seen.append(line)
+        if len(seen) > 100:
+            break
+    node.kill()
+    raise SystemExit(f"node did not start: {''.join(seen)!r}")
 
 
 def main():
