@@ -112,17 +112,21 @@ void session_state::authenticate(const std::string& token, const net::reply_to& 
 void session_state::attach() {
   // Also after the inbox went away (its home node restarted): the lastseen shard there has
   // to learn of this session again.
+  auto unavailable = [this] {
+    if (state != phase::closing) {
+      send_error(errc::unavailable, "inbox unavailable", unprompted(), jittered(1000));
+      close(close_code::internal, "inbox unavailable");
+    }
+  };
+  auto home = ctx->directory_of(user);
+  if (!home)
+    return unavailable(); // the home node is down: the client comes back later
   self->send(ctx->lastseen_of(user), atom::online::value, user, caf::actor_cast<caf::actor>(self),
              foreground);
-  self->request(ctx->directory_of(user), request_timeout,
+  self->request(home, request_timeout,
                 attach_request{user, caf::actor_cast<caf::actor>(self), opened})
       .then([this](const attached_inbox& handle) { adopt_inbox(handle); },
-            [this](const caf::error&) {
-              if (state != phase::closing) {
-                send_error(errc::unavailable, "inbox unavailable", unprompted(), jittered(1000));
-                close(close_code::internal, "inbox unavailable");
-              }
-            });
+            [unavailable](const caf::error&) { unavailable(); });
 }
 
 void session_state::handle(net::send_request r) {

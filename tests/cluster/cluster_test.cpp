@@ -260,11 +260,17 @@ TEST_CASE("a home node killed mid-stream: every sent message arrives once, in or
   auto wa = open_session(c.node(live(1)).ep(), chat_a.token);
   auto wb = open_session(c.node(live(0)).ep(), chat_b.token);
 
+  // The recipient is online (on a live node) when its home dies.
+  auto early_session = open_session(c.node(live(1)).ep(), rcpt.token);
   constexpr int per_sender = 40;
   std::vector<std::vector<std::string>> mids(senders.size());
   for (int n = 0; n < per_sender; ++n) {
     if (n == per_sender / 2) {
       c.node(victim).kill_hard();
+      // Its session sees its inbox gone and no home to attach to again: closed with 1011 at
+      // once (the client reconnects later), not left hanging.
+      CHECK_THROWS(wait_for(early_session, of_type("never"), 20s));
+      CHECK(early_session.close_code() == 1011);
       // Users homed on live nodes keep chatting while it is down.
       auto mid = send_text(wa, chat_b.name, "during-outage");
       CHECK(wait_for(wb, of_type("msg"), 10s)["mid"] == mid);
