@@ -208,10 +208,31 @@ caf::result<std::vector<std::string>> profile_state::list(storage::table t,
 
 caf::result<bool> profile_state::add(storage::table t, const std::string& owner,
                                      const std::string& other) {
+  auto registry = ctx->registry_of(other);
+  if (!registry)
+    return make_error(errc::unavailable); // `other`'s home node is down
+  auto rp = self->make_response_promise<bool>();
+  // `await`: one owner's changes are applied in the order they came.
+  self->request(registry, std::chrono::seconds(10), atom::exists::value, other)
+      .await(
+          [this, rp, t, owner, other](bool exists) mutable {
+            if (!exists) {
+              rp.deliver(make_error(errc::not_found));
+              return;
+            }
+            auto done = insert(t, owner, other);
+            if (done)
+              rp.deliver(*done);
+            else
+              rp.deliver(done.error());
+          },
+          [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
+  return rp;
+}
+
+caf::expected<bool> profile_state::insert(storage::table t, const std::string& owner,
+                                          const std::string& other) {
   auto& db = *ctx->store;
-  auto exists = db.contains(storage::table::accounts, other);
-  if (exists != storage::answer::yes)
-    return make_error(exists == storage::answer::no ? errc::not_found : errc::unavailable);
   auto key = pair_key(owner, other);
   auto present = db.contains(t, key);
   if (present == storage::answer::failed)

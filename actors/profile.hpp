@@ -62,7 +62,11 @@ struct profile_state {
   /// set() once the avatar, if any, was found readable.
   caf::expected<std::string> apply(const std::string& user, const std::string& changes);
   caf::result<std::vector<std::string>> list(storage::table t, const std::string& owner);
+  /// Adds `other` (who must exist: asked of the registry of `other`'s home, possibly another
+  /// node) to `owner`'s contacts or blocks.
   caf::result<bool> add(storage::table t, const std::string& owner, const std::string& other);
+  /// add() once `other` is known to exist.
+  caf::expected<bool> insert(storage::table t, const std::string& owner, const std::string& other);
   caf::result<bool> remove(storage::table t, const std::string& owner, const std::string& other);
 };
 

@@ -92,10 +92,65 @@ void exchange_away_from_home(test_cluster& c) {
 
 } // namespace
 
+namespace {
+
+/// Sends one text and returns its mid, retrying the same cid on errors (as a client must),
+/// at most `attempts` times.
+std::string send_until_sent(client::ws_client& ws, const std::string& to, const std::string& cid,
+                            int attempts = 20) {
+  for (int i = 0; i < attempts; ++i) {
+    auto reply = ws.request(
+        json{{"type", "send"}, {"cid", cid}, {"to", to}, {"kind", "text"}, {"body", cid}}, 60s);
+    if (reply["type"] == "sent")
+      return reply["mid"].get<std::string>();
+    REQUIRE(reply["type"] == "error");
+    CHECK(reply["code"] != "not_found");
+  }
+  throw std::runtime_error("no `sent` for " + cid + " after retries");
+}
+
+/// A user homed on node `home` (or, if `home` is negative, on any node but `not_home`).
+test_user user_homed(test_cluster& c, std::size_t via, int home, std::size_t not_home,
+                     const std::string& prefix) {
+  for (int tries = 0; tries < 200; ++tries) {
+    auto u = make_user(c.node(via).ep(), prefix);
+    auto h = c.home(u.name);
+    if (home >= 0 ? h == static_cast<std::size_t>(home) : h != not_home)
+      return u;
+  }
+  throw std::runtime_error("no user name landed where wanted");
+}
+
+} // namespace
+
 TEST_CASE("users on nodes that are not their home exchange messages and receipts") {
   test_cluster c{3};
   c.start();
   exchange_away_from_home(c);
+}
+
+TEST_CASE("contacts and blocks name users homed on other nodes") {
+  test_cluster c{3};
+  c.start();
+  // alice and bob have different homes; each is connected to a third node or the other's home.
+  auto alice = user_homed(c, 0, 0, 0, "alice");
+  auto bob = user_homed(c, 0, 1, 0, "bob");
+  auto a = open_session(c.node(2).ep(), alice.token);
+  auto b = open_session(c.node(0).ep(), bob.token);
+  auto added = a.request(json{{"type", "contacts_add"}, {"user", bob.name}});
+  CHECK(added["type"] == "ok");
+  auto list = a.request(json{{"type", "contacts_list"}});
+  CHECK(list["users"] == json::array({bob.name}));
+  auto nobody = a.request(json{{"type", "contacts_add"}, {"user", "no_such_user_x"}});
+  CHECK(nobody["code"] == "not_found");
+  // A block of a user homed elsewhere takes effect on alice's home: bob's sends are answered
+  // `sent` and never delivered.
+  CHECK(a.request(json{{"type", "block"}, {"user", bob.name}})["type"] == "ok");
+  auto hidden = send_text(b, alice.name, "blocked-1");
+  CHECK(a.request(json{{"type", "unblock"}, {"user", bob.name}})["type"] == "ok");
+  auto shown = send_text(b, alice.name, "after-unblock");
+  auto item = expect_nothing_before(a, item_naming("msg", shown)); // not `hidden` first
+  CHECK(item["mid"] != hidden);
 }
 
 TEST_CASE("one live session per user holds across nodes") {
@@ -211,37 +266,6 @@ TEST_CASE("a peer of another cluster protocol version is refused with a clear lo
   CHECK(metric(c.node(0).ep(), "tidings_cluster_peers_up") == 0);
   CHECK(metric(c.node(1).ep(), "tidings_cluster_peers_up") == 0);
 }
-
-namespace {
-
-/// Sends one text and returns its mid, retrying the same cid on errors (as a client must),
-/// at most `attempts` times.
-std::string send_until_sent(client::ws_client& ws, const std::string& to, const std::string& cid,
-                            int attempts = 20) {
-  for (int i = 0; i < attempts; ++i) {
-    auto reply = ws.request(
-        json{{"type", "send"}, {"cid", cid}, {"to", to}, {"kind", "text"}, {"body", cid}}, 60s);
-    if (reply["type"] == "sent")
-      return reply["mid"].get<std::string>();
-    REQUIRE(reply["type"] == "error");
-    CHECK(reply["code"] != "not_found");
-  }
-  throw std::runtime_error("no `sent` for " + cid + " after retries");
-}
-
-/// A user homed on node `home` (or, if `home` is negative, on any node but `not_home`).
-test_user user_homed(test_cluster& c, std::size_t via, int home, std::size_t not_home,
-                     const std::string& prefix) {
-  for (int tries = 0; tries < 200; ++tries) {
-    auto u = make_user(c.node(via).ep(), prefix);
-    auto h = c.home(u.name);
-    if (home >= 0 ? h == static_cast<std::size_t>(home) : h != not_home)
-      return u;
-  }
-  throw std::runtime_error("no user name landed where wanted");
-}
-
-} // namespace
 
 TEST_CASE("a home node killed mid-stream: every sent message arrives once, in order") {
   test_cluster c{3};
