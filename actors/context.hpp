@@ -45,6 +45,7 @@ struct node_settings {
   std::size_t shards = 4;                  ///< profile and lastseen actors per node
   std::size_t inbox_backlog = 10'000;      ///< queued messages before an inbox answers overloaded
   std::size_t service_backlog = 10'000;    ///< queued messages before directory/lastseen refuse
+  std::size_t handoff_max = 100'000;       ///< sends kept for down homes before `overloaded`
   int64_t tick_ms = 1'000;                 ///< period of the actors' housekeeping timers
   unsigned argon2_ops = 2;                 ///< argon2id passes
   std::size_t argon2_mem_kib = 19 * 1024;  ///< argon2id memory

@@ -90,6 +90,11 @@ caf::result<sent_reply> handoff_state::deliver(deliver_request d) {
   }
   if (!d.media_hash.empty())
     return make_error(errc::unavailable); // the grant is the home's to write
+  if (static_cast<std::size_t>(ctx->metrics->handoff_queued.load()) + waiting.size() >=
+      ctx->settings.handoff_max) {
+    node_metrics::add(ctx->metrics->overload_refusals);
+    return make_error(errc::overloaded); // kept in memory too: bounded
+  }
   d.mid = random_id(12);
   d.ts = ctx->now();
   auto seq = next_seq++;

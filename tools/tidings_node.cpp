@@ -62,6 +62,7 @@ struct node_config : caf::actor_system_config {
   size_t shards = 4;
   size_t inbox_backlog = 10'000;
   size_t service_backlog = 10'000;
+  size_t handoff_max = 100'000;
   std::string cluster_node_id;
   std::string cluster_bind = "0.0.0.0";
   uint16_t cluster_port = 7070;
@@ -110,6 +111,8 @@ struct node_config : caf::actor_system_config {
         .add(read_receipt_days, "read-receipt-days",
              "days after delivery during which a message may still be reported read")
         .add(inbox_backlog, "inbox-backlog", "queued messages before an inbox answers overloaded")
+        .add(handoff_max, "handoff-max",
+             "sends kept for home nodes that are down before new ones get 'overloaded'")
         .add(service_backlog, "service-backlog",
              "queued messages before the directory and lastseen actors answer overloaded");
     opt_group{custom_options_, "lastseen"}.add(lastseen_persist_ms, "persist-ms",
@@ -245,6 +248,7 @@ int main(int argc, char** argv) {
   s.read_receipt_retention_ms = static_cast<int64_t>(cfg.read_receipt_days) * 24 * 3600'000;
   s.inbox_backlog = cfg.inbox_backlog;
   s.service_backlog = cfg.service_backlog;
+  s.handoff_max = cfg.handoff_max;
   s.lastseen_persist_ms = static_cast<int64_t>(cfg.lastseen_persist_ms);
   s.shards = std::max<size_t>(1, cfg.shards);
   opts.media.max_bytes = cfg.media_max_bytes;

@@ -438,3 +438,27 @@ TEST_CASE("missing, unreadable or mismatched TLS files stop the node with status
     CHECK(exit.output.find(x.says) != std::string::npos);
   }
 }
+
+TEST_CASE("the handoff is bounded: past --limits.handoff-max sends get overloaded") {
+  test_cluster c{2, {"--limits.handoff-max=5"}};
+  c.start();
+  auto rcpt = user_homed(c, 0, 1, 0, "far");
+  auto sender = user_homed(c, 0, 0, 0, "near");
+  auto s = open_session(c.node(0).ep(), sender.token);
+  c.node(1).kill_hard();
+  c.wait_peers_up(0, 0);
+  for (int i = 0; i < 5; ++i) {
+    auto reply = s.request(json{{"type", "send"},
+                                {"cid", "h" + std::to_string(i)},
+                                {"to", rcpt.name},
+                                {"kind", "text"},
+                                {"body", "kept"}});
+    CHECK(reply["type"] == "sent");
+  }
+  auto refused = s.request(
+      json{{"type", "send"}, {"cid", "h5"}, {"to", rcpt.name}, {"kind", "text"}, {"body", "x"}});
+  CHECK(refused["type"] == "error");
+  CHECK(refused["code"] == "overloaded");
+  CHECK(refused.contains("retry_ms"));
+  CHECK(metric(c.node(0).ep(), "tidings_handoff_queued") == 5);
+}
