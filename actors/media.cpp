@@ -15,35 +15,28 @@ constexpr auto chunk_timeout = std::chrono::seconds(30);
 /// How long the home may take to fetch, store and index an offered upload.
 constexpr auto offer_timeout = std::chrono::minutes(5);
 
+/// A file worker's answer to a commit: true stored, false already there.
+caf::result<bool> stored(media::blob_store::commit_result r) {
+  switch (r) {
+  case media::blob_store::commit_result::stored:
+    return true;
+  case media::blob_store::commit_result::already_stored:
+    return false;
+  case media::blob_store::commit_result::failed:
+    break;
+  }
+  return make_error(errc::unavailable);
+}
+
 blob_worker::behavior_type blob_worker_actor(blob_worker::pointer, media::blob_store* blobs,
                                              media::blob_store* cache) {
   return {
-      [blobs](atom::store_blob, const std::string& temp,
-              const std::string& hash) -> caf::result<bool> {
-        switch (blobs->commit(temp, hash)) {
-        case media::blob_store::commit_result::stored:
-          return true;
-        case media::blob_store::commit_result::already_stored:
-          return false;
-        case media::blob_store::commit_result::failed:
-          break;
-        }
-        return make_error(errc::unavailable);
-      },
+      [blobs](atom::store_blob, const std::string& temp, const std::string& hash)
+          -> caf::result<bool> { return stored(blobs->commit(temp, hash)); },
       [blobs](atom::remove_blob, const std::string& hash) { return blobs->remove(hash); },
       [blobs](atom::drop_blob, const std::string& temp) { blobs->discard(temp); },
-      [cache](atom::cache_in, const std::string& temp,
-              const std::string& hash) -> caf::result<bool> {
-        switch (cache->commit(temp, hash, false)) {
-        case media::blob_store::commit_result::stored:
-          return true;
-        case media::blob_store::commit_result::already_stored:
-          return false;
-        case media::blob_store::commit_result::failed:
-          break;
-        }
-        return make_error(errc::unavailable);
-      },
+      [cache](atom::cache_in, const std::string& temp, const std::string& hash)
+          -> caf::result<bool> { return stored(cache->commit(temp, hash, false)); },
       [cache](atom::evict, const std::string& hash) { cache->remove(hash); },
       [blobs, cache](atom::read_chunk, const std::string& hash, uint64_t offset,
                      uint32_t length) -> caf::result<std::string> {
