@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/cluster/cluster_fixture.hpp"
+#include "tests/cluster/haproxy_process.hpp"
 #include "tests/media/media_fixtures.hpp"
 
 using namespace tidings;
@@ -34,7 +35,7 @@ bool holds_anything_of(node_process& n, const std::string& hash) {
 } // namespace
 
 TEST_CASE("a blob uploaded through one node is sent to a user on another and downloaded with a "
-          "Range through a third that held nothing of it; others get 403 everywhere") {
+          "Range through a third that held nothing of it and others get 403 everywhere") {
   test_cluster c{3, media_args()};
   c.start();
   scratch_dir dir;
@@ -105,7 +106,7 @@ TEST_CASE("a blob uploaded through one node is sent to a user on another and dow
   }
 }
 
-TEST_CASE("an upload through a node whose blob home is down is refused with 503, and works once "
+TEST_CASE("an upload through a node whose blob home is down is refused with 503 and works once "
           "the home is back") {
   test_cluster c{3, media_args()};
   c.start();
@@ -129,4 +130,43 @@ TEST_CASE("an upload through a node whose blob home is down is refused with 503,
   auto up = client::upload_media(c.node(through).ep(), alice.token, file, "application/pdf");
   CHECK(up["hash"] == hash);
   CHECK(fs::exists(stored_at(c.node(home), hash)));
+}
+
+TEST_CASE("behind HAProxy media are uploaded and sent and downloaded with ranges whichever nodes "
+          "the requests land on") {
+  test_cluster c{3, media_args()};
+  c.start();
+  std::vector<client::endpoint> nodes;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    nodes.push_back(c.node(i).ep());
+  haproxy_process lb{nodes};
+  lb.start();
+  scratch_dir dir;
+  auto alice = make_user(lb.ep(), "mh");
+  auto bob = make_user(lb.ep(), "mi");
+  auto carol = make_user(lb.ep(), "mj");
+  auto a = open_session(lb.ep(), alice.token);
+  auto b = open_session(lb.ep(), bob.token);
+  // Enough blobs that their homes and the nodes serving the requests differ.
+  for (unsigned i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    auto file = dir.random_file("f" + std::to_string(i), 300'000 + i, 100 + i);
+    auto hash = client::upload_media(lb.ep(), alice.token, file, "image/png")["hash"];
+    json media{{"hash", hash}, {"mime", "image/png"}, {"size", 300'000 + i}};
+    auto sent = a.request({{"type", "send"},
+                           {"cid", "h-" + std::to_string(i)},
+                           {"to", bob.name},
+                           {"kind", "image"},
+                           {"media", media}});
+    REQUIRE(sent["type"] == "sent");
+    auto msg = wait_for(b, of_type("msg"), 10s);
+    CHECK(msg["media"]["hash"] == hash);
+    auto bytes = slurp(file);
+    unsigned status = 0;
+    CHECK(download_all(lb.ep(), hash, bob.token, 1000, &status) == bytes.substr(1000));
+    CHECK(status == 206);
+    CHECK(client::http_call(lb.ep(), "GET", "/v1/media/" + hash.get<std::string>(), {}, {},
+                            carol.token)
+              .status == 403);
+  }
 }
