@@ -46,6 +46,15 @@ registry_service node_context::registry_of(const std::string& user) const {
   return is_home(user) ? registry : caf::actor_cast<registry_service>(home_gate(user));
 }
 
+registry_service node_context::registry_of_token(const std::string& token) const {
+  auto named = std::string{token_user(token)};
+  return named.empty() ? registry : registry_of(named);
+}
+
+media_api node_context::media_of(const std::string& hash) const {
+  return is_home(hash) ? media_api{media} : caf::actor_cast<media_api>(home_gate(hash));
+}
+
 accounts_service node_context::accounts_of(const account_request& req) const {
   auto user = accounts_user(req);
   if (user.empty() || is_home(user))

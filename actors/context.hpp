@@ -85,6 +85,14 @@ struct node_context {
   profile_service profile_of(const std::string& user) const;
   lastseen_service lastseen_of(const std::string& user) const;
   registry_service registry_of(const std::string& user) const;
+  /// The registry that keeps `token`: that of the user it names (`token_user`), or this
+  /// node's for an old-style token naming nobody.
+  registry_service registry_of_token(const std::string& token) const;
+  /// The media service of the home of blob `hash` (rendezvous over the hash, like a user's
+  /// home): it owns the blob's index record and read grants and keeps its bytes.
+  media_api media_of(const std::string& hash) const;
+  /// Whether this node is the home of blob `hash` (always, on a single node).
+  bool is_media_home(const std::string& hash) const { return is_home(hash); }
   accounts_service accounts_of(const account_request& req) const;
   /// `users` grouped by the lastseen actor each one's presence lives in (local shards, or the
   /// gates of their homes); users whose home is down are left out.

@@ -106,6 +106,23 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
       [=](atom::exists e, std::string& user) {
         return pass<bool>(self, ctx->registry, e, std::move(user));
       },
+      // Media: this node's media actor, the home of the hashes peers ask it about (and, for
+      // `read_chunk`, the keeper of a copy a peer is fetching).
+      [=](atom::may_read m, std::string& hash, std::string& user) {
+        return pass<bool>(self, ctx->media, m, std::move(hash), std::move(user));
+      },
+      [=](atom::grant g, std::string& hash, std::string& user) {
+        return pass<bool>(self, ctx->media, g, std::move(hash), std::move(user));
+      },
+      [=](atom::blob_info b, std::string& hash, std::string& user) {
+        return pass<media_blob>(self, ctx->media, b, std::move(hash), std::move(user));
+      },
+      [=](atom::offer o, media_offer& offer) {
+        return pass<bool>(self, ctx->media, o, std::move(offer));
+      },
+      [=](atom::read_chunk r, std::string& hash, uint64_t offset, uint32_t length) {
+        return pass<std::string>(self, ctx->media, r, std::move(hash), offset, length);
+      },
   };
 }
 

@@ -4,9 +4,9 @@
 // Other nodes reach this node's services only through its gate (handed over in the cluster
 // handshake): a request naming a user is passed on (delegated) to the local actor that owns
 // that user's data — the directory for inbox traffic, the user's profile or lastseen shard,
-// an accounts worker, the registry — so the answer goes straight back to the remote
-// requester. The gate holds no state and never blocks; it only picks the local shard, the
-// one thing a remote node cannot know.
+// an accounts worker, the registry, the media actor (for the blobs homed here) — so the answer goes
+// straight back to the remote requester. The gate holds no state and never blocks; it only picks
+// the local shard, the one thing a remote node cannot know.
 
 #include <caf/all.hpp>
 

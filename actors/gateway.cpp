@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view media_path = "/v1/media";
 constexpr auto account_timeout = std::chrono::seconds(60);
+constexpr auto token_timeout = std::chrono::seconds(10);
 constexpr std::string_view media_prefix = "/v1/media/";
 
 net::http_response unauthorized() {
@@ -119,33 +120,60 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
   if (path.compare(0, media_prefix.size(), media_prefix) == 0) {
     if (request.method != "GET" && request.method != "HEAD")
       return reply(http_error(errc::bad_request, "use GET or HEAD"));
-    auto user = user_of(request.bearer);
-    if (user.failed())
-      return reply(storage_unavailable());
-    if (!user.found())
-      return reply(unauthorized());
-    return media_.download(user.value(), path.substr(media_prefix.size()), request,
-                           std::move(reply));
+    auto hash = std::string{path.substr(media_prefix.size())};
+    auto bearer = request.bearer;
+    auto& media = media_;
+    return with_user(
+        bearer,
+        [&media, hash, request = std::move(request), reply](const std::string& user) {
+          media.download(user, hash, request, reply);
+        },
+        reply);
   }
   reply(http_error(errc::not_found, "no such endpoint"));
 }
 
-net::body_route gateway::route_body(const net::http_request& head) {
+void gateway::route_body_async(const net::http_request& head, net::body_decision decide) {
   if (head.method != "POST" || head.target.substr(0, head.target.find('?')) != media_path)
-    return {};
-  auto user = user_of(head.bearer);
-  if (!user.found()) {
+    return decide({});
+  auto refuse = [decide](net::http_response res) {
     net::body_route refused;
-    refused.refusal = user.failed() ? storage_unavailable() : unauthorized();
-    return refused;
-  }
-  return media_.upload(user.value(), head);
+    refused.refusal = std::move(res);
+    decide(std::move(refused));
+  };
+  auto& media = media_;
+  with_user(
+      head.bearer,
+      [&media, head, decide](const std::string& user) { decide(media.upload(user, head)); },
+      refuse);
 }
 
-storage::lookup gateway::user_of(const std::string& bearer) const {
+void gateway::with_user(const std::string& bearer, std::function<void(const std::string&)> on_user,
+                        std::function<void(net::http_response)> on_refused) {
   if (bearer.empty())
-    return storage::lookup::absent();
-  return ctx_.store->get(storage::table::tokens, token_key(bearer));
+    return on_refused(unauthorized());
+  auto registry = ctx_.registry_of_token(bearer);
+  if (!registry) {
+    auto res = http_error(errc::unavailable, "the user's home node is down, retry");
+    res.headers.emplace_back("Retry-After", "1");
+    return on_refused(std::move(res));
+  }
+  sys_.spawn([registry, bearer, on_user = std::move(on_user),
+              on_refused = std::move(on_refused)](caf::event_based_actor* self) {
+    self->request(registry, token_timeout, atom::token::value, bearer)
+        .then(
+            [self, on_user, on_refused](const std::string& user) {
+              if (user.empty())
+                on_refused(unauthorized());
+              else
+                on_user(user);
+              self->quit();
+            },
+            [self, on_refused](const caf::error&) {
+              on_refused(storage_unavailable());
+              self->quit();
+            });
+  });
 }
 
 } // namespace tidings

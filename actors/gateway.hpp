@@ -3,10 +3,12 @@
 //
 // Spawns one session actor per WebSocket and forwards its frames with anon_send; routes
 // account requests to the accounts workers; answers /healthz itself; hands /v1/media
-// requests to the media service's HTTP side (actors/media_http.*) after resolving their bearer
-// token (a point read in the tokens table, on the Beast thread). Holds no mutable state:
+// requests to the media service's HTTP side (actors/media_http.*) once the registry of the
+// token's home has said whose the bearer token is (from a short-lived actor; an upload's body
+// is not read before that). Holds no mutable state:
 // everything it touches is immutable after start, an actor handle, or thread-safe.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,12 +29,13 @@ public:
   std::unique_ptr<net::ws_handler> open_ws(std::shared_ptr<net::ws_peer> peer, std::string bearer,
                                            std::string target) override;
   void handle_http(net::http_request request, net::http_reply reply) override;
-  net::body_route route_body(const net::http_request& head) override;
+  void route_body_async(const net::http_request& head, net::body_decision decide) override;
 
 private:
-  /// The user of a bearer token, if it is valid.
-  /// The user a bearer token belongs to (absent for none or a revoked one), or failed.
-  storage::lookup user_of(const std::string& bearer) const;
+  /// Asks the registry of `bearer`'s home whose token it is, from a short-lived actor; then
+  /// `on_user` gets the user, or `on_refused` the answer to give (401, 503).
+  void with_user(const std::string& bearer, std::function<void(const std::string&)> on_user,
+                 std::function<void(net::http_response)> on_refused);
 
   caf::actor_system& sys_;
   const node_context& ctx_;

@@ -225,7 +225,8 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
   // `sent` tells the sender the recipient may read the media: the media service writes that
   // grant (durably) before the item is staged. `await`: deliveries keep their order.
   cached.media_hash = media_hash;
-  self->request(ctx->media, media_timeout, atom::grant::value, media_hash, log->user())
+  self->request(ctx->media_of(media_hash), media_timeout, atom::grant::value, media_hash,
+                log->user())
       .await(
           [this, b = std::make_shared<storage::batch>(std::move(b)), cached, answer_all](bool) {
             // It stays needed (retention) while the item is unacknowledged.

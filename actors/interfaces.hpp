@@ -40,20 +40,33 @@ using lastseen_service = caf::typed_actor<
     caf::reacts_to<atom::unsubscribe, caf::actor, std::vector<std::string>>,
     caf::reacts_to<atom::timer>>;
 
-/// The media service (actors/media.*), one per node: owns the media tables (`media`,
-/// `media_readers`) and the blob files. `may_read` is false also for a hash not stored;
-/// `grant` answers once the grant is durable (`not_found`: no such blob); `blob_info` answers
-/// a download (`not_found`, `forbidden`); `commit` stores and indexes a finished upload and
-/// answers once both are durable (true: these bytes were new); `retain` runs one retention
-/// step now and answers (examined, deleted, pass done) once its deletions are done. Storage
-/// failures are `unavailable`. `written` and `timer` are its own completions and timer.
+/// What any node may ask of the media service of a blob's home (actors/media.*; in a cluster
+/// every hash has a home node, `node_context::media_of`). `may_read` is false also for a hash
+/// not stored; `grant` answers once the grant is durable (`not_found`: no such blob);
+/// `blob_info` answers a download (`not_found`, `forbidden`); `offer` stores and indexes an
+/// upload that came through another node, fetching its bytes from the offering media actor in
+/// chunks, and answers once both are durable (true: these bytes were new); `read_chunk` answers
+/// at most `length` bytes of a blob from `offset` (served from the node's own blobs or its
+/// cache; `not_found` if it has neither). Storage failures are `unavailable`.
+using media_api = caf::typed_actor<
+    caf::replies_to<atom::may_read, std::string, std::string>::with<bool>,
+    caf::replies_to<atom::grant, std::string, std::string>::with<bool>,
+    caf::replies_to<atom::blob_info, std::string, std::string>::with<media_blob>,
+    caf::replies_to<atom::offer, media_offer>::with<bool>,
+    caf::replies_to<atom::read_chunk, std::string, uint64_t, uint32_t>::with<std::string>>;
+
+/// The media service of this node (actors/media.*): `media_api`, plus what only this node
+/// asks. `commit` stores and indexes a finished upload streamed into this node's temporary
+/// file (on the hash's home: here; else offered to the home) and answers once both are durable
+/// (true: these bytes were new); `cached` answers the path of a local copy of a blob of the
+/// given size, fetching it from the hash's home into the bounded cache if needed; `retain`
+/// runs one retention step now and answers (examined, deleted, pass done) once its deletions
+/// are done. `written` and `timer` are its own completions and timer.
 using media_service =
-    caf::typed_actor<caf::replies_to<atom::may_read, std::string, std::string>::with<bool>,
-                     caf::replies_to<atom::grant, std::string, std::string>::with<bool>,
-                     caf::replies_to<atom::blob_info, std::string, std::string>::with<media_blob>,
-                     caf::replies_to<atom::commit, media_upload>::with<bool>,
-                     caf::replies_to<atom::retain>::with<uint64_t, uint64_t, bool>,
-                     caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::timer>>;
+    media_api::extend<caf::replies_to<atom::commit, media_upload>::with<bool>,
+                      caf::replies_to<atom::cached, std::string, uint64_t>::with<std::string>,
+                      caf::replies_to<atom::retain>::with<uint64_t, uint64_t, bool>,
+                      caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::timer>>;
 
 /// An accounts worker (actors/accounts.*): registration, login, logout.
 using accounts_service =
@@ -97,9 +110,9 @@ using directory_service =
                             caf::reacts_to<atom::idle, std::string, uint64_t>>;
 
 /// A node's gate (actors/gate.*): every request another node may make of this one, passed on
-/// to the local actor that owns the user it names. Remote handles of the routing, profile,
-/// lastseen, accounts and registry services are the peer's gate cast to that interface.
+/// to the local actor that owns the user (or the blob) it names. Remote handles of any service
+/// above are the peer's gate cast to that service's interface.
 using gate_service = routing_service::extend_with<profile_service, lastseen_service,
-                                                  accounts_service, registry_service>;
+                                                  accounts_service, registry_service, media_api>;
 
 } // namespace tidings

@@ -10,41 +10,133 @@ namespace tidings {
 
 namespace {
 
-blob_worker::behavior_type blob_worker_actor(blob_worker::pointer, media::blob_store* blobs) {
+/// How long one chunk between nodes may take.
+constexpr auto chunk_timeout = std::chrono::seconds(30);
+/// How long the home may take to fetch, store and index an offered upload.
+constexpr auto offer_timeout = std::chrono::minutes(5);
+
+/// A file worker's answer to a commit: true stored, false already there.
+caf::result<bool> stored(media::blob_store::commit_result r) {
+  switch (r) {
+  case media::blob_store::commit_result::stored:
+    return true;
+  case media::blob_store::commit_result::already_stored:
+    return false;
+  case media::blob_store::commit_result::failed:
+    break;
+  }
+  return make_error(errc::unavailable);
+}
+
+blob_worker::behavior_type blob_worker_actor(blob_worker::pointer, media::blob_store* blobs,
+                                             media::blob_store* cache) {
   return {
-      [blobs](atom::store_blob, const std::string& temp,
-              const std::string& hash) -> caf::result<bool> {
-        switch (blobs->commit(temp, hash)) {
-        case media::blob_store::commit_result::stored:
-          return true;
-        case media::blob_store::commit_result::already_stored:
-          return false;
-        case media::blob_store::commit_result::failed:
-          break;
-        }
-        return make_error(errc::unavailable);
-      },
+      [blobs](atom::store_blob, const std::string& temp, const std::string& hash)
+          -> caf::result<bool> { return stored(blobs->commit(temp, hash)); },
       [blobs](atom::remove_blob, const std::string& hash) { return blobs->remove(hash); },
       [blobs](atom::drop_blob, const std::string& temp) { blobs->discard(temp); },
+      [cache](atom::cache_in, const std::string& temp, const std::string& hash)
+          -> caf::result<bool> { return stored(cache->commit(temp, hash, false)); },
+      [cache](atom::evict, const std::string& hash) { cache->remove(hash); },
+      [blobs, cache](atom::read_chunk, const std::string& hash, uint64_t offset,
+                     uint32_t length) -> caf::result<std::string> {
+        std::string out;
+        if (blobs->read(hash, offset, length, out) ||
+            (cache && cache->read(hash, offset, length, out)))
+          return out;
+        return make_error(errc::not_found);
+      },
   };
 }
+
+/// One fetch: the file being written; its bytes arrive one chunk at a time, so memory stays at
+/// one chunk per transfer.
+struct fetch_state {
+  static inline const char* name = "media-fetch";
+
+  blob_fetcher::stateful_pointer<fetch_state> self = nullptr;
+  media_api source;
+  std::string hash;
+  uint64_t size = 0;
+  media::blob_store* into = nullptr;
+  uint32_t chunk = 0;
+  std::unique_ptr<media::temp_blob> file;
+  caf::typed_response_promise<std::string> rp;
+
+  /// Asks for the next chunk, or answers once the file is whole.
+  void next() {
+    if (file->size() == size) {
+      auto got = file->finish();
+      auto path = file->path().string();
+      if (got == hash) {
+        rp.deliver(std::move(path));
+      } else {
+        into->discard(path);
+        rp.deliver(make_error(errc::unavailable));
+      }
+      return self->quit();
+    }
+    auto want = static_cast<uint32_t>(std::min<uint64_t>(chunk, size - file->size()));
+    self->request(source, chunk_timeout, atom::read_chunk::value, hash, file->size(), want)
+        .then(
+            [this](const std::string& bytes) {
+              if (bytes.empty() || file->size() + bytes.size() > size ||
+                  !file->write(bytes.data(), bytes.size()))
+                return fail(errc::unavailable);
+              next();
+            },
+            [this](const caf::error& err) {
+              fail(to_errc(err) == errc::not_found ? errc::not_found : errc::unavailable);
+            });
+  }
+
+  void fail(errc code) {
+    rp.deliver(make_error(code));
+    self->quit(); // the unfinished temporary file goes with `file`
+  }
+};
 
 unsigned hex_value(char c) {
   return c <= '9' ? static_cast<unsigned>(c - '0') : static_cast<unsigned>(c - 'a' + 10);
 }
 
+blob_fetcher::behavior_type fetcher_actor(blob_fetcher::stateful_pointer<fetch_state> self,
+                                          media_api source, std::string hash, uint64_t size,
+                                          media::blob_store* into, uint32_t chunk) {
+  auto& st = self->state;
+  st.self = self;
+  st.source = std::move(source);
+  st.hash = std::move(hash);
+  st.size = size;
+  st.into = into;
+  st.chunk = std::max<uint32_t>(chunk, 1);
+  return {
+      [self](atom::fetch) -> caf::result<std::string> {
+        auto& st = self->state;
+        st.file = st.into->create_temp();
+        if (!st.file)
+          return make_error(errc::unavailable);
+        st.rp = self->make_response_promise<std::string>();
+        st.next();
+        return st.rp;
+      },
+  };
+}
+
 } // namespace
 
 void media_state::init(media_service::pointer s, const node_context* c, media::blob_store* b,
-                       media::options o) {
+                       media::blob_store* cache_store, media::options o) {
   self = s;
   ctx = c;
   blobs = b;
+  cache = cache_store;
   opts = std::move(o);
   if (!opts.now)
     opts.now = ctx->now;
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts.threads); ++i)
-    workers.push_back(self->spawn<caf::detached + caf::linked>(blob_worker_actor, blobs));
+    workers.push_back(
+        self->spawn<caf::detached + caf::linked>(blob_worker_actor, blobs, cache_store));
   if (opts.retention_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(opts.retention_interval_ms),
                        atom::timer::value);
@@ -167,14 +259,153 @@ caf::result<bool> media_state::commit(const media_upload& upload) {
     return make_error(errc::bad_request);
   }
   auto rp = self->make_response_promise<bool>();
+  if (ctx->is_media_home(upload.hash) || cache == nullptr)
+    store_upload(upload, rp);
+  else
+    offer_upload(upload, rp);
+  return rp;
+}
+
+void media_state::store_upload(media_upload upload, caf::typed_response_promise<bool> rp) {
   if (auto it = busy.find(upload.hash); it != busy.end() && it->second.deleting) {
     // Stored anew once retention has removed the old file and record.
     it->second.after_delete.emplace_back(
         [this, upload, rp]() mutable { start_commit(std::move(upload), rp); });
+    return;
+  }
+  start_commit(std::move(upload), rp);
+}
+
+void media_state::offer_upload(media_upload upload, caf::typed_response_promise<bool> rp) {
+  // The copy stays here (pinned) while the home fetches it, then serves later downloads.
+  auto hash = upload.hash;
+  self->request(worker_for(hash), caf::infinite, atom::cache_in::value, upload.temp, hash)
+      .then(
+          [this, upload, rp](bool) mutable {
+            keep_copy(upload.hash, upload.size, 1);
+            auto unpin = [this, hash = upload.hash] {
+              if (auto it = copies.find(hash); it != copies.end() && it->second.pins > 0)
+                --it->second.pins;
+            };
+            media_offer o{upload.hash, upload.size, upload.user, upload.mime,
+                          caf::actor_cast<caf::actor>(self)};
+            self->request(ctx->media_of(upload.hash), offer_timeout, atom::offer::value, o)
+                .then(
+                    [rp, unpin](bool stored) mutable {
+                      unpin();
+                      rp.deliver(stored);
+                    },
+                    [rp, unpin](const caf::error& err) mutable {
+                      unpin();
+                      auto code = to_errc(err);
+                      rp.deliver(make_error(code == errc::bad_request ? code : errc::unavailable));
+                    });
+          },
+          [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
+}
+
+caf::result<bool> media_state::offer(const media_offer& o) {
+  if (!media::is_hash(o.hash) || o.size > opts.max_bytes)
+    return make_error(errc::bad_request);
+  auto rec = record_of(o.hash);
+  if (rec.failed)
+    return make_error(errc::unavailable);
+  auto rp = self->make_response_promise<bool>();
+  media_upload upload{{}, o.hash, o.size, o.user, o.mime};
+  if (rec.value) { // stored here already: only the uploader's grant and a use
+    index_upload(upload, false, rp);
     return rp;
   }
-  start_commit(upload, rp);
+  fetch(caf::actor_cast<media_api>(o.source), o.hash, o.size, blobs,
+        [this, upload, rp](caf::expected<std::string> temp) mutable {
+          if (!temp) {
+            rp.deliver(make_error(errc::unavailable));
+            return;
+          }
+          upload.temp = std::move(*temp);
+          store_upload(std::move(upload), rp);
+        });
   return rp;
+}
+
+caf::result<std::string> media_state::read_chunk(const std::string& hash, uint64_t offset,
+                                                 uint32_t length) {
+  if (!media::is_hash(hash))
+    return make_error(errc::not_found);
+  self->delegate(worker_for(hash), atom::read_chunk::value, hash, offset,
+                 std::min(length, opts.transfer_chunk));
+  return caf::delegated<std::string>{};
+}
+
+caf::result<std::string> media_state::cached(const std::string& hash, uint64_t size) {
+  if (!media::is_hash(hash))
+    return make_error(errc::not_found);
+  if (ctx->is_media_home(hash) || cache == nullptr)
+    return blobs->path_of(hash).string();
+  if (auto it = copies.find(hash); it != copies.end()) {
+    it->second.last_use = ++cache_clock;
+    return cache->path_of(hash).string();
+  }
+  auto rp = self->make_response_promise<std::string>();
+  auto& waiting = fetching[hash];
+  waiting.push_back(rp);
+  if (waiting.size() > 1)
+    return rp; // joins the fetch under way
+  auto answer = [this, hash](caf::expected<std::string> path) {
+    auto waiters = std::move(fetching[hash]);
+    fetching.erase(hash);
+    for (auto& w : waiters)
+      if (path)
+        w.deliver(*path);
+      else
+        w.deliver(path.error());
+  };
+  fetch(ctx->media_of(hash), hash, size, cache,
+        [this, hash, size, answer](caf::expected<std::string> temp) {
+          if (!temp)
+            return answer(temp.error());
+          self->request(worker_for(hash), caf::infinite, atom::cache_in::value, *temp, hash)
+              .then(
+                  [this, hash, size, answer](bool) {
+                    keep_copy(hash, size, 0);
+                    answer(cache->path_of(hash).string());
+                  },
+                  [answer](const caf::error&) { answer(make_error(errc::unavailable)); });
+        });
+  return rp;
+}
+
+void media_state::fetch(media_api source, const std::string& hash, uint64_t size,
+                        media::blob_store* into,
+                        std::function<void(caf::expected<std::string>)> done) {
+  if (!source)
+    return done(make_error(errc::unavailable));
+  auto fetcher =
+      self->spawn<caf::detached>(fetcher_actor, source, hash, size, into, opts.transfer_chunk);
+  self->request(fetcher, caf::infinite, atom::fetch::value)
+      .then([done](const std::string& path) { done(path); },
+            [done](const caf::error& err) { done(err); });
+}
+
+void media_state::keep_copy(const std::string& hash, uint64_t size, unsigned pins) {
+  auto [it, added] = copies.try_emplace(hash, cached_copy{size, 0, 0});
+  if (added)
+    cached_bytes += size;
+  it->second.last_use = ++cache_clock;
+  it->second.pins += pins;
+  // Least recently used first; the newest copy and pinned ones stay.
+  while (cached_bytes > opts.cache_bytes) {
+    auto victim = copies.end();
+    for (auto c = copies.begin(); c != copies.end(); ++c)
+      if (c->first != hash && c->second.pins == 0 &&
+          (victim == copies.end() || c->second.last_use < victim->second.last_use))
+        victim = c;
+    if (victim == copies.end())
+      break;
+    cached_bytes -= victim->second.size;
+    self->send(worker_for(victim->first), atom::evict::value, victim->first);
+    copies.erase(victim);
+  }
 }
 
 void media_state::start_commit(media_upload upload, caf::typed_response_promise<bool> rp) {
@@ -308,8 +539,8 @@ void media_state::end_delete(const std::string& hash) {
 
 media_service::behavior_type media_actor(media_service::stateful_pointer<media_state> self,
                                          const node_context* ctx, media::blob_store* blobs,
-                                         media::options opts) {
-  self->state.init(self, ctx, blobs, std::move(opts));
+                                         media::blob_store* cache, media::options opts) {
+  self->state.init(self, ctx, blobs, cache, std::move(opts));
   return {
       [self](atom::may_read, const std::string& hash, const std::string& user) {
         return self->state.may_read(hash, user);
@@ -320,7 +551,14 @@ media_service::behavior_type media_actor(media_service::stateful_pointer<media_s
       [self](atom::blob_info, const std::string& hash, const std::string& user) {
         return self->state.blob_info(hash, user);
       },
+      [self](atom::offer, const media_offer& o) { return self->state.offer(o); },
+      [self](atom::read_chunk, const std::string& hash, uint64_t offset, uint32_t length) {
+        return self->state.read_chunk(hash, offset, length);
+      },
       [self](atom::commit, const media_upload& upload) { return self->state.commit(upload); },
+      [self](atom::cached, const std::string& hash, uint64_t size) {
+        return self->state.cached(hash, size);
+      },
       [self](atom::retain) { return self->state.retain(); },
       [self](atom::written, uint64_t id, bool ok) { self->state.on_written(id, ok); },
       [self](atom::timer) { self->state.tick(); },

@@ -23,6 +23,15 @@
 // Blocking: RocksDB point reads and short scans here; writes go to the group writer thread;
 // file syncs, renames and deletions run on `options::threads` detached file workers (each hash
 // always on the same one, so its jobs keep their order), never on the scheduler.
+// In a cluster (docs/DESIGN.md, "The cluster"), every hash has a home node (rendezvous over
+// the hash): its media actor alone keeps the blob's file, record and grants, and answers every
+// node's `may_read`, `grant`, `blob_info` and `offer`. An upload through another node is kept
+// in that node's cache and offered to the home, which fetches it chunk by chunk (`read_chunk`,
+// at most `transfer_chunk` bytes per message) before it stores and indexes it. A download
+// through another node fetches the blob from the home into the cache the same way: at most
+// `cache_bytes` of unpinned copies (least recently used go first; the newest copy and copies
+// being offered stay), emptied at every start. Fetches run in detached fetcher actors (file
+// writes), one per transfer; concurrent downloads of one hash share one fetch.
 // Still reads tables it does not own: `avatars` and `blocks` (who may read an avatar) and
 // `avatars`/`media_pending` (retention's "still named"), all committed state.
 
@@ -49,7 +58,18 @@ using blob_worker = caf::typed_actor<
     // delete a stored blob: true if it was there
     caf::replies_to<atom::remove_blob, std::string>::with<bool>,
     // remove a temporary file not to be stored
-    caf::reacts_to<atom::drop_blob, std::string>>;
+    caf::reacts_to<atom::drop_blob, std::string>,
+    // move a finished temporary file into the cache (not synced): true stored, false there
+    caf::replies_to<atom::cache_in, std::string, std::string>::with<bool>,
+    // delete a cached copy
+    caf::reacts_to<atom::evict, std::string>,
+    // bytes of a blob (stored, else cached): (hash, offset, length)
+    caf::replies_to<atom::read_chunk, std::string, uint64_t, uint32_t>::with<std::string>>;
+
+/// A fetcher (detached, one per transfer): asks a media actor for a blob's bytes chunk by chunk,
+/// writes them into a temporary file of its blob store and answers the file's path once size and
+/// hash match.
+using blob_fetcher = caf::typed_actor<caf::replies_to<atom::fetch>::with<std::string>>;
 
 /// What one retention step did.
 struct retention_stats {
@@ -70,10 +90,23 @@ struct media_state {
     std::vector<std::function<void()>> after_delete; ///< commits waiting for the deletion
   };
 
+  /// A local copy of a blob homed on another node.
+  struct cached_copy {
+    uint64_t size = 0;
+    uint64_t last_use = 0; ///< `cache_clock` at its last use
+    unsigned pins = 0;     ///< offers in flight: never evicted meanwhile
+  };
+
   media_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
   media::options opts;
   media::blob_store* blobs = nullptr;
+  media::blob_store* cache = nullptr; ///< copies of blobs homed elsewhere (cluster only)
+  std::unordered_map<std::string, cached_copy> copies;
+  uint64_t cached_bytes = 0;
+  uint64_t cache_clock = 0;
+  /// Downloads waiting for a fetch into the cache, by hash.
+  std::unordered_map<std::string, std::vector<caf::typed_response_promise<std::string>>> fetching;
   std::vector<blob_worker> workers;
   std::unordered_map<std::string, busy_hash> busy;
   uint64_t next_write = 1;
@@ -81,11 +114,16 @@ struct media_state {
   std::string cursor; ///< first key of the next retention step
 
   void init(media_service::pointer s, const node_context* c, media::blob_store* b,
-            media::options o);
+            media::blob_store* cache_store, media::options o);
   caf::result<bool> may_read(const std::string& hash, const std::string& user);
   caf::result<bool> grant(const std::string& hash, const std::string& user);
   caf::result<media_blob> blob_info(const std::string& hash, const std::string& user);
   caf::result<bool> commit(const media_upload& upload);
+  /// The home's side of an upload through another node.
+  caf::result<bool> offer(const media_offer& offer);
+  caf::result<std::string> read_chunk(const std::string& hash, uint64_t offset, uint32_t length);
+  /// The path of a local copy of `hash` (`size` bytes), fetched from its home if needed.
+  caf::result<std::string> cached(const std::string& hash, uint64_t size);
   caf::result<uint64_t, uint64_t, bool> retain();
   /// The group writer finished write `id`.
   void on_written(uint64_t id, bool ok);
@@ -103,6 +141,17 @@ private:
   /// Forgets `hash`'s busy entry once nothing is in flight for it.
   void settle(const std::string& hash);
   const blob_worker& worker_for(const std::string& hash) const;
+  /// Stores an upload in this node's temporary file here (after a deletion of the same
+  /// hash, if one is running); answers `rp`.
+  void store_upload(media_upload upload, caf::typed_response_promise<bool> rp);
+  /// Keeps an upload homed elsewhere in the cache and offers it to the hash's home.
+  void offer_upload(media_upload upload, caf::typed_response_promise<bool> rp);
+  /// Fetches `hash` (`size` bytes) from `source` into a temporary file of `into`; `done` gets
+  /// its path, or an error.
+  void fetch(media_api source, const std::string& hash, uint64_t size, media::blob_store* into,
+             std::function<void(caf::expected<std::string>)> done);
+  /// Records a copy now in the cache (pinned `pins` times) and evicts over the budget.
+  void keep_copy(const std::string& hash, uint64_t size, unsigned pins);
   /// Stores the file (or drops it, if that blob is stored), then indexes the upload.
   void start_commit(media_upload upload, caf::typed_response_promise<bool> rp);
   /// Writes the record (the first upload's) and the uploader's grant; answers `rp`.
@@ -117,8 +166,10 @@ private:
 };
 
 /// Spawns its file workers (detached, linked) and serves the media_service interface.
+/// `cache` holds local copies of blobs homed on other nodes (unused on a single node; may be
+/// null there).
 media_service::behavior_type media_actor(media_service::stateful_pointer<media_state> self,
                                          const node_context* ctx, media::blob_store* blobs,
-                                         media::options opts);
+                                         media::blob_store* cache, media::options opts);
 
 } // namespace tidings

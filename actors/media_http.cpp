@@ -10,6 +10,8 @@ namespace tidings {
 namespace {
 
 constexpr auto download_timeout = std::chrono::seconds(30);
+/// Fetching a blob homed elsewhere into the cache (64 MiB at most, in chunks).
+constexpr auto fetch_timeout = std::chrono::minutes(5);
 /// Syncing a large upload may take a while on a busy disk.
 constexpr auto commit_timeout = std::chrono::minutes(5);
 
@@ -21,9 +23,9 @@ net::http_response unavailable(std::string_view what) {
 
 /// Asks `media` once from a short-lived actor, which answers with an `R`; `on_value` or
 /// `on_error` completes the reply.
-template <class R, class OnValue, class OnError, class... Ts>
-void ask_media(caf::actor_system& sys, const media_service& media,
-               std::chrono::milliseconds timeout, OnValue on_value, OnError on_error, Ts... xs) {
+template <class R, class Handle, class OnValue, class OnError, class... Ts>
+void ask_media(caf::actor_system& sys, const Handle& media, std::chrono::milliseconds timeout,
+               OnValue on_value, OnError on_error, Ts... xs) {
   sys.spawn([=](caf::event_based_actor* self) {
     self->request(media, timeout, xs...)
         .then(
@@ -86,7 +88,7 @@ public:
     media_upload up{blob_->path().string(), hash, size, user_, mime_};
     // The slot is released before the answer goes out, so the client may upload again at once.
     ask_media<bool>(
-        http_.sys_, http_.media_, commit_timeout,
+        http_.sys_, http_.ctx_.media, commit_timeout,
         [reply, hash, size, mime = mime_, slot = slot_](bool) {
           slot->release();
           reply(media::upload_created(hash, size, mime));
@@ -106,9 +108,9 @@ private:
   std::shared_ptr<upload_slot> slot_; ///< released with the last copy: after the answer
 };
 
-media_http::media_http(caf::actor_system& sys, media_service media, media::blob_store& blobs,
+media_http::media_http(caf::actor_system& sys, const node_context& ctx, media::blob_store& blobs,
                        const media::options& opts)
-    : sys_(sys), media_(std::move(media)), blobs_(blobs), max_bytes_(opts.max_bytes),
+    : sys_(sys), ctx_(ctx), blobs_(blobs), max_bytes_(opts.max_bytes),
       max_uploads_(opts.max_uploads), uploads_(std::make_shared<std::atomic<std::size_t>>(0)) {}
 
 net::body_route media_http::upload(const std::string& user, const net::http_request& head) {
@@ -137,24 +139,38 @@ void media_http::download(const std::string& user, std::string_view hash,
                           const net::http_request& request, net::http_reply reply) {
   if (!media::is_hash(hash))
     return reply(http_error(errc::not_found, "no such media"));
-  auto file = blobs_.path_of(hash);
+  auto refused = [reply](errc code) {
+    switch (code) {
+    case errc::not_found:
+      return reply(http_error(code, "no such media"));
+    case errc::forbidden:
+      return reply(http_error(code, "you may not read this media"));
+    default:
+      return reply(unavailable("storage unavailable, retry"));
+    }
+  };
   auto conditions = request; // only the headers matter; a GET has no body
+  auto home = ctx_.is_media_home(std::string{hash});
+  auto file = blobs_.path_of(hash);
+  auto& sys = sys_;
+  auto local = ctx_.media;
   ask_media<media_blob>(
-      sys_, media_, download_timeout,
-      [reply, file, conditions, hash = std::string{hash}](const media_blob& blob) {
-        reply(media::blob_response(hash, blob.size, blob.mime, file, conditions));
+      sys_, ctx_.media_of(std::string{hash}), download_timeout,
+      [=, &sys, hash = std::string{hash}](const media_blob& blob) {
+        auto res = media::blob_response(hash, blob.size, blob.mime, file, conditions);
+        if (home || !res.file)
+          return reply(std::move(res));
+        // Homed elsewhere: served from this node's copy, fetched first if needed.
+        auto shared = std::make_shared<net::http_response>(std::move(res));
+        ask_media<std::string>(
+            sys, local, fetch_timeout,
+            [reply, shared](const std::string& path) {
+              shared->file->path = path;
+              reply(std::move(*shared));
+            },
+            refused, atom::cached::value, hash, blob.size);
       },
-      [reply](errc code) {
-        switch (code) {
-        case errc::not_found:
-          return reply(http_error(code, "no such media"));
-        case errc::forbidden:
-          return reply(http_error(code, "you may not read this media"));
-        default:
-          return reply(unavailable("storage unavailable, retry"));
-        }
-      },
-      atom::blob_info::value, std::string{hash}, user);
+      refused, atom::blob_info::value, std::string{hash}, user);
 }
 
 } // namespace tidings

@@ -4,8 +4,11 @@
 // `POST /v1/media`: the body is hashed and written chunk by chunk into a temporary file on the
 // Beast thread that read it (short, bounded by one chunk); the finished file is handed to the
 // media actor (`commit`), which has it synced and renamed by a file worker, indexes it, and is
-// answered once both are durable. `GET`/`HEAD /v1/media/HASH`: the media actor says whether
-// the user may read the blob and gives its size and type; the file is streamed by net.
+// answered once both are durable (in a cluster, on the hash's home: the local media actor
+// offers it there). `GET`/`HEAD /v1/media/HASH`: the media actor of the hash's home says
+// whether the user may read the blob and gives its size and type; the file is streamed by net,
+// from this node's blobs if it is the home, else from the local media actor's cache (which
+// fetches it from the home first if needed).
 // A short-lived actor asks the media actor and completes the HTTP reply: the reply function
 // stays in this process, never in a message.
 // Limits: at most `max_bytes` per blob (413), at most `max_uploads` uploads between their first
@@ -20,7 +23,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/interfaces.hpp"
+#include "actors/context.hpp"
 #include "media/blob_store.hpp"
 #include "media/options.hpp"
 #include "net/server.hpp"
@@ -29,7 +32,7 @@ namespace tidings {
 
 class media_http {
 public:
-  media_http(caf::actor_system& sys, media_service media, media::blob_store& blobs,
+  media_http(caf::actor_system& sys, const node_context& ctx, media::blob_store& blobs,
              const media::options& opts);
 
   /// The body route of `POST /v1/media` for `user`: a sink that stores the body, or a refusal
@@ -45,7 +48,7 @@ private:
   class upload_sink;
 
   caf::actor_system& sys_;
-  media_service media_;
+  const node_context& ctx_;
   media::blob_store& blobs_;
   uint64_t max_bytes_;
   std::size_t max_uploads_;

@@ -52,6 +52,12 @@ using retain = caf::atom_constant<caf::atom("retain")>;        ///< one media re
 using store_blob = caf::atom_constant<caf::atom("storeblob")>; ///< media -> file worker
 using remove_blob = caf::atom_constant<caf::atom("rmblob")>;   ///< media -> file worker
 using drop_blob = caf::atom_constant<caf::atom("dropblob")>;   ///< media -> file worker
+using offer = caf::atom_constant<caf::atom("moffer")>;         ///< media -> media of H's home
+using read_chunk = caf::atom_constant<caf::atom("mchunk")>;    ///< media -> media: bytes of H
+using cached = caf::atom_constant<caf::atom("mcached")>;       ///< gateway -> media: local copy
+using cache_in = caf::atom_constant<caf::atom("mcachein")>;    ///< media -> file worker
+using evict = caf::atom_constant<caf::atom("mevict")>;         ///< media -> file worker
+using fetch = caf::atom_constant<caf::atom("mfetch")>;         ///< media -> fetcher
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
@@ -158,6 +164,22 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("media_upload"), x.temp, x.hash, x.size, x.user, x.mime);
 }
 
+/// media of the node an upload came through -> media of the hash's home: `user` uploaded
+/// `hash` (`size` bytes of `mime`); `source` (that node's media actor) serves its bytes in
+/// chunks (`read_chunk`) until the home answers. Answered once the blob is stored and indexed
+/// on the home (true: these bytes were new there).
+struct media_offer {
+  std::string hash;
+  uint64_t size = 0;
+  std::string user;
+  std::string mime;
+  caf::actor source;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, media_offer& x) {
+  return f(caf::meta::type_name("media_offer"), x.hash, x.size, x.user, x.mime, x.source);
+}
+
 /// media -> gateway: what a download needs of a blob the user may read.
 struct media_blob {
   uint64_t size = 0;
@@ -199,4 +221,5 @@ CAF_ADD_TYPE_ID(tidings, (tidings::account_reply))
 CAF_ADD_TYPE_ID(tidings, (tidings::media_upload))
 CAF_ADD_TYPE_ID(tidings, (tidings::media_blob))
 CAF_ADD_TYPE_ID(tidings, (tidings::attached_inbox))
+CAF_ADD_TYPE_ID(tidings, (tidings::media_offer))
 CAF_END_TYPE_ID_BLOCK(tidings)

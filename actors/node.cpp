@@ -71,8 +71,15 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
   opts_.media.now = ctx_.now;
   blobs_ = std::make_unique<media::blob_store>(opts_.media.root);
-  ctx_.media = sys_.spawn(media_actor, &ctx_, blobs_.get(), opts_.media);
-  media_http_ = std::make_unique<media_http>(sys_, ctx_.media, *blobs_, opts_.media);
+  if (members_) {
+    // Copies of blobs homed on other nodes: a cache, emptied at every start.
+    auto cache_root = opts_.media.root / "cache";
+    std::error_code ignored;
+    std::filesystem::remove_all(cache_root, ignored);
+    cache_ = std::make_unique<media::blob_store>(cache_root);
+  }
+  ctx_.media = sys_.spawn(media_actor, &ctx_, blobs_.get(), cache_.get(), opts_.media);
+  media_http_ = std::make_unique<media_http>(sys_, ctx_, *blobs_, opts_.media);
   gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_http_);
   server_ = std::make_unique<net::server>(opts_.server, *gateway_);
 }

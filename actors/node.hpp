@@ -72,6 +72,7 @@ private:
   caf::actor membership_;
   uint16_t cluster_port_ = 0;
   std::unique_ptr<media::blob_store> blobs_; ///< outlives the media actor and the server
+  std::unique_ptr<media::blob_store> cache_; ///< cluster only: copies of blobs homed elsewhere
   std::unique_ptr<media_http> media_http_;   ///< outlives the server: its sinks live there
   std::unique_ptr<gateway> gateway_;
   std::unique_ptr<net::server> server_;

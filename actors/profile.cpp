@@ -146,7 +146,7 @@ caf::result<std::string> profile_state::set(const std::string& user, const std::
   // The media service says whether the user may read the new avatar. `await`: no other change
   // of this shard runs in between, so changes of one user are still applied in order.
   auto rp = self->make_response_promise<std::string>();
-  self->request(ctx->media, media_timeout, atom::may_read::value, avatar, user)
+  self->request(ctx->media_of(avatar), media_timeout, atom::may_read::value, avatar, user)
       .await(
           [this, rp, user, changes](bool allowed) mutable {
             auto done = allowed ? apply(user, changes) : make_error(errc::forbidden);

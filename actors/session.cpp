@@ -135,7 +135,8 @@ void session_state::handle(net::send_request r) {
   deliver_request d{r.to, user, r.cid, net::stored_content(r), media_hash};
   if (!media_hash.empty()) {
     // Asked of the media service; `await` keeps this session's sends in frame order.
-    self->request(ctx->media, request_timeout, atom::may_read::value, media_hash, user)
+    self->request(ctx->media_of(media_hash), request_timeout, atom::may_read::value, media_hash,
+                  user)
         .await(
             [this, d = std::move(d), to](bool allowed) mutable {
               if (!allowed)

@@ -38,9 +38,9 @@ bool sync_dir(const fs::path& dir) {
 }
 
 /// Creates `dir` if missing; a new entry is made durable by syncing `parent`.
-bool make_dir(const fs::path& dir, const fs::path& parent) {
+bool make_dir(const fs::path& dir, const fs::path& parent, bool durable = true) {
   if (::mkdir(dir.c_str(), 0750) == 0)
-    return sync_dir(parent);
+    return !durable || sync_dir(parent);
   if (errno == EEXIST)
     return true;
   log_errno("cannot create directory", dir);
@@ -125,7 +125,8 @@ std::unique_ptr<temp_blob> blob_store::create_temp() {
   return std::make_unique<temp_blob>(fd, std::move(path));
 }
 
-blob_store::commit_result blob_store::commit(const fs::path& temp, std::string_view hash) {
+blob_store::commit_result blob_store::commit(const fs::path& temp, std::string_view hash,
+                                             bool durable) {
   auto target = path_of(hash);
   if (contains(hash)) {
     discard(temp);
@@ -140,21 +141,51 @@ blob_store::commit_result blob_store::commit(const fs::path& temp, std::string_v
     log_errno("cannot open", temp);
     return failed();
   }
-  bool synced = ::fdatasync(fd) == 0;
+  bool synced = !durable || ::fdatasync(fd) == 0;
   if (!synced)
     log_errno("cannot sync", temp);
   ::close(fd);
   auto inner = target.parent_path();
   auto outer = inner.parent_path();
-  if (!synced || !make_dir(outer, root_) || !make_dir(inner, outer))
+  if (!synced || !make_dir(outer, root_, durable) || !make_dir(inner, outer, durable))
     return failed();
   if (::rename(temp.c_str(), target.c_str()) != 0) {
     log_errno("cannot rename into", target);
     return failed();
   }
-  if (!sync_dir(inner))
+  if (durable && !sync_dir(inner))
     return commit_result::failed; // in place but maybe not durable: the next upload adopts it
   return commit_result::stored;
+}
+
+bool blob_store::read(std::string_view hash, uint64_t offset, std::size_t length,
+                      std::string& out) const {
+  auto path = path_of(hash);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT)
+      log_errno("cannot open", path);
+    return false;
+  }
+  out.resize(length);
+  std::size_t got = 0;
+  bool ok = true;
+  while (got < length) {
+    auto n = ::pread(fd, out.data() + got, length - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      log_errno("cannot read", path);
+      ok = false;
+      break;
+    }
+    if (n == 0)
+      break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  return ok;
 }
 
 void blob_store::discard(const fs::path& temp) {

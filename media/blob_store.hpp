@@ -64,7 +64,12 @@ public:
   std::unique_ptr<temp_blob> create_temp();
   /// Syncs a finished temporary file and moves it under its hash (syncing the directories),
   /// or drops it if that blob is already stored. On failure the temporary file is removed.
-  commit_result commit(const std::filesystem::path& temp, std::string_view hash);
+  /// With `durable` false nothing is synced (a cache, emptied at every start).
+  commit_result commit(const std::filesystem::path& temp, std::string_view hash,
+                       bool durable = true);
+  /// Up to `length` bytes of a stored blob from `offset` into `out` (fewer at its end);
+  /// false if the blob is not here or cannot be read.
+  bool read(std::string_view hash, uint64_t offset, std::size_t length, std::string& out) const;
   /// Removes a finished temporary file that is not to be stored.
   void discard(const std::filesystem::path& temp);
   /// Deletes a stored blob and syncs its directory; true if it was there.

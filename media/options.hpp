@@ -17,6 +17,8 @@ struct options {
   int64_t used_refresh_ms = 3'600'000;       ///< downloads rewrite `used` at most this often
   std::size_t max_uploads = 64;              ///< concurrent uploads before 503 overloaded
   std::size_t threads = 2;                   ///< file workers (syncs, renames, deletes)
+  uint64_t cache_bytes = 1ull << 30;         ///< cluster: local copies of blobs homed elsewhere
+  uint32_t transfer_chunk = 256 * 1024;      ///< cluster: bytes per chunk between nodes
   std::function<int64_t()> now;              ///< ms since the epoch (the node's clock if empty)
 };
 

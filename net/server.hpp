@@ -85,6 +85,9 @@ struct body_route {
   std::optional<http_response> refusal;
 };
 
+/// Hands over a body_route decided asynchronously. Call exactly once, from any thread.
+using body_decision = std::function<void(body_route)>;
+
 /// One WebSocket connection, as the application sees it. Thread-safe.
 class ws_peer {
 public:
@@ -123,6 +126,12 @@ public:
   virtual body_route route_body(const http_request& head) {
     (void)head;
     return {};
+  }
+  /// The same decision, given later: call `decide` exactly once, from any thread (nothing of
+  /// the connection is read meanwhile). For decisions that need an answer from elsewhere (a
+  /// token kept by another node). Runs on a Beast thread; the default calls route_body().
+  virtual void route_body_async(const http_request& head, body_decision decide) {
+    decide(route_body(head));
   }
 };
 

@@ -58,6 +58,7 @@ struct node_config : caf::actor_system_config {
   size_t media_max_bytes = 64 * 1024 * 1024;
   size_t media_retention_days = 0;
   size_t media_max_uploads = 64;
+  size_t media_cache_bytes = size_t{1} << 30;
   size_t lastseen_persist_ms = 60'000;
   size_t shards = 4;
   size_t inbox_backlog = 10'000;
@@ -123,7 +124,9 @@ struct node_config : caf::actor_system_config {
         .add(media_max_bytes, "max-bytes", "largest media upload in bytes (413 above)")
         .add(media_retention_days, "retention-days",
              "delete media nobody may still need after this many days unused (0 = never)")
-        .add(media_max_uploads, "max-uploads", "concurrent media uploads before 503");
+        .add(media_max_uploads, "max-uploads", "concurrent media uploads before 503")
+        .add(media_cache_bytes, "cache-bytes",
+             "cluster: bytes of local copies of blobs homed on other nodes");
     opt_group{custom_options_, "cluster"}
         .add(cluster_node_id, "node-id",
              "this node's id in the cluster (1-32 of [a-z0-9_-]); unset: a single node")
@@ -254,6 +257,7 @@ int main(int argc, char** argv) {
   opts.media.max_bytes = cfg.media_max_bytes;
   opts.media.retention_ms = static_cast<int64_t>(cfg.media_retention_days) * 24 * 3600'000;
   opts.media.max_uploads = std::max<size_t>(1, cfg.media_max_uploads);
+  opts.media.cache_bytes = cfg.media_cache_bytes;
 
   if (!cfg.cluster_node_id.empty()) {
     if (!tidings::cluster::valid_node_id(cfg.cluster_node_id)) {

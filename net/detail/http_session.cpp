@@ -90,7 +90,17 @@ void http_session::on_header(beast::error_code ec, std::size_t) {
   if (auto length = head_->content_length())
     request_.content_length = *length;
   request_.body.clear();
-  auto route = srv_.app.route_body(request_);
+  // The decision may come from another thread (dispatch runs it inline when it comes at once).
+  // Nothing is read meanwhile; the header's timeout keeps running, so a decision later than
+  // `http_timeout` finds the next read failing and the connection ends quietly.
+  srv_.app.route_body_async(request_, [self = shared_from_this()](body_route route) {
+    auto routed = std::make_shared<body_route>(std::move(route));
+    asio::dispatch(self->stream_.get_executor(),
+                   [self, routed] { self->on_route(std::move(*routed)); });
+  });
+}
+
+void http_session::on_route(body_route route) {
   if (route.refusal) {
     keep_alive_ = false;
     linger_ = !head_->is_done();

@@ -38,6 +38,8 @@ private:
   /// it (as `what`) and answers 400.
   void fail(beast::error_code ec, const char* what);
   void on_header(beast::error_code ec, std::size_t);
+  /// Reads the body as the application decided (`route`), back on the connection's strand.
+  void on_route(body_route route);
   void on_read(beast::error_code ec, std::size_t);
 
   // Streamed request bodies.

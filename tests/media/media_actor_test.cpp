@@ -44,9 +44,9 @@ struct media_fixture : actor_fixture {
     ctx.now = [this] { return clock.load(); };
     opts.root = dir / "media";
     blobs = std::make_unique<media::blob_store>(opts.root);
-    media = sys->spawn(media_actor, &ctx, blobs.get(), opts);
+    media = sys->spawn(media_actor, &ctx, blobs.get(), nullptr, opts);
     ctx.media = media;
-    http = std::make_unique<media_http>(*sys, media, *blobs, opts);
+    http = std::make_unique<media_http>(*sys, ctx, *blobs, opts);
   }
 
   ~media_fixture() {

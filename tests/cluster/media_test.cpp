@@ -1,0 +1,172 @@
+// Media in a cluster (docs/DESIGN.md, "The cluster"): every blob has a home node (rendezvous
+// over its hash) that keeps its file, record and grants; uploads and downloads work through
+// any node, which fetches the bytes from the home in chunks.
+
+#include <doctest/doctest.h>
+
+#include "tests/cluster/cluster_fixture.hpp"
+#include "tests/cluster/haproxy_process.hpp"
+#include "tests/media/media_fixtures.hpp"
+
+using namespace tidings;
+using namespace tidings::test;
+
+namespace {
+
+constexpr uint64_t blob_size = 3 * 1024 * 1024 + 17; // a dozen chunks between nodes
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+fs::path stored_at(node_process& n, const std::string& hash) {
+  return n.data_dir() / "media" / hash.substr(0, 2) / hash.substr(2, 2) / hash;
+}
+
+/// Whether any file of the node's media directory (blobs, cache, temporary files) is `hash`.
+bool holds_anything_of(node_process& n, const std::string& hash) {
+  for (const auto& f : files_under(n.data_dir() / "media"))
+    if (f.filename() == hash)
+      return true;
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("a blob uploaded through one node is sent to a user on another and downloaded with a "
+          "Range through a third that held nothing of it and others get 403 everywhere") {
+  test_cluster c{3, media_args()};
+  c.start();
+  scratch_dir dir;
+  auto file = dir.random_file("photo.jpg", blob_size, 7);
+  auto hash = client::file_sha256(file);
+  auto home = c.home(hash); // the blob's home: rendezvous over the hash, like a user's
+  auto through = (home + 1) % c.size();
+  auto third = (home + 2) % c.size();
+  auto alice = make_user(c.node(through).ep(), "ma");
+  auto bob = make_user(c.node(third).ep(), "mb");
+  auto carol = make_user(c.node(home).ep(), "mc");
+
+  auto up = client::upload_media(c.node(through).ep(), alice.token, file, "image/jpeg");
+  CHECK(up["hash"] == hash);
+  CHECK(up["size"] == blob_size);
+  CHECK(fs::exists(stored_at(c.node(home), hash)));          // stored on its home
+  CHECK_FALSE(fs::exists(stored_at(c.node(through), hash))); // only a cache copy there
+  CHECK_FALSE(holds_anything_of(c.node(third), hash));
+
+  // The same bytes again through the third node: the same hash, stored once.
+  auto again = client::upload_media(c.node(third).ep(), alice.token, file, "image/jpeg");
+  CHECK(again["hash"] == hash);
+
+  // alice (on a node that is not her home) sends it to bob (likewise).
+  auto a = open_session(c.node(c.elsewhere(alice.name)).ep(), alice.token);
+  auto b = open_session(c.node(c.elsewhere(bob.name)).ep(), bob.token);
+  json media{{"hash", hash}, {"mime", "image/jpeg"}, {"size", blob_size}};
+  auto sent = a.request(
+      {{"type", "send"}, {"cid", "m-1"}, {"to", bob.name}, {"kind", "image"}, {"media", media}});
+  REQUIRE(sent["type"] == "sent");
+  auto msg = wait_for(b, of_type("msg"), 10s);
+  CHECK(msg["media"]["hash"] == hash);
+
+  // carol may not send it (she may not read it), through any node.
+  auto cs = open_session(c.node(through).ep(), carol.token);
+  auto refused = cs.request(
+      {{"type", "send"}, {"cid", "c-1"}, {"to", bob.name}, {"kind", "image"}, {"media", media}});
+  CHECK(refused["code"] == "forbidden");
+
+  // A restart empties the third node's cache, so it holds nothing of the blob; bob then
+  // downloads through it, first a range (a resumed download), then the whole.
+  c.node(third).restart();
+  for (std::size_t i = 0; i < c.size(); ++i)
+    c.wait_peers_up(i, c.size() - 1);
+  CHECK_FALSE(holds_anything_of(c.node(third), hash));
+  auto bytes = slurp(file);
+  unsigned status = 0;
+  auto tail = download_all(c.node(third).ep(), hash, bob.token, blob_size - 1000, &status);
+  CHECK(status == 206);
+  CHECK(tail == bytes.substr(blob_size - 1000));
+  CHECK(download_all(c.node(third).ep(), hash, bob.token, 0, &status) == bytes);
+  CHECK(status == 200);
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    CAPTURE(i);
+    CHECK(download_all(c.node(i).ep(), hash, bob.token, 0, &status) == bytes);
+    CHECK(status == 200);
+    auto denied =
+        client::http_call(c.node(i).ep(), "GET", "/v1/media/" + hash, {}, {}, carol.token);
+    CHECK(denied.status == 403);
+    auto head = client::http_call(c.node(i).ep(), "HEAD", "/v1/media/" + hash, {}, {}, alice.token);
+    CHECK(head.status == 200);
+    auto unknown = client::http_call(c.node(i).ep(), "GET", "/v1/media/" + std::string(64, 'a'), {},
+                                     {}, bob.token);
+    CHECK(unknown.status == 404);
+    CHECK(
+        client::http_call(c.node(i).ep(), "GET", "/v1/media/" + hash, {}, {}, "nobody:x").status ==
+        401);
+  }
+}
+
+TEST_CASE("an upload through a node whose blob home is down is refused with 503 and works once "
+          "the home is back") {
+  test_cluster c{3, media_args()};
+  c.start();
+  scratch_dir dir;
+  auto file = dir.random_file("doc.pdf", 100'000, 11);
+  auto hash = client::file_sha256(file);
+  auto home = c.home(hash);
+  auto through = (home + 1) % c.size();
+  // A user homed elsewhere than the blob's home, so the token is still answered.
+  test_user alice;
+  do
+    alice = make_user(c.node(through).ep(), "md");
+  while (c.home(alice.name) == home);
+  c.node(home).stop();
+  auto refused =
+      client::http_upload(c.node(through).ep(), "/v1/media", file, "application/pdf", alice.token);
+  CHECK(refused.status == 503);
+  c.node(home).start();
+  for (std::size_t i = 0; i < c.size(); ++i)
+    c.wait_peers_up(i, c.size() - 1);
+  auto up = client::upload_media(c.node(through).ep(), alice.token, file, "application/pdf");
+  CHECK(up["hash"] == hash);
+  CHECK(fs::exists(stored_at(c.node(home), hash)));
+}
+
+TEST_CASE("behind HAProxy media are uploaded and sent and downloaded with ranges whichever nodes "
+          "the requests land on") {
+  test_cluster c{3, media_args()};
+  c.start();
+  std::vector<client::endpoint> nodes;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    nodes.push_back(c.node(i).ep());
+  haproxy_process lb{nodes};
+  lb.start();
+  scratch_dir dir;
+  auto alice = make_user(lb.ep(), "mh");
+  auto bob = make_user(lb.ep(), "mi");
+  auto carol = make_user(lb.ep(), "mj");
+  auto a = open_session(lb.ep(), alice.token);
+  auto b = open_session(lb.ep(), bob.token);
+  // Enough blobs that their homes and the nodes serving the requests differ.
+  for (unsigned i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    auto file = dir.random_file("f" + std::to_string(i), 300'000 + i, 100 + i);
+    auto hash = client::upload_media(lb.ep(), alice.token, file, "image/png")["hash"];
+    json media{{"hash", hash}, {"mime", "image/png"}, {"size", 300'000 + i}};
+    auto sent = a.request({{"type", "send"},
+                           {"cid", "h-" + std::to_string(i)},
+                           {"to", bob.name},
+                           {"kind", "image"},
+                           {"media", media}});
+    REQUIRE(sent["type"] == "sent");
+    auto msg = wait_for(b, of_type("msg"), 10s);
+    CHECK(msg["media"]["hash"] == hash);
+    auto bytes = slurp(file);
+    unsigned status = 0;
+    CHECK(download_all(lb.ep(), hash, bob.token, 1000, &status) == bytes.substr(1000));
+    CHECK(status == 206);
+    CHECK(client::http_call(lb.ep(), "GET", "/v1/media/" + hash.get<std::string>(), {}, {},
+                            carol.token)
+              .status == 403);
+  }
+}
