@@ -44,27 +44,35 @@ std::optional<deliver_request> decode_send(std::string_view bytes) {
 
 } // namespace
 
-void handoff_state::load() {
+handoff_backlog read_handoff_backlog(storage::db& store) {
   // Queue keys are `q home \0 be64(seq)`: one scan over the `q` range reads every queue in
   // seq order per home.
-  auto st = ctx->store->scan(
-      storage::table::handoff, "q", "r", std::numeric_limits<std::size_t>::max(),
-      [this](std::string_view key, std::string_view value) {
-        auto sep = key.find('\0');
-        if (sep == std::string_view::npos || key.size() != sep + 9)
-          return true;
-        auto seq = storage::from_be64(key.substr(sep + 1));
-        if (auto d = decode_send(value)) {
-          given[storage::handoff_dedupe_key(d->from, d->cid)] = sent_reply{d->mid, d->ts};
-          homes[std::string{key.substr(1, sep - 1)}].sends.push_back(queued{seq, std::move(*d)});
-        }
-        next_seq = std::max(next_seq, seq + 1);
-        return true;
-      });
+  handoff_backlog out;
+  auto st = store.scan(storage::table::handoff, "q", "r", std::numeric_limits<std::size_t>::max(),
+                       [&out](std::string_view key, std::string_view value) {
+                         auto sep = key.find('\0');
+                         if (sep == std::string_view::npos || key.size() != sep + 9)
+                           return true;
+                         auto seq = storage::from_be64(key.substr(sep + 1));
+                         if (auto d = decode_send(value))
+                           out.homes[std::string{key.substr(1, sep - 1)}].push_back(
+                               handoff_queued{seq, std::move(*d)});
+                         out.next_seq = std::max(out.next_seq, seq + 1);
+                         return true;
+                       });
   if (!st.ok())
     throw std::runtime_error("cannot read the handoff queues: " + st.error);
-  for (const auto& [home, q] : homes) {
-    ctx->metrics->handoff_queued += static_cast<int64_t>(q.sends.size());
+  return out;
+}
+
+void handoff_state::load(handoff_backlog backlog) {
+  next_seq = backlog.next_seq;
+  for (auto& [home, sends] : backlog.homes) {
+    for (const auto& q : sends)
+      given[storage::handoff_dedupe_key(q.send.from, q.send.cid)] =
+          sent_reply{q.send.mid, q.send.ts};
+    ctx->metrics->handoff_queued += static_cast<int64_t>(sends.size());
+    homes[home].sends = std::move(sends);
     update_flag(home);
   }
 }
@@ -150,12 +158,16 @@ void handoff_state::replay(const std::string& home) {
   self->request(target, replay_timeout, q.sends.front().send)
       .then([this, home](const sent_reply&) { replayed(home); },
             [this, home](const caf::error& err) {
-              if (to_errc(err) == errc::not_found) {
-                // No such user: the sender got `sent` while the home could not be asked.
-                node_metrics::add(ctx->metrics->handoff_dropped);
-                return replayed(home);
+              auto code = to_errc(err);
+              if (code == errc::unavailable || code == errc::overloaded) {
+                homes[home].replaying = false; // retried at the next tick
+                return;
               }
-              homes[home].replaying = false; // retried at the next tick
+              // No such user (the sender got `sent` while the home could not be asked), or a
+              // refusal no retry can change: dropped and counted, so the sends behind it are
+              // not held back for ever.
+              node_metrics::add(ctx->metrics->handoff_dropped);
+              replayed(home);
             });
 }
 
@@ -185,10 +197,10 @@ void handoff_state::update_flag(const std::string& home) {
 }
 
 handoff_service::behavior_type handoff_actor(handoff_service::stateful_pointer<handoff_state> self,
-                                             const node_context* ctx) {
+                                             const node_context* ctx, handoff_backlog backlog) {
   self->state.self = self;
   self->state.ctx = ctx;
-  self->state.load();
+  self->state.load(std::move(backlog));
   auto period = std::chrono::milliseconds(ctx->settings.tick_ms);
   self->delayed_send(self, period, atom::replay::value);
   return {

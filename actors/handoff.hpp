@@ -34,13 +34,26 @@ using handoff_service =
     caf::typed_actor<caf::replies_to<deliver_request>::with<sent_reply>,
                      caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::replay>>;
 
+/// A send kept for a home that was down.
+struct handoff_queued {
+  uint64_t seq = 0;
+  deliver_request send; ///< with the mid and ts given
+};
+
+/// What an earlier run left in the handoff table, read before the node starts.
+struct handoff_backlog {
+  std::map<std::string, std::deque<handoff_queued>> homes;
+  uint64_t next_seq = 1;
+};
+
+/// Reads the handoff table; throws std::runtime_error if it cannot be read (the node must not
+/// start without the sends it already answered `sent` for).
+handoff_backlog read_handoff_backlog(storage::db& store);
+
 struct handoff_state {
   static inline const char* name = "handoff";
 
-  struct queued {
-    uint64_t seq = 0;
-    deliver_request send; ///< with the mid and ts given
-  };
+  using queued = handoff_queued;
   struct home_queue {
     std::deque<queued> sends;
     std::size_t writing = 0; ///< sends whose write is in flight
@@ -57,8 +70,8 @@ struct handoff_state {
   /// handoff dedupe key -> who waits for its write.
   std::unordered_map<std::string, std::vector<caf::response_promise>> waiting;
 
-  /// Reads the queues left by an earlier run.
-  void load();
+  /// Takes over the queues left by an earlier run.
+  void load(handoff_backlog backlog);
   caf::result<sent_reply> deliver(deliver_request d);
   /// Starts replaying every home that is up and has a queue.
   void replay_all();
@@ -70,6 +83,6 @@ private:
 };
 
 handoff_service::behavior_type handoff_actor(handoff_service::stateful_pointer<handoff_state> self,
-                                             const node_context* ctx);
+                                             const node_context* ctx, handoff_backlog backlog);
 
 } // namespace tidings

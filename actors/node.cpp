@@ -49,6 +49,11 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   if (sodium_init() < 0)
     throw std::runtime_error("libsodium failed to initialise");
   store_ = storage::db::open(opts_.db);
+  // Read before any actor exists (a throw then leaves nothing running): a node that cannot read
+  // the sends it already answered `sent` for must not start.
+  handoff_backlog backlog;
+  if (!opts_.cluster.node_id.empty())
+    backlog = read_handoff_backlog(*store_);
   ctx_.settings = opts_.settings;
   ctx_.store = store_.get();
   writer_ = std::make_unique<storage::group_writer>(*store_, opts_.writer);
@@ -66,7 +71,8 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   if (!opts_.cluster.node_id.empty()) {
     members_ = std::make_unique<cluster::view>(opts_.cluster.node_id, opts_.cluster.peers);
     ctx_.cluster = members_.get();
-    ctx_.handoff = caf::actor_cast<caf::actor>(sys_.spawn(handoff_actor, &ctx_));
+    ctx_.handoff =
+        caf::actor_cast<caf::actor>(sys_.spawn(handoff_actor, &ctx_, std::move(backlog)));
   }
   opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
   opts_.media.now = ctx_.now;

@@ -45,7 +45,14 @@ void membership_state::dial(const std::string& id) {
                       up(p, theirs, their_gate);
                     },
                     [this, id](const caf::error& err) {
-                      retry(peers[id], "refused the handshake: " + self->system().render(err));
+                      // A refusal (version, unknown id) is final until someone changes a node; a
+                      // lost or slow answer is retried soon.
+                      bool refused = err == caf::make_error(caf::sec::unexpected_message);
+                      retry(
+                          peers[id],
+                          (refused ? "refused the handshake: " : "did not answer the handshake: ") +
+                              self->system().render(err),
+                          refused);
                     });
           },
           [this, id](const caf::error& err) { retry(peers[id], connect_failure(err)); });
@@ -100,13 +107,12 @@ void membership_state::up(peer& p, caf::actor membership, caf::actor their_gate)
       std::to_string(p.config.port) + ")");
 }
 
-void membership_state::retry(peer& p, const std::string& why) {
+void membership_state::retry(peer& p, const std::string& why, bool refused) {
   p.dialing = false;
   if (why != p.last_error) {
     log("cluster: peer '" + p.config.id + "' " + why);
     p.last_error = why;
   }
-  bool refused = why.rfind("refused", 0) == 0;
   p.backoff_ms =
       refused ? opts.backoff_max_ms
               : std::min(opts.backoff_max_ms, std::max(opts.backoff_min_ms, p.backoff_ms * 2));

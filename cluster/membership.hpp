@@ -79,7 +79,9 @@ struct membership_state {
 
 private:
   void up(peer& p, caf::actor membership, caf::actor their_gate);
-  void retry(peer& p, const std::string& why);
+  /// Dials `p` again after a backoff; `refused` (an incompatible or unknown peer) waits the
+  /// longest, anything else backs off from the shortest.
+  void retry(peer& p, const std::string& why, bool refused = false);
   /// Why a connect failed, in words an operator can act on (TLS mismatches named as such).
   std::string connect_failure(const caf::error& err) const;
   void log(const std::string& line) const;

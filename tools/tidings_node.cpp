@@ -80,6 +80,10 @@ struct node_config : caf::actor_system_config {
     set("scheduler.max-threads", std::max(2u, std::thread::hardware_concurrency()));
     // A shared queue with a condition variable: work-stealing workers poll when idle.
     set("scheduler.policy", caf::atom("sharing"));
+    // Cluster connections: a peer that vanishes without closing its connection (power off, a
+    // partition) is noticed within seconds, not when TCP gives up.
+    set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+    set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
     opt_group{custom_options_, "global"}
         .add(port, "port", "TCP port for HTTP and WebSocket (0 picks a free one)")
         .add(bind, "bind", "address to listen on")
