@@ -93,11 +93,15 @@ std::string accounts_user(const account_request& req) {
   return {};
 }
 
-std::size_t accounts_shard(const account_request& req, std::size_t shards) {
+std::size_t accounts_shard(const account_request& req, const std::string& user,
+                           std::size_t shards) {
   // Requests naming a user go to that user's shard; a logout with an old-style token (which
   // names nobody) by the token.
-  auto key = accounts_user(req);
-  return cluster::shard_of(key.empty() ? req.bearer : key, shards);
+  return cluster::shard_of(user.empty() ? req.bearer : user, shards);
+}
+
+std::size_t accounts_shard(const account_request& req, std::size_t shards) {
+  return accounts_shard(req, accounts_user(req), shards);
 }
 
 net::http_response accounts_state::create(const account_request& req) {

@@ -56,6 +56,8 @@ std::string accounts_user(const account_request& req);
 
 /// The shard of the accounts worker responsible for a request.
 std::size_t accounts_shard(const account_request& req, std::size_t shards);
+/// The same, when the caller already has `accounts_user(req)` (the body is decoded once).
+std::size_t accounts_shard(const account_request& req, const std::string& user, std::size_t shards);
 
 /// `{"error":CODE,"message":TEXT}` with the status of the code.
 net::http_response http_error(errc code, std::string_view message);

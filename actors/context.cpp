@@ -58,7 +58,7 @@ media_api node_context::media_of(const std::string& hash) const {
 accounts_service node_context::accounts_of(const account_request& req) const {
   auto user = accounts_user(req);
   if (user.empty() || is_home(user))
-    return accounts[accounts_shard(req, accounts.size())];
+    return accounts[accounts_shard(req, user, accounts.size())];
   return caf::actor_cast<accounts_service>(home_gate(user));
 }
 

@@ -165,30 +165,21 @@ void media_state::write(const std::string& hash, storage::batch b,
   ++entry.writes;
   if (staged)
     entry.staged = std::move(staged);
-  auto id = next_write++;
-  writes.emplace(id, [this, hash, then = std::move(then)](bool ok) {
-    auto& done = busy[hash];
-    --done.writes;
-    if (!ok)
-      done.staged.reset(); // read it back from RocksDB, which has what did land
-    then(ok);
-    settle(hash);
-  });
-  ctx->writer->submit(std::move(b),
-                      [me = caf::actor_cast<media_service>(self), id](const storage::status& st) {
-                        caf::anon_send(me, atom::written::value, id, st.ok());
-                      });
+  writes.submit(*ctx->writer, caf::actor_cast<media_service>(self), std::move(b),
+                [this, hash, then = std::move(then)](bool ok) {
+                  auto& done = busy[hash];
+                  --done.writes;
+                  if (!ok) {
+                    node_metrics::add(ctx->metrics->storage_errors);
+                    done.staged.reset(); // read it back from RocksDB, which has what did land
+                  }
+                  then(ok);
+                  settle(hash);
+                });
 }
 
 void media_state::on_written(uint64_t id, bool ok) {
-  auto it = writes.find(id);
-  if (it == writes.end())
-    return;
-  auto then = std::move(it->second);
-  writes.erase(it);
-  if (!ok)
-    node_metrics::add(ctx->metrics->storage_errors);
-  then(ok);
+  writes.done(id, ok);
 }
 
 void media_state::settle(const std::string& hash) {

@@ -45,6 +45,7 @@
 
 #include "actors/context.hpp"
 #include "actors/messages.hpp"
+#include "actors/pending_writes.hpp"
 #include "media/blob_store.hpp"
 #include "media/index.hpp"
 #include "media/options.hpp"
@@ -109,9 +110,8 @@ struct media_state {
   std::unordered_map<std::string, std::vector<caf::typed_response_promise<std::string>>> fetching;
   std::vector<blob_worker> workers;
   std::unordered_map<std::string, busy_hash> busy;
-  uint64_t next_write = 1;
-  std::unordered_map<uint64_t, std::function<void(bool ok)>> writes; ///< by write id
-  std::string cursor; ///< first key of the next retention step
+  pending_writes writes; ///< writes in flight, by id
+  std::string cursor;    ///< first key of the next retention step
 
   void init(media_service::pointer s, const node_context* c, media::blob_store* b,
             media::blob_store* cache_store, media::options o);

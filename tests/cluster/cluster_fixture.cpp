@@ -32,13 +32,6 @@ std::string quoted(const std::string& arg) {
   return out + "'";
 }
 
-std::string read_all(const std::filesystem::path& file) {
-  std::ifstream in{file};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 /// Runs `openssl ARGS` in `dir`; throws with its output if it fails.
 void run_openssl(const std::filesystem::path& dir, const std::string& what,
                  const std::string& args) {
@@ -48,6 +41,11 @@ void run_openssl(const std::filesystem::path& dir, const std::string& what,
 }
 
 } // namespace
+
+std::string read_all(const std::filesystem::path& file) {
+  std::ifstream in{file, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
 
 uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

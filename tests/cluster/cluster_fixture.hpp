@@ -16,6 +16,9 @@
 
 namespace tidings::test {
 
+/// The whole content of a file ("" if it cannot be read).
+std::string read_all(const std::filesystem::path& file);
+
 /// A loopback TCP port that was free a moment ago (bound, read, closed).
 uint16_t free_port();
 

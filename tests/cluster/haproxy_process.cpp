@@ -1,5 +1,7 @@
 #include "tests/cluster/haproxy_process.hpp"
 
+#include "tests/support/child_process.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -31,10 +33,6 @@ using clock = std::chrono::steady_clock;
 constexpr auto start_deadline = 30s;
 constexpr int bind_attempts = 3; // free_port() can lose its port to another process
 const std::string backend_name = "nodes";
-
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
 
 // $TIDINGS_HAPROXY_BINARY, else `haproxy` on the PATH or in the sbin directories (Debian installs
 // it in /usr/sbin, which a user's PATH may lack). Empty if none is executable.
@@ -131,29 +129,13 @@ void haproxy_process::start() {
         ::open((dir_ / "haproxy.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (log_fd < 0)
       throw_errno("open haproxy.log");
-    std::vector<std::string> args{binary, "-f", cfg_path, "-db"};
-    std::vector<char*> argv;
-    for (auto& arg : args)
-      argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    auto parent = ::getpid();
-    auto child = ::fork();
-    if (child < 0) {
+    pid_t child = -1;
+    try {
+      child = spawn_child({binary, "-f", cfg_path, "-db"}, log_fd, log_fd,
+                          "haproxy_process: exec of haproxy failed\n");
+    } catch (...) {
       ::close(log_fd);
-      throw_errno("fork");
-    }
-    if (child == 0) {
-      // Only async-signal-safe calls from here to exec.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent)
-        ::_exit(127);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      if (::dup2(log_fd, STDOUT_FILENO) < 0 || ::dup2(log_fd, STDERR_FILENO) < 0)
-        ::_exit(127);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
+      throw;
     }
     ::close(log_fd);
     pid_ = child;

@@ -15,11 +15,6 @@ namespace {
 
 constexpr uint64_t blob_size = 3 * 1024 * 1024 + 17; // a dozen chunks between nodes
 
-std::string slurp(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-}
-
 fs::path stored_at(node_process& n, const std::string& hash) {
   return n.data_dir() / "media" / hash.substr(0, 2) / hash.substr(2, 2) / hash;
 }
@@ -81,7 +76,7 @@ TEST_CASE("a blob uploaded through one node is sent to a user on another and dow
   for (std::size_t i = 0; i < c.size(); ++i)
     c.wait_peers_up(i, c.size() - 1);
   CHECK_FALSE(holds_anything_of(c.node(third), hash));
-  auto bytes = slurp(file);
+  auto bytes = read_all(file);
   unsigned status = 0;
   auto tail = download_all(c.node(third).ep(), hash, bob.token, blob_size - 1000, &status);
   CHECK(status == 206);
@@ -161,7 +156,7 @@ TEST_CASE("behind HAProxy media are uploaded and sent and downloaded with ranges
     REQUIRE(sent["type"] == "sent");
     auto msg = wait_for(b, of_type("msg"), 10s);
     CHECK(msg["media"]["hash"] == hash);
-    auto bytes = slurp(file);
+    auto bytes = read_all(file);
     unsigned status = 0;
     CHECK(download_all(lb.ep(), hash, bob.token, 1000, &status) == bytes.substr(1000));
     CHECK(status == 206);

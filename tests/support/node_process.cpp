@@ -1,5 +1,7 @@
 #include "tests/support/node_process.hpp"
 
+#include "tests/support/child_process.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -25,10 +27,6 @@ using clock = std::chrono::steady_clock;
 
 constexpr auto start_deadline = 30s;
 constexpr std::string_view listening_marker = "listening on ";
-
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
 
 std::string default_binary() {
   if (const char* env = std::getenv("TIDINGS_NODE_BINARY"); env != nullptr && *env != '\0')
@@ -126,40 +124,17 @@ void node_process::start() {
   std::vector<std::string> args{binary_, "--port=0", "--bind=127.0.0.1",
                                 "--data-dir=" + data_dir_.string()};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  std::vector<char*> argv;
-  for (auto& arg : args)
-    argv.push_back(arg.data());
-  argv.push_back(nullptr);
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     throw_errno("pipe2");
-  auto parent = ::getpid();
-  auto child = ::fork();
-  if (child < 0) {
-    auto saved = errno;
+  pid_t child = -1;
+  try {
+    child = spawn_child(args, fds[1], -1, "node_process: exec of the tidings-node binary failed\n");
+  } catch (...) {
     ::close(fds[0]);
     ::close(fds[1]);
-    errno = saved;
-    throw_errno("fork");
-  }
-  if (child == 0) {
-    // Only async-signal-safe calls from here to exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-      ::_exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGTERM, SIG_DFL);
-    ::signal(SIGINT, SIG_DFL);
-    ::signal(SIGPIPE, SIG_DFL);
-    if (::dup2(fds[1], STDOUT_FILENO) < 0)
-      ::_exit(127);
-    ::execv(argv[0], argv.data());
-    const char msg[] = "node_process: exec of the tidings-node binary failed\n";
-    [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-    ::_exit(127);
+    throw;
   }
   ::close(fds[1]);
   pid_ = child;
