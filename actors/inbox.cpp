@@ -225,20 +225,16 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
   // `sent` tells the sender the recipient may read the media: the media service writes that
   // grant (durably) before the item is staged. `await`: deliveries keep their order.
   cached.media_hash = media_hash;
+  // The grant names the item's seq: retention keeps the blob while this inbox holds it.
   self->request(ctx->media_of(media_hash), media_timeout, atom::grant::value, media_hash,
-                log->user())
-      .await(
-          [this, b = std::make_shared<storage::batch>(std::move(b)), cached, answer_all](bool) {
-            // It stays needed (retention) while the item is unacknowledged.
-            b->put(storage::table::media_pending,
-                   media_pending_key(cached.media_hash, log->user(), log->next_seq()), "");
-            store(std::move(*b), cached, answer_all);
-          },
-          [answer_all](const caf::error& err) {
-            // not_found: the blob was deleted since the sender's check.
-            answer_all(false,
-                       to_errc(err) == errc::not_found ? errc::forbidden : errc::unavailable);
-          });
+                log->user(), log->next_seq())
+      .await([this, b = std::make_shared<storage::batch>(std::move(b)), cached,
+              answer_all](bool) { store(std::move(*b), cached, answer_all); },
+             [answer_all](const caf::error& err) {
+               // not_found: the blob was deleted since the sender's check.
+               answer_all(false,
+                          to_errc(err) == errc::not_found ? errc::forbidden : errc::unavailable);
+             });
   return rp;
 }
 
@@ -254,6 +250,11 @@ void inbox_state::store(storage::batch b, cached_item cached,
     answer_all(ok, errc::unavailable);
     push_more();
   });
+}
+
+bool inbox_state::holds(uint64_t seq) {
+  ++routed;
+  return seq >= log->first_seq() && seq < log->next_seq();
 }
 
 void inbox_state::attach(attached_session s, int64_t since) {
@@ -317,9 +318,6 @@ void inbox_state::start_ack(uint64_t upto) {
       continue; // no receipt is ever generated for a receipt
     received.put(storage::table::received, received_key(log->user(), item.mid),
                  received_value(item.from, now));
-    if (!item.media_hash.empty())
-      received.del(storage::table::media_pending,
-                   media_pending_key(item.media_hash, log->user(), item.seq));
     by_sender[item.from].push_back(std::move(item.mid));
   }
   if (by_sender.empty())
@@ -594,6 +592,7 @@ inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_s
       },
       [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },
       [self](const receipt_delivery& r) { return self->state.store_receipt(r.item); },
+      [self](atom::holds, const std::string&, uint64_t seq) { return self->state.holds(seq); },
       [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
         self->state.read(from, mids);
       },

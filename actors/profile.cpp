@@ -1,5 +1,7 @@
 #include "actors/profile.hpp"
 
+#include <iostream>
+
 #include "actors/messages.hpp"
 
 namespace tidings {
@@ -138,25 +140,75 @@ caf::result<std::string> profile_state::set(const std::string& user, const std::
   if (overloaded())
     return make_error(errc::overloaded);
   auto c = net::decode(changes, net::encoding::msgpack, nullptr);
-  auto avatar = c && c->contains("avatar") && (*c)["avatar"].is_string()
-                    ? (*c)["avatar"].get<std::string>()
-                    : std::string{};
-  if (avatar.empty())
+  if (!c || !c->contains("avatar"))
     return apply(user, changes);
-  // The media service says whether the user may read the new avatar. `await`: no other change
-  // of this shard runs in between, so changes of one user are still applied in order.
+  auto avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : std::string{};
+  auto loaded = load_profile(*ctx->store, user);
+  if (loaded.failed)
+    return make_error(errc::unavailable);
+  if (!loaded.value)
+    return make_error(errc::not_found);
+  auto old = loaded.value->avatar;
   auto rp = self->make_response_promise<std::string>();
-  self->request(ctx->media_of(avatar), media_timeout, atom::may_read::value, avatar, user)
+  // Leaving the old avatar is told to its media home once the profile no longer names it (if
+  // that fails the row stays: the blob stays readable as an avatar and kept, never lost).
+  auto applied = [this, rp, user, changes, avatar, old]() mutable -> void {
+    auto done = apply(user, changes);
+    if (!done) {
+      if (!avatar.empty() && avatar != old) // taken, but the profile was not written
+        tell_avatar(avatar, user, false);
+      rp.deliver(done.error());
+      return;
+    }
+    if (old.empty() || old == avatar) {
+      rp.deliver(std::move(*done));
+      return;
+    }
+    // The old avatar's access is withdrawn before the answer (awaited: changes stay in order).
+    auto media = ctx->media_of(old);
+    if (!media) {
+      rp.deliver(std::move(*done));
+      return;
+    }
+    self->request(media, media_timeout, atom::avatar::value, old, user, false)
+        .await([rp, answer = *done](bool) mutable { rp.deliver(std::move(answer)); },
+               [rp, answer = *done, old](const caf::error& err) mutable {
+                 std::cerr << "tidings: profile: could not tell the media service that avatar "
+                           << old << " was left: " << caf::to_string(err) << std::endl;
+                 rp.deliver(std::move(answer));
+               });
+  };
+  if (avatar.empty() || avatar == old) {
+    applied();
+    return rp;
+  }
+  // The media service of the avatar's home records it if the user may read it. `await`: no
+  // other change of this shard runs in between, so changes of one user are applied in order.
+  auto media = ctx->media_of(avatar);
+  if (!media)
+    return make_error(errc::unavailable);
+  self->request(media, media_timeout, atom::avatar::value, avatar, user, true)
       .await(
-          [this, rp, user, changes](bool allowed) mutable {
-            auto done = allowed ? apply(user, changes) : make_error(errc::forbidden);
-            if (done)
-              rp.deliver(std::move(*done));
+          [rp, applied](bool allowed) mutable {
+            if (allowed)
+              applied();
             else
-              rp.deliver(done.error());
+              rp.deliver(make_error(errc::forbidden));
           },
           [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
   return rp;
+}
+
+void profile_state::tell_avatar(const std::string& hash, const std::string& user, bool on) {
+  auto media = ctx->media_of(hash);
+  if (!media)
+    return;
+  self->request(media, media_timeout, atom::avatar::value, hash, user, on)
+      .then([](bool) {},
+            [hash](const caf::error& err) {
+              std::cerr << "tidings: profile: could not tell the media service that avatar " << hash
+                        << " was left: " << caf::to_string(err) << std::endl;
+            });
 }
 
 caf::expected<std::string> profile_state::apply(const std::string& user,
@@ -175,12 +227,7 @@ caf::expected<std::string> profile_state::apply(const std::string& user,
   if (c->contains("about"))
     p->about = (*c)["about"];
   if (c->contains("avatar")) {
-    std::string avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : "";
-    if (!p->avatar.empty())
-      b.del(storage::table::avatars, pair_key(p->avatar, user));
-    if (!avatar.empty())
-      b.put(storage::table::avatars, pair_key(avatar, user), "");
-    p->avatar = avatar;
+    p->avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : "";
   }
   if (auto it = c->find("privacy"); it != c->end()) {
     p->last_seen_privacy = it->value("last_seen", p->last_seen_privacy);

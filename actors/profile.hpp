@@ -7,8 +7,10 @@
 // list of a starting inbox) or are told of changes (blocks, to the user's inbox).
 // Blocking: a block stores a snapshot of the blocker's public profile; the blocked user
 // sees that snapshot from then on (never later changes) and no presence or last seen.
-// May block: RocksDB point reads and one write per change; a profile_set naming an avatar waits
-// (await) for the media service to say the user may read it.
+// May block: RocksDB point reads and one write per change; a profile_set naming a new avatar
+// waits (await) for the media service of its home to record it (the user must be able to read
+// it); the old avatar is then left (told, not awaited). The media service keeps which blobs are
+// avatars; this shard answers its question whether an owner blocked a viewer (`seen_by`).
 
 #include <string>
 #include <vector>
@@ -59,6 +61,8 @@ struct profile_state {
   /// Applies validated changes (msgpack object: name, about, avatar, privacy); a new avatar
   /// must be a hash the user may read (asked of the media service).
   caf::result<std::string> set(const std::string& user, const std::string& changes);
+  /// Tells the media service of `hash`'s home that `user` took (`on`) or left that avatar.
+  void tell_avatar(const std::string& hash, const std::string& user, bool on);
   /// set() once the avatar, if any, was found readable.
   caf::expected<std::string> apply(const std::string& user, const std::string& changes);
   caf::result<std::vector<std::string>> list(storage::table t, const std::string& owner);
