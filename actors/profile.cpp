@@ -136,67 +136,96 @@ caf::result<bool, std::string, bool, bool> profile_state::seen_by(const std::str
           blocked == storage::answer::yes};
 }
 
+namespace {
+
+/// Answers `rp` with `r`'s value or error.
+template <class T> void answer(caf::typed_response_promise<T>& rp, caf::expected<T> r) {
+  if (r)
+    rp.deliver(std::move(*r));
+  else
+    rp.deliver(std::move(r.error()));
+}
+
+} // namespace
+
+void profile_state::in_order(const std::string& owner, std::function<void()> job) {
+  auto [it, idle] = changing.try_emplace(owner);
+  if (!idle) {
+    it->second.push_back(std::move(job));
+    return;
+  }
+  job();
+}
+
+void profile_state::next(const std::string& owner) {
+  auto it = changing.find(owner);
+  if (it == changing.end())
+    return;
+  if (it->second.empty()) {
+    changing.erase(it);
+    return;
+  }
+  auto job = std::move(it->second.front());
+  it->second.pop_front();
+  job();
+}
+
 caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
   if (overloaded())
     return make_error(errc::overloaded);
+  auto rp = self->make_response_promise<std::string>();
+  in_order(user, [this, rp, user, changes]() mutable {
+    change(user, changes, [this, rp, user](caf::expected<std::string> r) mutable {
+      answer(rp, std::move(r));
+      next(user);
+    });
+  });
+  return rp;
+}
+
+void profile_state::change(const std::string& user, const std::string& changes,
+                           std::function<void(caf::expected<std::string>)> done) {
   auto c = net::decode(changes, net::encoding::msgpack, nullptr);
   if (!c || !c->contains("avatar"))
-    return apply(user, changes);
+    return done(apply(user, changes));
   auto avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : std::string{};
   auto loaded = load_profile(*ctx->store, user);
   if (loaded.failed)
-    return make_error(errc::unavailable);
+    return done(make_error(errc::unavailable));
   if (!loaded.value)
-    return make_error(errc::not_found);
+    return done(make_error(errc::not_found));
   auto old = loaded.value->avatar;
-  auto rp = self->make_response_promise<std::string>();
-  // Leaving the old avatar is told to its media home once the profile no longer names it (if
-  // that fails the row stays: the blob stays readable as an avatar and kept, never lost).
-  auto applied = [this, rp, user, changes, avatar, old]() mutable -> void {
-    auto done = apply(user, changes);
-    if (!done) {
+  // Leaving the old avatar is told to its media home once the profile no longer names it, and
+  // answered before the client hears (if that fails the row stays: the blob stays readable as
+  // an avatar and kept, never lost).
+  auto applied = [this, done, user, changes, avatar, old]() {
+    auto result = apply(user, changes);
+    if (!result) {
       if (!avatar.empty() && avatar != old) // taken, but the profile was not written
         tell_avatar(avatar, user, false);
-      rp.deliver(done.error());
-      return;
+      return done(std::move(result));
     }
-    if (old.empty() || old == avatar) {
-      rp.deliver(std::move(*done));
-      return;
-    }
-    // The old avatar's access is withdrawn before the answer (awaited: changes stay in order).
-    auto media = ctx->media_of(old);
-    if (!media) {
-      rp.deliver(std::move(*done));
-      return;
-    }
+    auto media = old.empty() || old == avatar ? media_api{} : ctx->media_of(old);
+    if (!media)
+      return done(std::move(result));
     self->request(media, media_timeout, atom::avatar::value, old, user, false)
-        .await([rp, answer = *done](bool) mutable { rp.deliver(std::move(answer)); },
-               [rp, answer = *done, old](const caf::error& err) mutable {
-                 std::cerr << "tidings: profile: could not tell the media service that avatar "
-                           << old << " was left: " << caf::to_string(err) << std::endl;
-                 rp.deliver(std::move(answer));
-               });
+        .then([done, result](bool) { done(result); },
+              [done, result, old](const caf::error& err) {
+                std::cerr << "tidings: profile: could not tell the media service that avatar "
+                          << old << " was left: " << caf::to_string(err) << std::endl;
+                done(result);
+              });
   };
-  if (avatar.empty() || avatar == old) {
-    applied();
-    return rp;
-  }
-  // The media service of the avatar's home records it if the user may read it. `await`: no
-  // other change of this shard runs in between, so changes of one user are applied in order.
+  if (avatar.empty() || avatar == old)
+    return applied();
+  // The media service of the avatar's home records it if the user may read it.
   auto media = ctx->media_of(avatar);
   if (!media)
-    return make_error(errc::unavailable);
+    return done(make_error(errc::unavailable));
   self->request(media, media_timeout, atom::avatar::value, avatar, user, true)
-      .await(
-          [rp, applied](bool allowed) mutable {
-            if (allowed)
-              applied();
-            else
-              rp.deliver(make_error(errc::forbidden));
-          },
-          [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
-  return rp;
+      .then([done,
+             applied](bool allowed) { allowed ? applied() : done(make_error(errc::forbidden)); },
+            [done](const caf::error&) { done(make_error(errc::unavailable)); });
 }
 
 void profile_state::tell_avatar(const std::string& hash, const std::string& user, bool on) {
@@ -255,25 +284,25 @@ caf::result<std::vector<std::string>> profile_state::list(storage::table t,
 
 caf::result<bool> profile_state::add(storage::table t, const std::string& owner,
                                      const std::string& other) {
-  auto registry = ctx->registry_of(other);
-  if (!registry)
-    return make_error(errc::unavailable); // `other`'s home node is down
   auto rp = self->make_response_promise<bool>();
-  // `await`: one owner's changes are applied in the order they came.
-  self->request(registry, std::chrono::seconds(10), atom::exists::value, other)
-      .await(
-          [this, rp, t, owner, other](bool exists) mutable {
-            if (!exists) {
-              rp.deliver(make_error(errc::not_found));
-              return;
-            }
-            auto done = insert(t, owner, other);
-            if (done)
-              rp.deliver(*done);
-            else
-              rp.deliver(done.error());
-          },
-          [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
+  in_order(owner, [this, rp, t, owner, other]() mutable {
+    auto registry = ctx->registry_of(other);
+    if (!registry) { // `other`'s home node is down
+      rp.deliver(make_error(errc::unavailable));
+      return next(owner);
+    }
+    self->request(registry, std::chrono::seconds(10), atom::exists::value, other)
+        .then(
+            [this, rp, t, owner, other](bool exists) mutable {
+              answer(rp, exists ? insert(t, owner, other)
+                                : caf::expected<bool>{make_error(errc::not_found)});
+              next(owner);
+            },
+            [this, rp, owner](const caf::error&) mutable {
+              rp.deliver(make_error(errc::unavailable));
+              next(owner);
+            });
+  });
   return rp;
 }
 
@@ -313,13 +342,20 @@ caf::expected<bool> profile_state::insert(storage::table t, const std::string& o
 
 caf::result<bool> profile_state::remove(storage::table t, const std::string& owner,
                                         const std::string& other) {
-  storage::batch b;
-  b.del(t, pair_key(owner, other));
-  if (!ctx->store->write(b).ok())
-    return make_error(errc::unavailable);
-  if (t == storage::table::blocks)
-    caf::anon_send(ctx->directory, atom::blocks::value, owner, other, false);
-  return true;
+  auto rp = self->make_response_promise<bool>();
+  in_order(owner, [this, rp, t, owner, other]() mutable {
+    storage::batch b;
+    b.del(t, pair_key(owner, other));
+    if (!ctx->store->write(b).ok()) {
+      rp.deliver(make_error(errc::unavailable));
+    } else {
+      if (t == storage::table::blocks)
+        caf::anon_send(ctx->directory, atom::blocks::value, owner, other, false);
+      rp.deliver(true);
+    }
+    next(owner);
+  });
+  return rp;
 }
 
 profile_service::behavior_type profile_actor(profile_service::stateful_pointer<profile_state> self,
