@@ -453,6 +453,9 @@ caf::result<std::string> media_state::cached(const std::string& hash, uint64_t s
     it->second.last_use = ++cache_clock;
     return cache->path_of(hash).string();
   }
+  // Each fetch holds a detached fetcher (a thread) and a temporary file: a bounded number.
+  if (fetching.count(hash) == 0 && fetching.size() >= opts.max_fetches)
+    return make_error(errc::overloaded);
   auto rp = self->make_response_promise<std::string>();
   auto& waiting = fetching[hash];
   waiting.push_back(rp);

@@ -542,3 +542,50 @@ TEST_CASE("a media message is sent only once the recipient's grant is durable") 
   CHECK(claims.value->front().seq == 1);
   f.stop({inbox});
 }
+
+TEST_CASE("in a cluster the copies being fetched from other nodes are bounded: a download of "
+          "one more blob is refused as overloaded, one of a blob being fetched joins it") {
+  // This node is "a"; every hash the test names is homed on "b", whose gate keeps every chunk
+  // request unanswered, so a fetch stays under way. (Declared first: outlives the actors.)
+  cluster::view view{"a", {cluster::member{"b", "127.0.0.1", 1}}};
+  media::options opts;
+  opts.max_fetches = 1;
+  actor_fixture f;
+  opts.root = f.dir / "media";
+  media::blob_store blobs{opts.root};
+  media::blob_store cache{opts.root / "cache"};
+  auto peer = f.sys->spawn([](caf::event_based_actor* self) -> caf::behavior {
+    auto held = std::make_shared<std::vector<caf::response_promise>>();
+    return {[self, held](atom::read_chunk, const std::string&, uint64_t, uint32_t) {
+      held->push_back(self->make_response_promise());
+      return held->back();
+    }};
+  });
+  view.set_up("b", peer, 0);
+  f.ctx.cluster = &view;
+  auto hash_on_b = [&](unsigned seed) {
+    for (unsigned i = seed;; ++i) {
+      auto h = sha256_of(std::to_string(i));
+      if (view.home(h) == "b")
+        return h;
+    }
+  };
+  auto one = hash_on_b(0);
+  auto other = hash_on_b(1000);
+  REQUIRE(one != other);
+  auto media = f.sys->spawn(media_actor, &f.ctx, &blobs, &cache, opts);
+  caf::scoped_actor self{*f.sys};
+  auto first = self->request(media, 30s, atom::cached::value, one, uint64_t{1000});
+  auto joined = self->request(media, 30s, atom::cached::value, one, uint64_t{1000});
+  errc refused{};
+  self->request(media, 10s, atom::cached::value, other, uint64_t{1000})
+      .receive([](const std::string&) {}, [&](const caf::error& err) { refused = to_errc(err); });
+  CHECK(refused == errc::overloaded);
+  // The peer goes away: the fetch under way fails, for both of its downloads.
+  caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
+  int failed = 0;
+  for (auto* pending : {&first, &joined})
+    pending->receive([](const std::string&) {}, [&](const caf::error&) { ++failed; });
+  CHECK(failed == 2);
+  caf::anon_send_exit(media, caf::exit_reason::user_shutdown);
+}
