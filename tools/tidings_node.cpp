@@ -156,6 +156,35 @@ struct node_config : caf::actor_system_config {
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
   }
+
+  /// Parses the command line (and the config file). CAF 0.17 takes a boolean option as a flag
+  /// only: `--web.enabled` means true and `--web.enabled=false` is an error. Here `--NAME=true`
+  /// and `--NAME=false` work for every boolean option too, still winning over the config file.
+  caf::error parse_command_line(int argc, char** argv) {
+    string_list args(argv + 1, argv + argc);
+    std::vector<const caf::config_option*> off;
+    for (auto i = args.begin(); i != args.end();) {
+      auto eq = i->find('=');
+      const caf::config_option* opt = nullptr;
+      if (i->compare(0, 2, "--") == 0 && eq != std::string::npos)
+        opt = custom_options_.cli_long_name_lookup(caf::string_view{*i}.substr(2, eq - 2));
+      auto value = eq == std::string::npos ? std::string{} : i->substr(eq + 1);
+      if (opt != nullptr && opt->is_flag() && (value == "true" || value == "false")) {
+        if (value == "false") {
+          off.push_back(opt);
+          i = args.erase(i);
+          continue;
+        }
+        i->erase(eq);
+      }
+      ++i;
+    }
+    if (auto err = parse(std::move(args)))
+      return err;
+    for (const auto* opt : off)
+      opt->store(caf::config_value{false});
+    return caf::none;
+  }
 };
 
 /// `web` next to the running program (where the build and `make install` put the client).
@@ -228,7 +257,7 @@ int main(int argc, char** argv) {
 
   node_config cfg;
   tidings::register_types(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
+  if (auto err = cfg.parse_command_line(argc, argv)) {
     std::cerr << "tidings-node: " << cfg.render(err) << "\n";
     return 2;
   }
