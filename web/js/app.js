@@ -129,6 +129,8 @@ async function logout() {
 
 function startApp() {
   store = new Store(session.user);
+  chatNodes.clear();
+  messageNodes.clear();
   conn = new Connection(session.token, store.outbox, { onOutboxChange: () => store.save() });
   conn.addEventListener('state', (e) => onState(e.detail));
   conn.addEventListener('welcome', onWelcome);
@@ -359,22 +361,29 @@ function renderTitle() {
   document.title = unread ? `(${unread}) Tidings` : 'Tidings';
 }
 
+const chatNodes = new Map(); // peer -> <li>, kept across renders (focus stays on its button)
+const messageNodes = new Map(); // message object -> <li>
+
 function renderChats() {
   if (!store) return;
   const list = $('chats');
   const items = store.sorted().filter((c) => c.messages.length || c.peer === current);
   list.replaceChildren(...items.map((chat) => {
+    let li = chatNodes.get(chat.peer);
+    if (!li) {
+      li = el('li', {}, el('button', {
+        type: 'button', class: 'chat', dataset: { peer: chat.peer },
+        onclick: () => openChat(chat.peer),
+      }));
+      chatNodes.set(chat.peer, li);
+    }
+    const button = li.firstChild;
     const last = chat.messages[chat.messages.length - 1];
     const avatar = el('span', { class: 'avatar', 'aria-hidden': 'true' });
     renderAvatar(avatar, chat.peer);
     const own = last && last.from === session.user;
-    return el('li', {},
-      el('button', {
-        type: 'button', class: 'chat', dataset: { peer: chat.peer },
-        'aria-current': chat.peer === current ? 'true' : 'false',
-        onclick: () => openChat(chat.peer),
-      },
-      avatar,
+    button.setAttribute('aria-current', chat.peer === current ? 'true' : 'false');
+    button.replaceChildren(avatar,
       el('span', { class: 'chat-text' },
         el('span', { class: 'chat-top' },
           el('span', { class: 'name' }, displayName(chat.peer)),
@@ -385,7 +394,8 @@ function renderChats() {
             last ? preview(last) : ''),
           chat.unread ? el('span', {
             class: 'unread', 'aria-label': `${chat.unread} unread`,
-          }, String(chat.unread)) : null))));
+          }, String(chat.unread)) : null)));
+    return li;
   }));
   $('no-chats').hidden = items.length > 0;
   renderTitle();
@@ -407,8 +417,6 @@ function renderHeader() {
   $('send').disabled = isBlocked;
   $('attach').disabled = isBlocked;
 }
-
-const messageNodes = new Map(); // message object -> <li>
 
 function messageNode(m) {
   let node = messageNodes.get(m);

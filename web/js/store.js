@@ -77,14 +77,15 @@ export class Store {
     return chat;
   }
 
-  /** An incoming `msg` item; false if it is a repeat (same mid). */
+  /** An incoming `msg` item; false if it is a repeat (same mid) or one's own note to self
+   * (shown from the outbox already: one device per user). */
   receive(item, open) {
-    if (this.byMid.has(item.mid)) return false;
+    if (this.byMid.has(item.mid) || item.from === this.user) return false;
     const m = {
       mid: item.mid, from: item.from, ts: item.ts, kind: item.kind, body: item.body,
       media: item.media, read: open,
     };
-    const chat = this.append(item.from === this.user ? this.user : item.from, m);
+    const chat = this.append(item.from, m);
     if (!open && item.from !== this.user) chat.unread += 1;
     return true;
   }
