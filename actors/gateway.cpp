@@ -130,6 +130,9 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
         },
         reply);
   }
+  if (web_ != nullptr && (request.method == "GET" || request.method == "HEAD") &&
+      path.compare(0, 4, "/v1/") != 0)
+    return reply(web_->serve(request));
   reply(http_error(errc::not_found, "no such endpoint"));
 }
 
