@@ -1,6 +1,7 @@
 #include "storage/db.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
@@ -85,6 +86,11 @@ struct db::impl {
   std::unique_ptr<rocksdb::DB> handle;
   std::array<rocksdb::ColumnFamilyHandle*, table_count> cfs{};
   rocksdb::WriteOptions write_opts;
+  std::atomic<uint64_t> writes{0}, puts{0}, deletes{0}, gets{0}, iterators{0};
+
+  static void count(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
 
   rocksdb::ColumnFamilyHandle* cf(table t) const { return cfs[static_cast<std::size_t>(t)]; }
 
@@ -145,6 +151,7 @@ std::unique_ptr<db> db::open(const db_options& opts) {
 lookup db::get(table t, std::string_view key) {
   if (impl_->opts.read_fault && impl_->opts.read_fault(t, key))
     return lookup::failure("IO error: injected read fault");
+  impl::count(impl_->gets);
   std::string value;
   auto st = impl_->handle->Get(rocksdb::ReadOptions{}, impl_->cf(t), slice(key), &value);
   if (st.ok())
@@ -167,11 +174,13 @@ status db::write_group(const std::vector<batch*>& batches) {
   if (impl_->opts.write_fault && impl_->opts.write_fault())
     return {"IO error: injected write fault"};
   rocksdb::WriteBatch wb;
+  uint32_t puts = 0;
   for (const auto* b : batches) {
     for (const auto& op : b->impl_->ops) {
       auto* cf = impl_->cf(op.t);
       switch (op.k) {
       case batch::impl::kind::put:
+        ++puts;
         wb.Put(cf, op.a, op.b);
         break;
       case batch::impl::kind::del:
@@ -184,6 +193,9 @@ status db::write_group(const std::vector<batch*>& batches) {
     }
   }
   auto st = impl_->handle->Write(impl_->write_opts, &wb);
+  impl::count(impl_->writes);
+  impl::count(impl_->deletes, wb.Count() - puts);
+  impl::count(impl_->puts, puts);
   if (!st.ok())
     return {st.ToString()};
   return {};
@@ -200,6 +212,7 @@ struct db::range_iterator {
     rocksdb::ReadOptions ro;
     ro.iterate_lower_bound = &lower;
     ro.iterate_upper_bound = &upper;
+    impl::count(d.iterators);
     it.reset(d.handle->NewIterator(ro, d.cf(t)));
   }
 };
@@ -254,6 +267,11 @@ void db::compact(table t, std::string_view begin, std::string_view end) {
 
 const db_options& db::options() const {
   return impl_->opts;
+}
+
+db::counters db::stats() const {
+  auto r = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  return {r(impl_->writes), r(impl_->puts), r(impl_->deletes), r(impl_->gets), r(impl_->iterators)};
 }
 
 read_cost measure_reads(const std::function<void()>& fn) {
