@@ -189,8 +189,10 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
   if (!item)
     return make_error(errc::bad_request);
   storage::batch b;
-  b.put(storage::table::dedupe, key,
-        net::encode(json{{"mid", mid}, {"ts", ts}, {"to", log->user()}}, net::encoding::msgpack));
+  std::string record; // {mid, ts, to}, keys in json's order
+  net::msgpack_writer{record}.map(3).str("mid").str(mid).str("ts").integer(ts).str("to").str(
+      log->user());
+  b.put(storage::table::dedupe, key, record);
   auto rp = self->make_response_promise<sent_reply>();
   dedupe_waiting[key].push_back(rp);
   auto answer_all = [this, key, mid, ts](bool ok, errc failure = errc::unavailable) {
@@ -285,9 +287,14 @@ constexpr auto receipt_timeout = std::chrono::seconds(30);
 
 std::string receipt_item(const char* status, const std::string& by,
                          const std::vector<std::string>& mids, int64_t ts) {
-  return net::encode(
-      json{{"type", "receipt"}, {"status", status}, {"by", by}, {"mids", mids}, {"ts", ts}},
-      net::encoding::msgpack);
+  // Keys in json's order: the bytes net::encode of the same object gives.
+  std::string out;
+  net::msgpack_writer w{out};
+  w.map(5).str("by").str(by).str("mids").array(static_cast<uint32_t>(mids.size()));
+  for (const auto& mid : mids)
+    w.str(mid);
+  w.str("status").str(status).str("ts").integer(ts).str("type").str("receipt");
+  return out;
 }
 
 } // namespace
