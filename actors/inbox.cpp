@@ -147,8 +147,20 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
   for (const auto& item : recent) {
     if (out.size() >= max || item.seq > upto)
       break;
-    if (item.seq >= from)
-      out.push_back(item);
+    if (item.seq < from)
+      continue;
+    // Only what the caller uses is copied: an ack needs the description, a push the bytes.
+    out.emplace_back();
+    auto& copy = out.back();
+    copy.seq = item.seq;
+    if (described) {
+      copy.is_msg = item.is_msg;
+      copy.from = item.from;
+      copy.mid = item.mid;
+      copy.media_hash = item.media_hash;
+    } else {
+      copy.bytes = item.bytes;
+    }
   }
   return out;
 }
@@ -246,7 +258,7 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
 
 void inbox_state::store(storage::batch b, cached_item cached,
                         std::function<void(bool ok, errc failure)> answer_all) {
-  cached.seq = log->stage_append({cached.bytes}, b).front();
+  cached.seq = log->stage_append(cached.bytes, b);
   submit(std::move(b), [this, answer_all, cached = std::move(cached)](bool ok) mutable {
     written_upto = std::max(written_upto, cached.seq);
     if (ok) {
@@ -405,7 +417,7 @@ caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
   ++routed;
   last_active = ctx->now();
   storage::batch b;
-  auto seq = log->stage_append({item}, b).front();
+  auto seq = log->stage_append(item, b);
   auto rp = self->make_response_promise<uint64_t>();
   cached_item cached;
   cached.seq = seq;

@@ -49,15 +49,46 @@ const char* table_name(table t) {
   return names[static_cast<std::size_t>(t)];
 }
 
+/// The ops of a batch, serialised into one buffer (one allocation per batch, not two per op):
+/// each is kind, table, be32 size of a, a, be32 size of b, b.
 struct batch::impl {
   enum class kind : uint8_t { put, del, delete_range };
-  struct op {
-    kind k;
-    table t;
-    std::string a; ///< key, or range begin
-    std::string b; ///< value, or range end
-  };
-  std::vector<op> ops;
+  std::string rep;
+  std::size_t count = 0;
+
+  void add(kind k, table t, std::string_view a, std::string_view b) {
+    if (rep.empty())
+      rep.reserve(256);
+    rep += static_cast<char>(k);
+    rep += static_cast<char>(t);
+    for (auto part : {a, b}) {
+      auto n = static_cast<uint32_t>(part.size());
+      for (int shift = 24; shift >= 0; shift -= 8)
+        rep += static_cast<char>((n >> shift) & 0xFF);
+      rep.append(part);
+    }
+    ++count;
+  }
+
+  /// Calls `f(kind, table, a, b)` for every op, in order.
+  template <class F> void each(F f) const {
+    const auto* p = reinterpret_cast<const unsigned char*>(rep.data());
+    const auto* end = p + rep.size();
+    auto part = [&p] {
+      uint32_t n = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+      rocksdb::Slice s{reinterpret_cast<const char*>(p + 4), n};
+      p += 4 + n;
+      return s;
+    };
+    while (p < end) {
+      auto k = static_cast<kind>(p[0]);
+      auto t = static_cast<table>(p[1]);
+      p += 2;
+      auto a = part();
+      auto b = part();
+      f(k, t, a, b);
+    }
+  }
 };
 
 batch::batch() : impl_(std::make_unique<impl>()) {}
@@ -66,19 +97,19 @@ batch::batch(batch&&) noexcept = default;
 batch& batch::operator=(batch&&) noexcept = default;
 
 void batch::put(table t, std::string_view key, std::string_view value) {
-  impl_->ops.push_back({impl::kind::put, t, std::string{key}, std::string{value}});
+  impl_->add(impl::kind::put, t, key, value);
 }
 
 void batch::del(table t, std::string_view key) {
-  impl_->ops.push_back({impl::kind::del, t, std::string{key}, {}});
+  impl_->add(impl::kind::del, t, key, {});
 }
 
 void batch::delete_range(table t, std::string_view begin, std::string_view end) {
-  impl_->ops.push_back({impl::kind::delete_range, t, std::string{begin}, std::string{end}});
+  impl_->add(impl::kind::delete_range, t, begin, end);
 }
 
 std::size_t batch::count() const {
-  return impl_->ops.size();
+  return impl_->count;
 }
 
 struct db::impl {
@@ -176,21 +207,21 @@ status db::write_group(const std::vector<batch*>& batches) {
   rocksdb::WriteBatch wb;
   uint32_t puts = 0;
   for (const auto* b : batches) {
-    for (const auto& op : b->impl_->ops) {
-      auto* cf = impl_->cf(op.t);
-      switch (op.k) {
+    b->impl_->each([&](batch::impl::kind k, table t, rocksdb::Slice a, rocksdb::Slice v) {
+      auto* cf = impl_->cf(t);
+      switch (k) {
       case batch::impl::kind::put:
         ++puts;
-        wb.Put(cf, op.a, op.b);
+        wb.Put(cf, a, v);
         break;
       case batch::impl::kind::del:
-        wb.Delete(cf, op.a);
+        wb.Delete(cf, a);
         break;
       case batch::impl::kind::delete_range:
-        wb.DeleteRange(cf, op.a, op.b);
+        wb.DeleteRange(cf, a, v);
         break;
       }
-    }
+    });
   }
   auto st = impl_->handle->Write(impl_->write_opts, &wb);
   impl::count(impl_->writes);
