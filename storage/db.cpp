@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_context.h>
 #include <rocksdb/perf_level.h>
@@ -154,15 +155,29 @@ std::unique_ptr<db> db::open(const db_options& opts) {
   rocksdb::ColumnFamilyOptions queue_opts = cf_opts;
   queue_opts.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(1024, 128));
+  // Tables read by key on the message path: dedupe (every send asks, nearly always for a key
+  // that is not there), received (every read), profiles and accounts (the read-receipt
+  // settings). A bloom filter over the memtable's keys and one per SST file answer "absent"
+  // without a skip-list search or a block read.
+  auto with_bloom = [](rocksdb::ColumnFamilyOptions o) {
+    o.memtable_prefix_bloom_size_ratio = 0.05;
+    o.memtable_whole_key_filtering = true;
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.whole_key_filtering = true;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    return o;
+  };
   rocksdb::ColumnFamilyOptions inbox_opts = queue_opts;
   inbox_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<owner_prefix>();
   for (std::size_t i = 0; i < table_count; ++i) {
     auto t = static_cast<table>(i);
     bool queue = t == table::inbox || t == table::dedupe || t == table::received ||
                  t == table::media_pending || t == table::handoff;
-    descriptors.emplace_back(names[i], t == table::inbox ? inbox_opts
-                                       : queue           ? queue_opts
-                                                         : cf_opts);
+    bool point_reads =
+        t == table::dedupe || t == table::received || t == table::profiles || t == table::accounts;
+    auto base = t == table::inbox ? inbox_opts : queue ? queue_opts : cf_opts;
+    descriptors.emplace_back(names[i], point_reads ? with_bloom(base) : base);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
