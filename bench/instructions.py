@@ -13,6 +13,8 @@ window:
       with the machine's load.
   --tool=none: the node runs natively; CPU µs and context switches (voluntary + involuntary,
       every thread, /proc/PID/task/*/status) per message.
+  --target=bots: the same figures of the bots process instead (the node runs natively), from
+      the moment every bot is connected until the bots exit.
 
 Both report the node's storage counters per message (/metrics): RocksDB writes (WAL appends,
 fsyncs in sync mode), keys put and deleted (memtable inserts), point reads and iterators.
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -53,6 +56,14 @@ COUNTERS = {
 }
 
 ALLOC_FUNCTIONS = {"malloc", "calloc", "realloc"}
+
+
+def control(command, pid):
+    """callgrind_control `command` (-z: zero, -d: dump) for `pid`; it exits 0 even when it finds
+    no such run, so its answer is checked."""
+    out = subprocess.run(["callgrind_control", command, str(pid)], capture_output=True, text=True)
+    if "OK" not in out.stdout:
+        raise SystemExit(f"callgrind_control {command} {pid}: {out.stdout}{out.stderr}")
 
 
 def snapshot(port):
@@ -114,6 +125,8 @@ def main():
     ap.add_argument("--node", help="tidings-node binary (default BUILD/tools/tidings-node)")
     ap.add_argument("--bots-binary", help="tidings-bots binary (default BUILD/bots/tidings-bots)")
     ap.add_argument("--tool", default="callgrind", choices=["callgrind", "none"])
+    ap.add_argument("--target", default="node", choices=["node", "bots"],
+                    help="the process measured (the other runs natively)")
     ap.add_argument("--bots", type=int, default=100)
     ap.add_argument("--rate", type=float, default=20)
     ap.add_argument("--hold", type=float, default=20)
@@ -133,37 +146,43 @@ def main():
     if args.tool == "callgrind":
         prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg_out}",
                   f"--log-file={os.path.join(work, 'valgrind.log')}"]
+    node_prefix = prefix if args.target == "node" else []
+    bots_prefix = prefix if args.target == "bots" else []
     node = None
     try:
         conf = os.path.join(work, "node.ini")
         with open(conf, "w") as f:
             f.write(f"[storage]\nsync={args.sync}\n")
         node, port = steady.start_node(node_bin, os.path.join(work, "data"),
-                                       [f"--config-file={conf}"] + args.node_arg, prefix)
+                                       [f"--config-file={conf}"] + args.node_arg, node_prefix)
         scen = steady.scenario(args.bots, args.rate, args.hold, args.body)
         scen["phases"][0]["timeout_s"] = 300
         scen_path = os.path.join(work, "scenario.json")
         with open(scen_path, "w") as f:
             json.dump(scen, f)
         report = os.path.join(work, "report.json")
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         bots = subprocess.Popen(
-            [bots_bin, f"--url=http://127.0.0.1:{port}", f"--scenario={scen_path}",
+            bots_prefix + [bots_bin, f"--url=http://127.0.0.1:{port}", f"--scenario={scen_path}",
              f"--json={report}", "--no-progress"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if not wait_sessions(port, args.bots, 300):
             bots.kill()
             raise SystemExit("the bots did not all connect within 300 s")
         before = snapshot(port)
-        cpu0 = steady.proc_cpu(node.pid)
+        target = node.pid if args.target == "node" else bots.pid
+        cpu0 = steady.proc_cpu(target)
         if args.tool == "callgrind":
-            subprocess.run(["callgrind_control", "-z", str(node.pid)], check=True,
-                           capture_output=True)
+            control("-z", target)
         _, bots_err = bots.communicate()
-        cpu1 = steady.proc_cpu(node.pid)
-        if args.tool == "callgrind":
-            subprocess.run(["callgrind_control", "-d", str(node.pid)], check=True,
-                           capture_output=True)
+        cpu1 = steady.proc_cpu(node.pid) if args.target == "node" else None
+        if args.tool == "callgrind" and args.target == "node":
+            control("-d", target)
         after = snapshot(port)
+        if args.target == "bots":  # their whole life, less what they had used at the zero
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu1 = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime,
+                    r1.ru_nvcsw - r0.ru_nvcsw, r1.ru_nivcsw - r0.ru_nivcsw)
         ok = bots.returncode == 0
         with open(report) as f:
             rep = json.load(f)
@@ -186,8 +205,9 @@ def main():
         out["memtable_ops_per_msg"] = round((delta["db_puts"] + delta["db_deletes"]) / msgs, 2)
         lines = []
         if args.tool == "callgrind":
+            # The node's dump at the window's end; the bots' final dump when they exit.
             dumps = sorted(p for p in os.listdir(work) if p.startswith("callgrind.out."))
-            dump = os.path.join(work, dumps[0])
+            dump = os.path.join(work, dumps[0] if args.target == "node" else "callgrind.out")
             ir, allocs = parse_callgrind(dump)
             out["instructions_per_msg"] = round(ir / msgs)
             out["allocs_per_msg"] = round(allocs / msgs, 1)
@@ -196,7 +216,7 @@ def main():
                 os.makedirs(args.keep, exist_ok=True)
                 shutil.copy(dump, os.path.join(args.keep, f"callgrind.{args.label or 'out'}"))
         else:
-            out["node_us_per_msg"] = round(1e6 * (cpu1[0] - cpu0[0]) / msgs, 1)
+            out[f"{args.target}_us_per_msg"] = round(1e6 * (cpu1[0] - cpu0[0]) / msgs, 1)
             out["ctxsw_per_msg"] = round((cpu1[1] + cpu1[2] - cpu0[1] - cpu0[2]) / msgs, 2)
         for k, v in out.items():
             if k != "label":
