@@ -137,8 +137,9 @@ private:
   void remember(cached_item item);
   /// Drops remembered items at or below `seq`.
   void forget_upto(uint64_t seq);
-  /// The items in [from, upto] (from memory where held, else from RocksDB); `described`:
-  /// with sender, mid and media of the items read from RocksDB (acks need them, pushes not).
+  /// The items in [from, upto] (from memory where held, else from RocksDB); `described`: their
+  /// sender, mid and media (acks need them; items held in memory come without their bytes),
+  /// else their bytes only (pushes).
   std::vector<cached_item> items_between(uint64_t from, uint64_t upto, std::size_t max,
                                          bool described);
   /// Stores the read receipt for `accepted` (whose `received` keys are `keys`) in `from`'s
