@@ -108,12 +108,16 @@ void handover_state::tick() {
     ++open;
     if (!j.running && ctx->cluster->gate(j.to)) {
       j.running = true;
+      if (j.started_ms == 0)
+        j.started_ms = ctx->now();
       step(i);
     }
   }
   ctx->metrics->handover_pending = static_cast<int64_t>(open + awaited.size());
   persist_if_done();
-  self->delayed_send(self, std::chrono::milliseconds(ctx->settings.tick_ms), atom::timer::value);
+  // Soon while a member may come up to take its share (its users wait for it), else slowly.
+  auto period = persisted ? ctx->settings.tick_ms : std::min<int64_t>(ctx->settings.tick_ms, 200);
+  self->delayed_send(self, std::chrono::milliseconds(period), atom::timer::value);
 }
 
 void handover_state::step(std::size_t i) {
@@ -184,7 +188,8 @@ void handover_state::send_batch(std::size_t i, handover_batch b, bool table_done
               j.complete = true;
               j.running = false;
               log("cluster: handover to '" + j.to + "' complete: " + std::to_string(j.rows) +
-                  " rows, " + std::to_string(j.blobs) + " blobs moved");
+                  " rows, " + std::to_string(j.blobs) + " blobs moved in " +
+                  std::to_string(ctx->now() - j.started_ms) + " ms");
               return persist_if_done();
             }
             storage::batch gone;

@@ -71,6 +71,7 @@ struct handover_state {
     bool complete = false; ///< the new member acknowledged `complete`
     uint64_t rows = 0;
     uint64_t blobs = 0;
+    int64_t started_ms = 0; ///< when its first batch was made (for the log)
     std::string last_error; ///< logged once until it changes
   };
 
