@@ -9,7 +9,8 @@ directory_state::entry* directory_state::find_or_spawn(const std::string& user, 
   auto it = inboxes.find(user);
   if (it != inboxes.end())
     return &it->second;
-  if (releasing) {
+  if (releasing || !ctx->is_home(user)) {
+    // (Not served here: homed elsewhere, or its data still arriving after a member was added.)
     *why = errc::unavailable;
     return nullptr;
   }

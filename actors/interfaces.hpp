@@ -111,10 +111,15 @@ using directory_service =
                             caf::reacts_to<atom::drain, std::string>,
                             caf::reacts_to<atom::idle, std::string, uint64_t>>;
 
+/// What a node's handover actor (actors/handover.*) takes from its peers: the rows of users
+/// and blobs now homed here after members were added, answered once durable.
+using handover_service = caf::typed_actor<caf::replies_to<handover_batch>::with<uint64_t>>;
+
 /// A node's gate (actors/gate.*): every request another node may make of this one, passed on
 /// to the local actor that owns the user (or the blob) it names. Remote handles of any service
 /// above are the peer's gate cast to that service's interface.
-using gate_service = routing_service::extend_with<profile_service, lastseen_service,
-                                                  accounts_service, registry_service, media_api>;
+using gate_service =
+    routing_service::extend_with<profile_service, lastseen_service, accounts_service,
+                                 registry_service, media_api, handover_service>;
 
 } // namespace tidings

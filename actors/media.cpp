@@ -602,8 +602,10 @@ void media_state::step(std::function<void(retention_stats)> done) {
   };
   for (auto& hash : scan.unused) {
     // Anything in flight for the hash (a grant, an upload, a refresh) is a use: keep it; so
-    // is being somebody's avatar.
-    if (busy.count(hash) > 0 || media::is_avatar(db, hash) != storage::answer::no)
+    // is being somebody's avatar. A blob not served here (homed elsewhere since a member was
+    // added, or still arriving) is the handover's: retention leaves it alone.
+    if (busy.count(hash) > 0 || !ctx->is_media_home(hash) ||
+        media::is_avatar(db, hash) != storage::answer::no)
       continue;
     ++p->left;
     check_claims(hash, cutoff, [this, hash, p, finish](bool unclaimed) {

@@ -20,9 +20,9 @@ namespace tidings::storage {
 namespace {
 
 constexpr std::array<const char*, table_count> names = {
-    "inbox",    "inbox_meta",    "dedupe",        "accounts", "tokens",
-    "received", "profiles",      "contacts",      "blocks",   "lastseen",
-    "media",    "media_readers", "media_pending", "avatars",  "handoff"};
+    "inbox",         "inbox_meta", "dedupe",  "accounts", "tokens", "received",
+    "profiles",      "contacts",   "blocks",  "lastseen", "media",  "media_readers",
+    "media_pending", "avatars",    "handoff", "cluster"};
 static_assert(names.back() != nullptr, "every table needs a column family name");
 
 rocksdb::Slice slice(std::string_view s) {

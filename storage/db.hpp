@@ -35,8 +35,9 @@ enum class table : uint8_t {
   media_pending, ///< sha256 hex \0 recipient \0 be64(seq) -> "" (in an unacked inbox item)
   avatars,       ///< sha256 hex \0 owner -> "" (current avatar of owner's profile)
   handoff,       ///< sends accepted for a home node that was down (storage/keys.hpp)
+  cluster,       ///< this node's member changes: its previous list, handovers received
 };
-constexpr std::size_t table_count = 15;
+constexpr std::size_t table_count = 16;
 
 /// Name of a table's column family on disk.
 const char* table_name(table t);
