@@ -74,6 +74,9 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
     ctx_.handoff =
         caf::actor_cast<caf::actor>(sys_.spawn(handoff_actor, &ctx_, std::move(backlog)));
   }
+  readiness_ = std::make_unique<readiness>(writer_.get(), members_.get(), ctx_.now,
+                                           opts_.cluster.form_timeout.count());
+  ctx_.ready = readiness_.get();
   opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
   opts_.media.now = ctx_.now;
   blobs_ = std::make_unique<media::blob_store>(opts_.media.root);
@@ -117,7 +120,13 @@ uint16_t node::start() {
                                sys_.render(port.error()));
     cluster_port_ = *port;
   }
-  return server_->start();
+  auto port = server_->start();
+  readiness_->started();
+  return port;
+}
+
+void node::start_draining() {
+  readiness_->start_draining();
 }
 
 void node::stop() {
