@@ -49,11 +49,21 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   if (sodium_init() < 0)
     throw std::runtime_error("libsodium failed to initialise");
   store_ = storage::db::open(opts_.db);
-  // Read before any actor exists (a throw then leaves nothing running): a node that cannot read
-  // the sends it already answered `sent` for must not start.
+  // Read before any actor exists (a throw then leaves nothing running, and the process can
+  // exit): a node that cannot read the sends it already answered `sent` for must not start.
   handoff_backlog backlog;
   if (!opts_.cluster.node_id.empty())
     backlog = read_handoff_backlog(*store_);
+  // The media folders too (they may throw: a file where a folder should be, no permission).
+  opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
+  blobs_ = std::make_unique<media::blob_store>(opts_.media.root);
+  if (!opts_.cluster.node_id.empty()) {
+    // Copies of blobs homed on other nodes: a cache, emptied at every start.
+    auto cache_root = opts_.media.root / "cache";
+    std::error_code ignored;
+    std::filesystem::remove_all(cache_root, ignored);
+    cache_ = std::make_unique<media::blob_store>(cache_root);
+  }
   ctx_.settings = opts_.settings;
   ctx_.store = store_.get();
   writer_ = std::make_unique<storage::group_writer>(*store_, opts_.writer);
@@ -77,16 +87,7 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   readiness_ = std::make_unique<readiness>(writer_.get(), members_.get(), ctx_.now,
                                            opts_.cluster.form_timeout.count());
   ctx_.ready = readiness_.get();
-  opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
   opts_.media.now = ctx_.now;
-  blobs_ = std::make_unique<media::blob_store>(opts_.media.root);
-  if (members_) {
-    // Copies of blobs homed on other nodes: a cache, emptied at every start.
-    auto cache_root = opts_.media.root / "cache";
-    std::error_code ignored;
-    std::filesystem::remove_all(cache_root, ignored);
-    cache_ = std::make_unique<media::blob_store>(cache_root);
-  }
   ctx_.media = sys_.spawn(media_actor, &ctx_, blobs_.get(), cache_.get(), opts_.media);
   media_http_ = std::make_unique<media_http>(sys_, ctx_, *blobs_, opts_.media);
   gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_http_);

@@ -77,3 +77,13 @@ TEST_CASE("a data directory that cannot be created stops the node, naming it") {
   CHECK(r.status == 1);
   CHECK(r.err.find("cannot open the database in " + file + "/data") != std::string::npos);
 }
+
+TEST_CASE("a media folder that cannot be created stops the node at once, naming it") {
+  temp_dir dir;
+  std::filesystem::create_directories(dir.path / "data");
+  write_file(dir, "data/media", "a file where the media folder belongs");
+  auto r = run_node({"--bind=127.0.0.1", "--port=0", "--data-dir=" + (dir.path / "data").string()});
+  INFO(r.all());
+  CHECK(r.status == 1); // not a hang: nothing was running yet
+  CHECK(r.err.find("cannot create " + (dir.path / "data/media").string()) != std::string::npos);
+}
