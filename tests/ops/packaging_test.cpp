@@ -102,7 +102,9 @@ TEST_CASE("the sample config lists every option of the node, which accepts it an
 TEST_CASE("make install with PREFIX and DESTDIR lays out the binaries, the sample config, the "
           "unit and the docs") {
   temp_dir dest;
-  auto r = run_to_exit({"make", "-s", "-C", source_dir.string(), "install",
+  // `-o build`: the suite runs after the build; rebuilding here could relink binaries other
+  // tests are starting.
+  auto r = run_to_exit({"make", "-s", "-o", "build", "-C", source_dir.string(), "install",
                         "BUILD_DIR=" + std::string{TIDINGS_BUILD_DIR},
                         "DESTDIR=" + dest.path.string(), "PREFIX=/opt/tidings"},
                        240s);
@@ -180,4 +182,35 @@ TEST_CASE("the container image installs every library the binaries load") {
   for (const auto& package : needed)
     CHECK_MESSAGE(std::regex_search(runtime_stage, std::regex{"\\s" + package + "\\s"}),
                   "the runtime stage lacks " << package);
+}
+
+TEST_CASE("the commit baked into a build: git's, else $TIDINGS_COMMIT, else unknown") {
+  temp_dir dir;
+  auto run = [&](const fs::path& source, const std::string& env) {
+    auto out = dir.path / "version.cpp";
+    fs::remove(out);
+    auto r = run_to_exit(
+        {"env", env.empty() ? "TIDINGS_UNSET=1" : env, "cmake", "-DSOURCE_DIR=" + source.string(),
+         "-DIN=" + (source_dir / "config/version.cpp.in").string(), "-DOUT=" + out.string(),
+         "-DTIDINGS_VERSION=9.8.7", "-P", (source_dir / "cmake/commit.cmake").string()},
+        60s);
+    INFO(r.all());
+    CHECK(r.status == 0);
+    auto text = read_text(out);
+    CHECK(text.find("\"9.8.7\"") != std::string::npos);
+    auto at = text.find("return \"", text.find("commit()"));
+    return text.substr(at + 8, text.find('"', at + 8) - at - 8);
+  };
+  // This checkout: its commit, 12 hex digits (and -dirty with uncommitted changes).
+  CHECK(std::regex_match(run(source_dir, ""), std::regex{"[0-9a-f]{12}(-dirty)?"}));
+  // A tree outside git, e.g. unpacked from a tarball or copied into a container.
+  auto plain = dir.path / "plain";
+  fs::create_directories(plain);
+  CHECK(run(plain, "") == "unknown");
+  CHECK(run(plain, "TIDINGS_COMMIT=0123456789ab") == "0123456789ab");
+  // A tree inside some other repository: not that repository's commit.
+  auto nested = dir.path / "outer";
+  fs::create_directories(nested / "tidings");
+  REQUIRE(run_to_exit({"git", "init", "-q", nested.string()}).status == 0);
+  CHECK(run(nested / "tidings", "") == "unknown");
 }
