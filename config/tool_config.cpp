@@ -286,6 +286,8 @@ std::string tool_config::apply_argument(const std::string& arg) {
   const auto* opt = custom_options_.cli_long_name_lookup(name);
   if (opt == nullptr || name.empty())
     return unknown_option(name);
+  if (is_meta(*opt) || (opt->category() == "global" && opt->long_name() == "version"))
+    return arg + ": --" + name + " takes no value here";
   if (opt->is_flag()) {
     if (eq == std::string::npos)
       return apply(*opt, caf::config_value{true});
@@ -376,14 +378,14 @@ std::optional<int> tool_config::read(int argc, char** argv, std::ostream& out, s
   std::vector<std::string> errors;
   std::vector<std::string> settings;
   for (const auto& a : args) {
-    if (a.rfind("--config-file=", 0) == 0)
+    if (a == "--config-file" || a == "--config-file=")
+      errors.push_back("--config-file needs a value: --config-file=FILE");
+    else if (a.rfind("--config-file=", 0) == 0)
       config_file_ = a.substr(std::strlen("--config-file="));
     else if (a == "--dump-config")
       dump = true;
     else if (a.rfind("--", 0) == 0 && a.size() > 2)
       settings.push_back(a);
-    else if (a == "--config-file")
-      errors.push_back("--config-file needs a value: --config-file=FILE");
     else if (!a.empty() && a.front() == '-')
       errors.push_back("unknown option " + a + " (--help lists them)");
     else
@@ -492,9 +494,17 @@ std::string tool_config::dump_text() const {
       << ", then the command line); usable as --config-file\n";
   for (const auto& cat : order) {
     out << "\n[" << cat << "]\n";
-    for (const auto* opt : by_category[cat])
-      if (auto value = effective(*opt))
+    for (const auto* opt : by_category[cat]) {
+      auto value = effective(*opt);
+      if (!value)
+        continue;
+      auto secret =
+          std::find(secrets_.begin(), secrets_.end(), content_key(*opt)) != secrets_.end();
+      if (secret && caf::to_string(*value) != "\"\"")
+        out << ";" << str(opt->long_name()) << "=… (set, not shown)\n";
+      else
         out << str(opt->long_name()) << "=" << ini_text(*value) << "\n";
+    }
   }
   return out.str();
 }

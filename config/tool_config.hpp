@@ -15,7 +15,8 @@
 //  - an unknown option, section or key is an error naming the file and line and the nearest
 //    valid key; a syntax error names the file, line and column; a value of the wrong form
 //    names the key and the form expected; `allow_only()` restricts a value to some words;
-//  - boolean options take `--x`, `--x=true` and `--x=false`.
+//  - boolean options take `--x`, `--x=true` and `--x=false`;
+//  - --dump-config never prints the value of an option marked `keep_secret()`.
 // Values are stored as CAF's own parse would store them (bound variables and `content`), so
 // the actor system reads its own options (scheduler, middleman, …) as usual.
 
@@ -67,6 +68,9 @@ protected:
   /// Accepts only these words as values of `key` (a string or atom option).
   void allow_only(std::string key, std::vector<std::string> words);
 
+  /// --dump-config says whether `key` (a passphrase, a secret) is set, never its value.
+  void keep_secret(std::string key) { secrets_.push_back(std::move(key)); }
+
 private:
   struct titled_section {
     std::string category;
@@ -92,6 +96,7 @@ private:
   std::vector<titled_section> sections_;
   std::vector<std::pair<std::string, std::string>> shown_; ///< CAF key, description
   std::map<std::string, std::vector<std::string>> words_;
+  std::vector<std::string> secrets_;
   std::string config_file_;
 };
 

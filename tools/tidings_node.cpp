@@ -176,6 +176,7 @@ struct node_config : tidings::config::tool_config {
              "'open': anyone may create an account (POST /v1/accounts); 'closed': refused "
              "(403), the administrator creates accounts");
     allow_only("accounts.registration", {"open", "closed"});
+    keep_secret("cluster.tls-passphrase");
     section("auth", "passwords")
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");

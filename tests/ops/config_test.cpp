@@ -88,6 +88,14 @@ TEST_CASE("--dump-config prints every effective value and reads back as a config
   CHECK(body(again.out) == body(dump.out));
 }
 
+TEST_CASE("--dump-config never shows a secret") {
+  auto dump = run_node({"--cluster.tls-passphrase=hunter2-secret", "--dump-config"});
+  CHECK(dump.status == 0);
+  CHECK(dump.out.find("hunter2") == std::string::npos);
+  CHECK(dump.out.find("\n;tls-passphrase=… (set, not shown)\n") != std::string::npos);
+  CHECK(run_node({"--dump-config"}).out.find("\ntls-passphrase=\"\"\n") != std::string::npos);
+}
+
 TEST_CASE("boolean options take =true and =false on the command line") {
   auto off = run_node({"--storage.sync=false", "--dump-config"});
   CHECK(off.status == 0);
@@ -180,9 +188,15 @@ TEST_CASE("a bad value names the key and the form expected") {
            {{"--limits.rtae=5"}, "unknown option --limits.rtae; did you mean --limits.rate?"},
            {{"--rate=5"}, "unknown option --rate; did you mean --limits.rate?"},
            {{"--port"}, "--port needs a value: --port=N"},
+           {{"--config-file="}, "--config-file needs a value: --config-file=FILE"},
+           {{"--dump-config=yes"}, "--dump-config=yes: --dump-config takes no value here"},
            {{"serve"}, "unexpected argument 'serve'"},
            {{"-x"}, "unknown option -x"}}) {
-    auto res = run_node(c.args);
+    // Should the check ever miss, the node starts on loopback in a temporary directory.
+    std::vector<std::string> args{"--bind=127.0.0.1", "--port=0",
+                                  "--data-dir=" + (dir.path / "data").string()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto res = run_node(args, std::chrono::seconds(10));
     INFO(c.args.front() << ": " << res.all());
     CHECK(res.status == 2);
     CHECK(res.err.find("tidings-node: " + c.says) != std::string::npos);

@@ -15,10 +15,11 @@
 
 namespace tidings::test {
 
-/// Runs tidings-node with `args` to its end (at most 30 s).
-inline child_result run_node(std::vector<std::string> args) {
+/// Runs tidings-node with `args` to its end (at most `deadline`, then SIGKILL).
+inline child_result run_node(std::vector<std::string> args,
+                             std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
   args.insert(args.begin(), TIDINGS_NODE_BINARY);
-  return run_to_exit(std::move(args));
+  return run_to_exit(std::move(args), deadline);
 }
 
 /// Writes `text` to `dir/name` and returns the path.
