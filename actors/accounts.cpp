@@ -60,7 +60,9 @@ std::optional<credentials> read_credentials(const std::string& body, net::http_r
     *error = http_error(errc::bad_request, "body must be a JSON object: " + why);
     return std::nullopt;
   }
-  net::field_reader r{*value};
+  net::frame_doc doc;
+  doc.assign(std::move(*value));
+  net::field_reader r{doc.root()};
   auto user = r.user("user");
   auto password = r.bytes("password", 8, 256);
   if (!r.ok()) {

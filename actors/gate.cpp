@@ -30,6 +30,9 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
       [=](deliver_request& d) { return pass<sent_reply>(self, ctx->directory, std::move(d)); },
       [=](attach_request& a) { return pass<attached_inbox>(self, ctx->directory, std::move(a)); },
       [=](receipt_delivery& r) { return pass<uint64_t>(self, ctx->directory, std::move(r)); },
+      [=](atom::holds h, std::string& user, uint64_t seq) {
+        return pass<bool>(self, ctx->directory, h, std::move(user), seq);
+      },
       // Profiles, contacts, blocks: the shard of the user whose data it is.
       [=](atom::profile_get p, std::string& viewer, std::string& target) {
         auto& dest = profile(target);
@@ -111,8 +114,11 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
       [=](atom::may_read m, std::string& hash, std::string& user) {
         return pass<bool>(self, ctx->media, m, std::move(hash), std::move(user));
       },
-      [=](atom::grant g, std::string& hash, std::string& user) {
-        return pass<bool>(self, ctx->media, g, std::move(hash), std::move(user));
+      [=](atom::grant g, std::string& hash, std::string& user, uint64_t seq) {
+        return pass<bool>(self, ctx->media, g, std::move(hash), std::move(user), seq);
+      },
+      [=](atom::avatar a, std::string& hash, std::string& owner, bool on) {
+        return pass<bool>(self, ctx->media, a, std::move(hash), std::move(owner), on);
       },
       [=](atom::blob_info b, std::string& hash, std::string& user) {
         return pass<media_blob>(self, ctx->media, b, std::move(hash), std::move(user));

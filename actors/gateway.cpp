@@ -77,6 +77,18 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
           "tidings_storage_batches_total " +
           std::to_string(w.batches) + "\n";
     }
+    if (ctx_.store != nullptr) {
+      auto d = ctx_.store->stats();
+      auto counter = [&res](const char* name, const char* help, uint64_t v) {
+        res.body += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " counter\n" +
+                    name + " " + std::to_string(v) + "\n";
+      };
+      counter("tidings_db_writes_total", "RocksDB writes (WAL appends).", d.writes);
+      counter("tidings_db_puts_total", "Keys written.", d.puts);
+      counter("tidings_db_deletes_total", "Keys deleted.", d.deletes);
+      counter("tidings_db_gets_total", "Point reads.", d.gets);
+      counter("tidings_db_iterators_total", "Iterators created.", d.iterators);
+    }
     if (ctx_.cluster != nullptr) {
       std::size_t up = 0;
       auto members = ctx_.cluster->status();
@@ -141,6 +153,9 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
         },
         reply);
   }
+  if (web_ != nullptr && (request.method == "GET" || request.method == "HEAD") &&
+      path.compare(0, 4, "/v1/") != 0)
+    return reply(web_->serve(request));
   reply(http_error(errc::not_found, "no such endpoint"));
 }
 

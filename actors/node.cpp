@@ -48,6 +48,8 @@ void register_types(caf::actor_system_config& cfg) {
 node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::move(opts)) {
   if (sodium_init() < 0)
     throw std::runtime_error("libsodium failed to initialise");
+  if (!opts_.web_dir.empty()) // a missing folder throws here, before anything has started
+    web_ = std::make_unique<net::static_site>(opts_.web_dir);
   store_ = storage::db::open(opts_.db);
   // Read before any actor exists (a throw then leaves nothing running, and the process can
   // exit): a node that cannot read the sends it already answered `sent` for must not start.
@@ -90,7 +92,7 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   opts_.media.now = ctx_.now;
   ctx_.media = sys_.spawn(media_actor, &ctx_, blobs_.get(), cache_.get(), opts_.media);
   media_http_ = std::make_unique<media_http>(sys_, ctx_, *blobs_, opts_.media);
-  gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_http_);
+  gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_http_, web_.get());
   server_ = std::make_unique<net::server>(opts_.server, *gateway_);
 }
 

@@ -138,6 +138,17 @@ public:
   void compact(table t, std::string_view begin, std::string_view end);
   const db_options& options() const;
 
+  /// What this database has been asked to do so far (read from any thread): the figures of
+  /// "writes per message" in docs/BENCHMARKS.md.
+  struct counters {
+    uint64_t writes = 0;    ///< RocksDB writes (each one WAL append; an fsync in sync mode)
+    uint64_t puts = 0;      ///< keys written (memtable inserts)
+    uint64_t deletes = 0;   ///< keys deleted (memtable inserts of tombstones)
+    uint64_t gets = 0;      ///< point reads
+    uint64_t iterators = 0; ///< iterators created (scans and reverse seeks)
+  };
+  counters stats() const;
+
 private:
   struct impl;
   struct range_iterator;

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -78,6 +79,8 @@ struct node_config : tidings::config::tool_config {
   std::string registration = "open";
   size_t drain_ms = 0;
   size_t form_timeout_ms = 10'000;
+  bool web_enabled = true;
+  std::string web_dir;
   std::string cluster_node_id;
   std::string cluster_bind = "0.0.0.0";
   uint16_t cluster_port = 7070;
@@ -154,6 +157,11 @@ struct node_config : tidings::config::tool_config {
         .add(media_max_uploads, "max-uploads", "concurrent media uploads before 503")
         .add(media_cache_bytes, "cache-bytes",
              "cluster: bytes of local copies of blobs homed on other nodes");
+    section("web", "web client")
+        .add(web_enabled, "enabled", "serve the web client (Tidings Web) at /")
+        .add(web_dir, "dir",
+             "folder of the web client (default: 'web' next to this program, else "
+             "../share/tidings/web from it)");
     section("cluster", "cluster")
         .add(cluster_node_id, "node-id",
              "this node's id in the cluster (1-32 of [a-z0-9_-]); unset: a single node")
@@ -196,6 +204,20 @@ int wait_signal(const sigset_t& signals, std::chrono::milliseconds timeout) {
     if (errno != EINTR)
       return 0;
   }
+}
+
+/// `web` next to the running program (where the build puts the client), else
+/// `../share/tidings/web` from it (where `make install` puts it).
+std::string default_web_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec)
+    return "web";
+  auto next_to = exe.parent_path() / "web";
+  auto installed = exe.parent_path().parent_path() / "share/tidings/web";
+  return std::filesystem::is_directory(next_to, ec) || !std::filesystem::is_directory(installed, ec)
+             ? next_to.string()
+             : installed.string();
 }
 
 /// OpenSSL's queued errors as one line (empty if none), clearing the queue.
@@ -301,6 +323,19 @@ int main(int argc, char** argv) {
   opts.media.max_uploads = std::max<size_t>(1, cfg.media_max_uploads);
   opts.media.cache_bytes = cfg.media_cache_bytes;
 
+  if (cfg.web_enabled) {
+    // The default folder is optional (a node built without it serves no client); one named by
+    // --web.dir must exist.
+    auto dir = cfg.web_dir.empty() ? default_web_dir() : cfg.web_dir;
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec))
+      opts.web_dir = dir;
+    else if (!cfg.web_dir.empty()) {
+      std::cerr << "tidings-node: web.dir: " << cfg.web_dir << " is not a directory\n";
+      return 2;
+    }
+  }
+
   if (!cfg.cluster_node_id.empty()) {
     if (!tidings::cluster::valid_node_id(cfg.cluster_node_id)) {
       std::cerr << "tidings-node: cluster.node-id '" << cfg.cluster_node_id
@@ -357,6 +392,8 @@ int main(int argc, char** argv) {
     tidings::node node{sys, opts};
     auto port = node.start();
     say("listening on " + cfg.bind + ":" + std::to_string(port));
+    say(opts.web_dir.empty() ? std::string{"web client: not served"}
+                             : "web client: serving " + opts.web_dir + " at /");
     if (!opts.cluster.node_id.empty())
       say("cluster node '" + opts.cluster.node_id + "'" + (opts.cluster.tls ? " (TLS)" : "") +
           ": peers connect to " + opts.cluster.bind + ":" + std::to_string(node.cluster_port()));

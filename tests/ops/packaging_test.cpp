@@ -1,4 +1,5 @@
-// Packaging: the sample config, `make install`, the container recipe and the systemd unit.
+// Packaging: the sample config, `make install` (binaries, sample config, unit, web client,
+// docs), the container recipe and the systemd unit.
 // No Docker engine runs on the test machines: the Dockerfile is checked against what the
 // built binaries load, not built.
 
@@ -119,11 +120,20 @@ TEST_CASE("make install with PREFIX and DESTDIR lays out the binaries, the sampl
   CHECK(unit.find("\nExecStart=/opt/tidings/bin/tidings-node --config-file=/etc/tidings/"
                   "tidings.ini\n") != std::string::npos);
   CHECK(unit.find("/usr/local/") == std::string::npos);
+  CHECK(read_text(root / "share/tidings/web/index.html") ==
+        read_text(source_dir / "web/index.html"));
   for (const char* doc : {"README.md", "OPERATIONS.md", "PROTOCOL.md", "DESIGN.md"})
     CHECK_MESSAGE(fs::exists(root / "share/doc/tidings" / doc), doc);
   auto version = run_to_exit({(root / "bin/tidings-node").string(), "--version"});
   CHECK(version.status == 0);
   CHECK(version.out.rfind("tidings-node ", 0) == 0);
+  // The installed node finds the installed web client.
+  node_process installed{{"--net.drain-ms=0"}, {}, (root / "bin/tidings-node").string()};
+  installed.start();
+  CHECK(tidings::client::http_call(installed.ep(), "GET", "/").status == 200);
+  CHECK(installed.stop() == 0); // its output is all read now
+  CHECK(installed.recent_output_text().find(
+            "web client: serving " + (root / "share/tidings/web").string()) != std::string::npos);
   // The installed unit is valid for systemd (where systemd-analyze exists).
   if (run_to_exit({"sh", "-c", "command -v systemd-analyze"}).status == 0) {
     auto local =
