@@ -1,7 +1,11 @@
-# Tidings: `make run` (set up, build, start one node) and `make test` (set up, build, run the suite).
+# Tidings: `make run` (set up, build, start one node), `make test` (set up, build, run the suite)
+# and `make install` (build, then install under PREFIX, staged under DESTDIR if set; see
+# packaging/CMakeLists.txt for the layout).
 BUILD_DIR ?= build
 PORT ?= 8080
 DATA_DIR ?= ./data
+PREFIX ?= /usr/local
+DESTDIR ?=
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ cmake ninja-build ccache pkg-config libcaf-dev libboost-dev \
   libboost-system-dev librocksdb-dev libmsgpack-cxx-dev nlohmann-json3-dev doctest-dev \
@@ -12,7 +16,7 @@ DEBIAN_PACKAGES := g++ cmake ninja-build ccache pkg-config libcaf-dev libboost-d
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: all deps configure build run test bench clean format
+.PHONY: all deps configure build run test install bench clean format
 
 all: build
 
@@ -38,6 +42,9 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
+
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
 
 # The steady one-to-one table of docs/BENCHMARKS.md (QUICK=1: 10 s rows; BASELINE=DIR: also
 # run another build's node, interleaved).

@@ -50,7 +50,10 @@ struct node_settings {
   unsigned argon2_ops = 2;                 ///< argon2id passes
   std::size_t argon2_mem_kib = 19 * 1024;  ///< argon2id memory
   std::size_t login_failures_per_min = 10; ///< per user, then 429
+  bool registration_open = true; ///< false: `POST /v1/accounts` is refused (403 forbidden)
 };
+
+class readiness;
 
 struct node_context {
   node_settings settings;
@@ -67,6 +70,7 @@ struct node_context {
   caf::actor handoff;                     ///< sends for homes that are down (cluster only)
   media_service media;                    ///< the media tables and files
   handover_service handover;              ///< rows moving here after members were added
+  readiness* ready = nullptr;             ///< what /readyz answers (thread-safe)
 
   /// The shard of `user` among `shards`.
   template <class Handle>

@@ -2,6 +2,7 @@
 
 #include "actors/accounts.hpp"
 #include "actors/messages.hpp"
+#include "actors/readiness.hpp"
 #include "actors/session.hpp"
 
 namespace tidings {
@@ -54,6 +55,13 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
       return reply(http_error(errc::bad_request, "use GET"));
     return reply({200, "application/json", R"({"status":"ok"})", {}});
   }
+  if (path == "/readyz") {
+    if (request.method != "GET" && request.method != "HEAD")
+      return reply(http_error(errc::bad_request, "use GET"));
+    return ctx_.ready->check([reply](const readiness::verdict& v) {
+      reply({v.ready ? 200u : 503u, "application/json", readiness::body(v), {}});
+    });
+  }
   if (path == "/metrics") {
     net::http_response res;
     res.content_type = "text/plain; version=0.0.4";
@@ -95,6 +103,9 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
     }
     return reply(std::move(res));
   }
+  if (path == "/v1/accounts" && request.method == "POST" && !ctx_.settings.registration_open)
+    return reply(http_error(errc::forbidden, "registration is closed on this server: accounts "
+                                             "are created by its administrator"));
   if (path == "/v1/accounts" || path == "/v1/sessions") {
     account_request req{std::move(request.method), std::string{path}, std::move(request.bearer),
                         std::move(request.body)};

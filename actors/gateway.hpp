@@ -2,7 +2,8 @@
 // gateway: the node's `net::application`, where Beast threads hand work to actors.
 //
 // Spawns one session actor per WebSocket and forwards its frames with anon_send; routes
-// account requests to the accounts workers; answers /healthz itself; hands /v1/media
+// account requests to the accounts workers (or refuses account creation when registration is
+// closed); answers /healthz and /readyz (actors/readiness.hpp) itself; hands /v1/media
 // requests to the media service's HTTP side (actors/media_http.*) once the registry of the
 // token's home has said whose the bearer token is (from a short-lived actor; an upload's body
 // is not read before that); serves the web client's files (`net::static_site`, if set) for

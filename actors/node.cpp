@@ -52,13 +52,23 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   if (!opts_.web_dir.empty()) // a missing folder throws here, before anything has started
     web_ = std::make_unique<net::static_site>(opts_.web_dir);
   store_ = storage::db::open(opts_.db);
-  // Read before any actor exists (a throw then leaves nothing running): a node that cannot read
-  // the sends it already answered `sent` for must not start.
+  // Read before any actor exists (a throw then leaves nothing running, and the process can
+  // exit): a node that cannot read the sends it already answered `sent` for must not start.
   handoff_backlog backlog;
   member_changes changes; // and which member list it last completed with
   if (!opts_.cluster.node_id.empty()) {
     backlog = read_handoff_backlog(*store_);
     changes = read_member_changes(*store_);
+  }
+  // The media folders too (they may throw: a file where a folder should be, no permission).
+  opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
+  blobs_ = std::make_unique<media::blob_store>(opts_.media.root);
+  if (!opts_.cluster.node_id.empty()) {
+    // Copies of blobs homed on other nodes: a cache, emptied at every start.
+    auto cache_root = opts_.media.root / "cache";
+    std::error_code ignored;
+    std::filesystem::remove_all(cache_root, ignored);
+    cache_ = std::make_unique<media::blob_store>(cache_root);
   }
   ctx_.settings = opts_.settings;
   ctx_.store = store_.get();
@@ -82,16 +92,10 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
     ctx_.handoff =
         caf::actor_cast<caf::actor>(sys_.spawn(handoff_actor, &ctx_, std::move(backlog)));
   }
-  opts_.media.root = std::filesystem::path{opts_.db.path} / "media";
+  readiness_ = std::make_unique<readiness>(writer_.get(), members_.get(), ctx_.now,
+                                           opts_.cluster.form_timeout.count());
+  ctx_.ready = readiness_.get();
   opts_.media.now = ctx_.now;
-  blobs_ = std::make_unique<media::blob_store>(opts_.media.root);
-  if (members_) {
-    // Copies of blobs homed on other nodes: a cache, emptied at every start.
-    auto cache_root = opts_.media.root / "cache";
-    std::error_code ignored;
-    std::filesystem::remove_all(cache_root, ignored);
-    cache_ = std::make_unique<media::blob_store>(cache_root);
-  }
   ctx_.media = sys_.spawn(media_actor, &ctx_, blobs_.get(), cache_.get(), opts_.media);
   if (members_) {
     handover_options ho;
@@ -131,7 +135,13 @@ uint16_t node::start() {
                                sys_.render(port.error()));
     cluster_port_ = *port;
   }
-  return server_->start();
+  auto port = server_->start();
+  readiness_->started();
+  return port;
+}
+
+void node::start_draining() {
+  readiness_->start_draining();
 }
 
 void node::stop() {

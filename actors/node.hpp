@@ -12,6 +12,7 @@
 
 #include "actors/context.hpp"
 #include "actors/media_http.hpp"
+#include "actors/readiness.hpp"
 #include "cluster/members.hpp"
 #include "media/blob_store.hpp"
 #include "media/options.hpp"
@@ -35,6 +36,8 @@ struct cluster_options {
   /// Publish and dial over TLS. The actor system must have caf::openssl::manager loaded, with
   /// the certificate, key and CA set in its configuration (tools/tidings_node.cpp does this).
   bool tls = false;
+  /// Readiness (/readyz): how long a starting node waits for every peer to come up.
+  std::chrono::milliseconds form_timeout{10'000};
 };
 
 struct node_options {
@@ -58,6 +61,8 @@ public:
   /// (`cluster_port()`) and starts connecting to its peers.
   uint16_t start();
   uint16_t cluster_port() const { return cluster_port_; }
+  /// /readyz answers 503 from now on; the node still serves until stop().
+  void start_draining();
   /// Closes every connection with 1001, stops the actors, flushes the store. Idempotent.
   void stop();
 
@@ -67,6 +72,7 @@ private:
   std::unique_ptr<storage::db> store_;
   std::unique_ptr<storage::group_writer> writer_; ///< outlives every actor that submits to it
   node_metrics metrics_;
+  std::unique_ptr<readiness> readiness_;
   node_context ctx_;
   caf::actor sweeper_;
   gate_service gate_;

@@ -5,6 +5,7 @@
 #include "net/server.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <utility>
 
 #include <boost/asio/ip/address.hpp>
@@ -45,8 +46,15 @@ server::~server() {
 }
 
 uint16_t server::start() {
-  auto address = asio::ip::make_address(impl_->opts.bind);
-  auto port = impl_->listener.open(tcp::endpoint{address, impl_->opts.port});
+  uint16_t port = 0;
+  try {
+    auto address = asio::ip::make_address(impl_->opts.bind);
+    port = impl_->listener.open(tcp::endpoint{address, impl_->opts.port});
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + impl_->opts.bind + ":" +
+                             std::to_string(impl_->opts.port) +
+                             " (--bind, --port): " + e.code().message());
+  }
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->listener.run();
   for (std::size_t i = 0; i < std::max<std::size_t>(1, impl_->opts.threads); ++i)

@@ -182,8 +182,15 @@ std::unique_ptr<db> db::open(const db_options& opts) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(options, opts.path, descriptors, &handles, &raw);
-  if (!st.ok())
-    throw std::runtime_error("cannot open RocksDB at " + opts.path + ": " + st.ToString());
+  if (!st.ok()) {
+    auto why = st.ToString();
+    if (why.find("lock file") != std::string::npos)
+      throw std::runtime_error("the data directory " + opts.path +
+                               " is in use by another process (its LOCK is held; another "
+                               "tidings-node?): " +
+                               why);
+    throw std::runtime_error("cannot open the database in " + opts.path + ": " + why);
+  }
   auto p = std::make_unique<impl>();
   p->opts = opts;
   p->handle.reset(raw);

@@ -2,12 +2,12 @@
 //
 //   tidings-bots --url=http://HOST:PORT --scenario=FILE [--json=FILE] [--users-file=FILE]
 //
-// Options follow CAF's configuration (`--name=value`, or the same keys in the file given by
-// `--config-file=FILE`). The scenario format and the output are described in docs/LOADTEST.md.
-// While stdout is a terminal a progress line is rewritten every second; at the end a table
-// is printed and, with --json, every figure and histogram is written to FILE.
-// SIGINT/SIGTERM skip to the drain (a second one ends the run at once); the report is still
-// printed.
+// Options are `--name=value`, or the same keys in the file given by `--config-file=FILE`
+// (config/tool_config.hpp: checked, with --help, --version and --dump-config). The scenario format
+// and the output are described in docs/LOADTEST.md. While stdout is a terminal a progress line is
+// rewritten every second; at the end a table is printed and, with --json, every figure and
+// histogram is written to FILE. SIGINT/SIGTERM skip to the drain (a second one ends the run at
+// once); the report is still printed.
 //
 // Exit status: 0 when the run passed, 1 when it lost, duplicated or misdelivered messages (or
 // could not run), 2 on usage errors (bad options, unreadable or invalid scenario).
@@ -27,6 +27,7 @@
 #include "bots/run.hpp"
 #include "bots/scenario.hpp"
 #include "bots/summary.hpp"
+#include "config/tool_config.hpp"
 
 namespace {
 
@@ -34,7 +35,15 @@ constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
 
-struct bots_config : caf::actor_system_config {
+constexpr const char* usage =
+    R"(usage: tidings-bots --url=http://HOST:PORT --scenario=FILE [--json=FILE] [--KEY=VALUE ...]
+
+Runs the scenario's bots against the node and prints a report (docs/LOADTEST.md). Exit
+status: 0 the run passed, 1 it lost, duplicated or misdelivered messages (or could not run),
+2 bad options or an unreadable or invalid scenario.
+)";
+
+struct bots_config : tidings::config::tool_config {
   std::string url;
   std::string scenario;
   std::string json;
@@ -43,11 +52,15 @@ struct bots_config : caf::actor_system_config {
   double time_scale = 1.0;
   bool no_progress = false;
 
-  bots_config() {
+  bots_config()
+      : tool_config("tidings-bots", "load tests of a Tidings node by scripted bots", usage) {
     // The load generator shares the cores with the node it measures: a shared queue whose idle
     // threads sleep, not work-stealing workers that poll (CAF's default).
     set("scheduler.policy", caf::atom("sharing"));
-    opt_group{custom_options_, "global"}
+    show_caf_option("scheduler.policy", "'sharing' (one queue; idle threads sleep) or "
+                                        "'stealing' (CAF's default: idle threads poll)");
+    allow_only("scheduler.policy", {"sharing", "stealing"});
+    section("global", "load test")
         .add(url, "url", "the node, http://HOST:PORT (required)")
         .add(scenario, "scenario", "scenario file, JSON (required; see docs/LOADTEST.md)")
         .add(json, "json", "write the full report (every figure, the histograms) to this file")
@@ -86,17 +99,8 @@ int main(int argc, char** argv) {
 
   bots_config cfg;
   tidings::bots::register_bot_types(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "tidings-bots: " << cfg.render(err) << "\n";
-    return exit_usage;
-  }
-  if (cfg.cli_helptext_printed)
-    return exit_ok;
-  if (!cfg.remainder.empty()) {
-    std::cerr << "tidings-bots: unexpected argument '" << cfg.remainder.front()
-              << "' (see --help)\n";
-    return exit_usage;
-  }
+  if (auto status = cfg.read(argc, argv, std::cout, std::cerr))
+    return *status;
   if (cfg.url.empty() || cfg.scenario.empty()) {
     std::cerr << "tidings-bots: --url=http://HOST:PORT and --scenario=FILE are required "
                  "(see --help)\n";

@@ -37,6 +37,8 @@
 #include "client/http.hpp"
 #include "client/media.hpp"
 #include "client/ws_client.hpp"
+#include "config/nearest.hpp"
+#include "config/version.hpp"
 #include "media/sha256.hpp"
 
 namespace {
@@ -53,8 +55,7 @@ constexpr int exit_usage = 2;
 constexpr auto receive_slice = 250ms; // how often `listen` looks at the Ctrl-C flag
 constexpr auto keepalive_interval = 20s;
 
-constexpr const char* general_help = R"help(tidings-cli: a terminal client for a Tidings node
-
+constexpr const char* general_help = R"help(
 usage: tidings-cli --url=http://HOST:PORT [OPTIONS] COMMAND [ARGS...]
 
 commands:
@@ -86,6 +87,7 @@ options:
   --read                   listen: also send a read receipt for each message shown
   --mime=TYPE              send-file: the file's media type (default: from its extension)
   -h, --help               this text; with a COMMAND, that command's usage
+  --version                print the version and the commit, then exit
 
 A PASSWORD of "-" is read from the first line of stdin (without echo on a terminal); a TEXT
 of "-" is all of stdin. Several TEXT words are joined with spaces. Put "--" before a TEXT
@@ -116,6 +118,7 @@ struct options {
   bool background = false;
   bool mark_read = false;
   bool help = false;
+  bool version = false;
   std::string mime;              // send-file: overrides the guess from the extension
   std::vector<std::string> args; // the command and its arguments
 };
@@ -143,6 +146,14 @@ uint64_t parse_number(const std::string& option, const std::string& text) {
   return std::stoull(text);
 }
 
+usage_error unknown_option(const std::string& given) {
+  static const std::vector<std::string> known{
+      "--url",  "--token-file", "--encoding", "--timeout", "--wait",   "--count",
+      "--mime", "--background", "--read",     "--help",    "--version"};
+  return usage_error("unknown option '" + given + "'; did you mean " +
+                     tidings::config::nearest(given, known) + "?");
+}
+
 options parse_args(int argc, char** argv) {
   options opts;
   if (const char* url = std::getenv("TIDINGS_URL"))
@@ -162,6 +173,10 @@ options parse_args(int argc, char** argv) {
       opts.help = true;
       continue;
     }
+    if (arg == "--version") {
+      opts.version = true;
+      continue;
+    }
     if (arg == "--background") {
       opts.background = true;
       continue;
@@ -172,7 +187,7 @@ options parse_args(int argc, char** argv) {
     }
     auto eq = arg.find('=');
     if (arg.rfind("--", 0) != 0 || eq == std::string::npos)
-      throw usage_error("unknown option '" + arg + "'");
+      throw unknown_option(arg.substr(0, eq));
     auto name = arg.substr(2, eq - 2);
     auto value = arg.substr(eq + 1);
     if (name == "url")
@@ -192,7 +207,7 @@ options parse_args(int argc, char** argv) {
     else if (name == "mime" && !value.empty())
       opts.mime = value;
     else
-      throw usage_error("unknown option '--" + name + "'");
+      throw unknown_option("--" + name);
   }
   if (opts.token_file.empty()) {
     const char* home = std::getenv("HOME");
@@ -734,11 +749,17 @@ int main(int argc, char** argv) {
       if (cmd == nullptr)
         throw usage_error("unknown command '" + opts.args[0] + "'");
     }
+    if (opts.version) {
+      std::cout << tidings::version_line("tidings-cli") << "\n";
+      return exit_ok;
+    }
     if (opts.help) {
       if (cmd != nullptr)
         std::cout << "usage: tidings-cli --url=http://HOST:PORT [OPTIONS] " << cmd->usage << "\n";
       else
-        std::cout << general_help;
+        std::cout << tidings::version_line("tidings-cli")
+                  << ": a terminal client for a Tidings node\n"
+                  << general_help;
       return exit_ok;
     }
     if (cmd == nullptr)

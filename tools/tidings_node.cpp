@@ -1,6 +1,6 @@
-// tidings-node: one Tidings server. Options follow CAF's configuration: `--name=value`
-// on the command line or the same keys in the file given by `--config-file=FILE`.
-// See docs/OPERATIONS.md for every option and its default.
+// tidings-node: one Tidings server. Options are `--section.name=value` on the command line or
+// the same keys in the file given by `--config-file=FILE`, checked by config/tool_config.hpp
+// (which also prints --help, --version and --dump-config). See docs/OPERATIONS.md.
 
 #include <cerrno>
 #include <csignal>
@@ -21,6 +21,7 @@
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
 #include "cluster/members.hpp"
+#include "config/tool_config.hpp"
 
 namespace {
 
@@ -31,7 +32,17 @@ void say(const std::string& line) {
   std::cout << line << std::endl;
 }
 
-struct node_config : caf::actor_system_config {
+constexpr const char* usage = R"(usage: tidings-node [--KEY=VALUE ...]
+       tidings-node --config-file=/etc/tidings/tidings.ini [--KEY=VALUE ...]
+
+Serves HTTP and WebSocket on --bind:--port, keeps its data in --data-dir. SIGTERM: /readyz
+answers 503 for --net.drain-ms, then every connection is closed (1001) and the node stops;
+SIGINT or a second signal: at once. Exit status: 0 after a stop, 1 when it cannot start
+(port in use, data directory locked or unwritable, ...), 2 on a bad configuration.
+See docs/OPERATIONS.md.
+)";
+
+struct node_config : tidings::config::tool_config {
   uint16_t port = 8080;
   std::string bind = "0.0.0.0";
   std::string data_dir = "./data";
@@ -65,6 +76,9 @@ struct node_config : caf::actor_system_config {
   size_t inbox_backlog = 10'000;
   size_t service_backlog = 10'000;
   size_t handoff_max = 100'000;
+  std::string registration = "open";
+  size_t drain_ms = 0;
+  size_t form_timeout_ms = 10'000;
   bool web_enabled = true;
   std::string web_dir;
   std::string cluster_node_id;
@@ -77,7 +91,7 @@ struct node_config : caf::actor_system_config {
   std::string cluster_tls_passphrase;
   std::string cluster_tls_ca;
 
-  node_config() {
+  node_config() : tool_config("tidings-node", "one Tidings chat server", usage) {
     // Durable writes run on the group writer's own thread, so actor handlers do not block
     // in fsync: one scheduler thread per core (docs/DESIGN.md, Threads).
     set("scheduler.max-threads", std::max(2u, std::thread::hardware_concurrency()));
@@ -87,21 +101,31 @@ struct node_config : caf::actor_system_config {
     // partition) is noticed within seconds, not when TCP gives up.
     set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
     set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
-    opt_group{custom_options_, "global"}
+    show_caf_option("scheduler.policy",
+                    "'sharing' (one queue; idle threads sleep) or 'stealing' (CAF's default: "
+                    "idle threads poll)");
+    allow_only("scheduler.policy", {"sharing", "stealing"});
+    show_caf_option("scheduler.max-threads", "scheduler threads (default: cores, at least 2)");
+    show_caf_option("middleman.heartbeat-interval", "cluster: heartbeat on each peer connection");
+    show_caf_option("middleman.connection-timeout",
+                    "cluster: a peer silent this long is dropped (marked down)");
+    section("global", "server")
         .add(port, "port", "TCP port for HTTP and WebSocket (0 picks a free one)")
         .add(bind, "bind", "address to listen on")
         .add(data_dir, "data-dir", "directory of the RocksDB database");
-    opt_group{custom_options_, "storage"}
+    section("storage", "storage")
         .add(sync, "sync", "fsync the write-ahead log before acknowledging a write")
         .add(group_commit_us, "group-commit-us",
              "at most one durable write per this many microseconds (0: back to back)");
-    opt_group{custom_options_, "net"}
+    section("net", "network front")
         .add(io_threads, "io-threads", "threads running the HTTP/WebSocket front")
+        .add(drain_ms, "drain-ms",
+             "on SIGTERM, answer /readyz 503 this long before closing connections")
         .add(write_queue_frames, "write-queue-frames",
              "frames queued per connection before close 4004")
         .add(write_queue_bytes, "write-queue-bytes",
              "bytes queued per connection before close 4004");
-    opt_group{custom_options_, "limits"}
+    section("limits", "limits")
         .add(push_window, "push-window", "pushed-but-unacknowledged inbox items per session")
         .add(push_window_bytes, "push-window-bytes",
              "bytes of pushed-but-unacknowledged inbox items per session")
@@ -123,26 +147,29 @@ struct node_config : caf::actor_system_config {
              "sends kept for home nodes that are down before new ones get 'overloaded'")
         .add(service_backlog, "service-backlog",
              "queued messages before the directory and lastseen actors answer overloaded");
-    opt_group{custom_options_, "lastseen"}.add(lastseen_persist_ms, "persist-ms",
-                                               "a user's last seen is written at most this often");
-    opt_group{custom_options_, "services"}.add(shards, "shards",
-                                               "profile and lastseen actors per node");
-    opt_group{custom_options_, "media"}
+    section("lastseen", "last seen")
+        .add(lastseen_persist_ms, "persist-ms", "a user's last seen is written at most this often");
+    section("services", "services").add(shards, "shards", "profile and lastseen actors per node");
+    section("media", "media")
         .add(media_max_bytes, "max-bytes", "largest media upload in bytes (413 above)")
         .add(media_retention_days, "retention-days",
              "delete media nobody may still need after this many days unused (0 = never)")
         .add(media_max_uploads, "max-uploads", "concurrent media uploads before 503")
         .add(media_cache_bytes, "cache-bytes",
              "cluster: bytes of local copies of blobs homed on other nodes");
-    opt_group{custom_options_, "web"}
+    section("web", "web client")
         .add(web_enabled, "enabled", "serve the web client (Tidings Web) at /")
-        .add(web_dir, "dir", "folder of the web client (default: 'web' next to this program)");
-    opt_group{custom_options_, "cluster"}
+        .add(web_dir, "dir",
+             "folder of the web client (default: 'web' next to this program, else "
+             "../share/tidings/web from it)");
+    section("cluster", "cluster")
         .add(cluster_node_id, "node-id",
              "this node's id in the cluster (1-32 of [a-z0-9_-]); unset: a single node")
         .add(cluster_bind, "bind", "address of the port other nodes connect to")
         .add(cluster_port, "port", "port other nodes connect to (0 picks a free one)")
         .add(cluster_peers, "peers", "the other members: ID@HOST:PORT,ID@HOST:PORT,...")
+        .add(form_timeout_ms, "form-timeout-ms",
+             "readiness: at start, wait this long for every peer before /readyz says ready")
         .add(cluster_protocol, "protocol-version",
              "pretend another cluster protocol version (testing only; 0: this build's)")
         .add(cluster_tls_certificate, "tls-certificate",
@@ -152,46 +179,45 @@ struct node_config : caf::actor_system_config {
         .add(cluster_tls_passphrase, "tls-passphrase", "passphrase of an encrypted tls-key")
         .add(cluster_tls_ca, "tls-ca",
              "PEM file of the CA certificate(s) that must have signed every peer's certificate");
-    opt_group{custom_options_, "auth"}
+    section("accounts", "accounts")
+        .add(registration, "registration",
+             "'open': anyone may create an account (POST /v1/accounts); 'closed': refused "
+             "(403), the administrator creates accounts");
+    allow_only("accounts.registration", {"open", "closed"});
+    keep_secret("cluster.tls-passphrase");
+    section("auth", "passwords")
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
   }
-
-  /// Parses the command line (and the config file). CAF 0.17 takes a boolean option as a flag
-  /// only: `--web.enabled` means true and `--web.enabled=false` is an error. Here `--NAME=true`
-  /// and `--NAME=false` work for every boolean option too, still winning over the config file.
-  caf::error parse_command_line(int argc, char** argv) {
-    string_list args(argv + 1, argv + argc);
-    std::vector<const caf::config_option*> off;
-    for (auto i = args.begin(); i != args.end();) {
-      auto eq = i->find('=');
-      const caf::config_option* opt = nullptr;
-      if (i->compare(0, 2, "--") == 0 && eq != std::string::npos)
-        opt = custom_options_.cli_long_name_lookup(caf::string_view{*i}.substr(2, eq - 2));
-      auto value = eq == std::string::npos ? std::string{} : i->substr(eq + 1);
-      if (opt != nullptr && opt->is_flag() && (value == "true" || value == "false")) {
-        if (value == "false") {
-          off.push_back(opt);
-          i = args.erase(i);
-          continue;
-        }
-        i->erase(eq);
-      }
-      ++i;
-    }
-    if (auto err = parse(std::move(args)))
-      return err;
-    for (const auto* opt : off)
-      opt->store(caf::config_value{false});
-    return caf::none;
-  }
 };
 
-/// `web` next to the running program (where the build and `make install` put the client).
+/// Waits at most `timeout` for one of `signals` (blocked); returns it, or 0 after the timeout.
+int wait_signal(const sigset_t& signals, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::max(std::chrono::nanoseconds{0}, deadline - std::chrono::steady_clock::now());
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+    timespec ts{static_cast<time_t>(secs.count()), static_cast<long>((left - secs).count())};
+    auto sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig > 0)
+      return sig;
+    if (errno != EINTR)
+      return 0;
+  }
+}
+
+/// `web` next to the running program (where the build puts the client), else
+/// `../share/tidings/web` from it (where `make install` puts it).
 std::string default_web_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string{"web"} : (exe.parent_path() / "web").string();
+  if (ec)
+    return "web";
+  auto next_to = exe.parent_path() / "web";
+  auto installed = exe.parent_path().parent_path() / "share/tidings/web";
+  return std::filesystem::is_directory(next_to, ec) || !std::filesystem::is_directory(installed, ec)
+             ? next_to.string()
+             : installed.string();
 }
 
 /// OpenSSL's queued errors as one line (empty if none), clearing the queue.
@@ -257,17 +283,8 @@ int main(int argc, char** argv) {
 
   node_config cfg;
   tidings::register_types(cfg);
-  if (auto err = cfg.parse_command_line(argc, argv)) {
-    std::cerr << "tidings-node: " << cfg.render(err) << "\n";
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return 0;
-  if (!cfg.remainder.empty()) {
-    std::cerr << "tidings-node: unexpected argument '" << cfg.remainder.front()
-              << "' (see --help)\n";
-    return 2;
-  }
+  if (auto status = cfg.read(argc, argv, std::cout, std::cerr))
+    return *status;
 
   tidings::node_options opts;
   opts.server.bind = cfg.bind;
@@ -300,6 +317,7 @@ int main(int argc, char** argv) {
   s.handoff_max = cfg.handoff_max;
   s.lastseen_persist_ms = static_cast<int64_t>(cfg.lastseen_persist_ms);
   s.shards = std::max<size_t>(1, cfg.shards);
+  s.registration_open = cfg.registration == "open";
   opts.media.max_bytes = cfg.media_max_bytes;
   opts.media.retention_ms = static_cast<int64_t>(cfg.media_retention_days) * 24 * 3600'000;
   opts.media.max_uploads = std::max<size_t>(1, cfg.media_max_uploads);
@@ -335,6 +353,7 @@ int main(int argc, char** argv) {
     opts.cluster.port = cfg.cluster_port;
     opts.cluster.peers = std::move(*peers);
     opts.cluster.protocol_version = cfg.cluster_protocol;
+    opts.cluster.form_timeout = std::chrono::milliseconds(cfg.form_timeout_ms);
     opts.cluster.log = say;
     cfg.load<caf::io::middleman>();
   } else if (!cfg.cluster_peers.empty()) {
@@ -380,6 +399,13 @@ int main(int argc, char** argv) {
           ": peers connect to " + opts.cluster.bind + ":" + std::to_string(node.cluster_port()));
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    node.start_draining(); // /readyz: 503 before any connection closes
+    if (sig == SIGTERM && cfg.drain_ms > 0) {
+      say("draining on signal " + std::to_string(sig) + ": /readyz answers 503; stopping in " +
+          std::to_string(cfg.drain_ms) + " ms (a second signal stops at once)");
+      if (auto second = wait_signal(stop_signals, std::chrono::milliseconds(cfg.drain_ms)))
+        sig = second;
+    }
     say("stopping on signal " + std::to_string(sig));
     node.stop();
   } catch (const std::exception& e) {

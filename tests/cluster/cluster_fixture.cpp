@@ -1,4 +1,5 @@
 #include "tests/cluster/cluster_fixture.hpp"
+#include "tests/support/child_process.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -182,20 +183,10 @@ std::vector<std::string> test_ca::tls_args(const std::string& node) {
 }
 
 node_exit run_node_to_exit(const std::vector<std::string>& args) {
-  std::string cmd = "timeout -s KILL 30 " + quoted(TIDINGS_NODE_BINARY);
-  for (const auto& a : args)
-    cmd += " " + quoted(a);
-  cmd += " 2>&1";
-  node_exit out;
-  auto* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe)
-    throw std::runtime_error("popen failed");
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, pipe))
-    out.output.append(buf, n);
-  auto status = ::pclose(pipe);
-  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  std::vector<std::string> argv{TIDINGS_NODE_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto done = run_to_exit(std::move(argv), 30s);
+  return {done.status, done.all()};
 }
 
 } // namespace tidings::test

@@ -100,7 +100,7 @@ std::string haproxy_process::config_text() const {
       << "backend " << backend_name << "\n"
       << "  balance leastconn\n"
       << "  option httpchk\n"
-      << "  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host tidings\n"
+      << "  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host tidings\n"
       << "  http-check expect status 200\n"
       << "  default-server check inter " << ms(timeouts_.check_interval) << " fall 2 rise 2\n";
   for (std::size_t i = 0; i < backends_.size(); ++i)

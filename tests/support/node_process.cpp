@@ -220,6 +220,15 @@ int node_process::stop(std::chrono::seconds deadline) {
   return status;
 }
 
+std::optional<int> node_process::wait_for_exit(std::chrono::milliseconds deadline) {
+  if (!running())
+    return last_status_;
+  auto status = wait_exit(deadline);
+  if (running())
+    return std::nullopt;
+  return status;
+}
+
 void node_process::kill_hard() {
   if (!running())
     return;

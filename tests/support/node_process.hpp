@@ -24,6 +24,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +59,10 @@ public:
   /// status, or minus the signal number if a signal ended it (-9 after the deadline). Returns
   /// the previous result if the node is not running.
   int stop(std::chrono::seconds deadline = 30s);
+
+  /// Waits up to `deadline` for the node to exit on its own (after a signal the test sent to
+  /// pid(), say) and returns its status as stop() does; nothing if it still runs.
+  std::optional<int> wait_for_exit(std::chrono::milliseconds deadline);
 
   /// SIGKILL and reap, like a crash or a power cut. No-op if not running.
   void kill_hard();
