@@ -5,7 +5,7 @@ DATA_DIR ?= ./data
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ cmake ninja-build ccache pkg-config libcaf-dev libboost-dev \
   libboost-system-dev librocksdb-dev libmsgpack-cxx-dev nlohmann-json3-dev doctest-dev \
-  libsodium-dev libssl-dev openssl python3 haproxy
+  libsodium-dev libssl-dev openssl python3 haproxy prometheus
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 

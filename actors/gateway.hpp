@@ -21,6 +21,11 @@
 
 namespace tidings {
 
+/// `reply`, counting its status and the time since `start` in `metrics` under `route`.
+net::http_reply
+timed_reply(node_metrics* metrics, http_route route, net::http_reply reply,
+            std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now());
+
 class gateway : public net::application {
 public:
   gateway(caf::actor_system& sys, const node_context& ctx, media_http& media)

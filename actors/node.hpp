@@ -36,6 +36,15 @@ struct cluster_options {
   bool tls = false;
 };
 
+/// The admin port (docs/OPERATIONS.md, "Inspecting a node"): off unless `enabled`.
+struct admin_options_set {
+  bool enabled = false;
+  std::string bind = "127.0.0.1";
+  uint16_t port = 0; ///< 0 picks a free one
+  std::string secret;
+  std::chrono::milliseconds census_interval{60'000}; ///< 0: a census only on request
+};
+
 struct node_options {
   net::server_options server;
   storage::db_options db;
@@ -43,6 +52,8 @@ struct node_options {
   node_settings settings;
   media::options media; ///< `root` and `now` are set by the node (data dir, node clock)
   cluster_options cluster;
+  admin_options_set admin;
+  event_log* log = nullptr; ///< the node's log; must outlive the node (null: errors to stderr)
   std::size_t account_workers = 2;
   std::chrono::milliseconds shutdown_grace{5000};
 };
@@ -56,6 +67,8 @@ public:
   /// (`cluster_port()`) and starts connecting to its peers.
   uint16_t start();
   uint16_t cluster_port() const { return cluster_port_; }
+  /// The admin port (after start(), when enabled).
+  uint16_t admin_port() const { return admin_port_; }
   /// Closes every connection with 1001, stops the actors, flushes the store. Idempotent.
   void stop();
 
@@ -71,6 +84,9 @@ private:
   std::unique_ptr<cluster::view> members_;
   caf::actor membership_;
   uint16_t cluster_port_ = 0;
+  caf::actor inspector_;
+  admin_api admin_;
+  uint16_t admin_port_ = 0;
   std::unique_ptr<media::blob_store> blobs_; ///< outlives the media actor and the server
   std::unique_ptr<media::blob_store> cache_; ///< cluster only: copies of blobs homed elsewhere
   std::unique_ptr<media_http> media_http_;   ///< outlives the server: its sinks live there

@@ -24,14 +24,6 @@ std::vector<std::string> ids_for(std::size_t size) {
   return out;
 }
 
-/// `arg` quoted for sh.
-std::string quoted(const std::string& arg) {
-  std::string out = "'";
-  for (char c : arg)
-    out += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
-  return out + "'";
-}
-
 /// Runs `openssl ARGS` in `dir`; throws with its output if it fails.
 void run_openssl(const std::filesystem::path& dir, const std::string& what,
                  const std::string& args) {
@@ -176,14 +168,7 @@ node_exit run_node_to_exit(const std::vector<std::string>& args) {
     cmd += " " + quoted(a);
   cmd += " 2>&1";
   node_exit out;
-  auto* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe)
-    throw std::runtime_error("popen failed");
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, pipe))
-    out.output.append(buf, n);
-  auto status = ::pclose(pipe);
-  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  out.status = run_shell(cmd, out.output);
   return out;
 }
 
