@@ -107,6 +107,9 @@ bool event_log::admit(int64_t now) {
   if (tokens_ < 1.0) {
     ++suppressed_;
     ++suppressed_total_;
+    // No line before the bucket holds one again: others drop theirs without the lock.
+    closed_until_.store(now + static_cast<int64_t>((1.0 - tokens_) * 1000.0 / opts_.rate),
+                        std::memory_order_relaxed);
     return false;
   }
   tokens_ -= 1.0;
@@ -118,7 +121,14 @@ void event_log::write(log_level level, std::string_view message,
   if (!enabled(level))
     return;
   auto now = opts_.now();
+  if (now < closed_until_.load(std::memory_order_relaxed)) {
+    dropped_unlocked_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   std::lock_guard<std::mutex> guard{mutex_};
+  auto dropped = dropped_unlocked_.exchange(0, std::memory_order_relaxed);
+  suppressed_ += dropped;
+  suppressed_total_ += dropped;
   if (!admit(now))
     return;
   if (suppressed_ > 0) {
@@ -140,7 +150,7 @@ void event_log::raw(std::string_view line) {
 
 uint64_t event_log::suppressed_total() const {
   std::lock_guard<std::mutex> guard{mutex_};
-  return suppressed_total_;
+  return suppressed_total_ + dropped_unlocked_.load(std::memory_order_relaxed);
 }
 
 void event_log::emit(log_level level, int64_t now, std::string_view message,

@@ -12,6 +12,7 @@
 // `raw` lines (the start-up lines tests and scripts read: "listening on HOST:PORT") are
 // written as given in text format, and are never suppressed.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -87,6 +88,10 @@ private:
             std::initializer_list<log_field> fields); ///< under mutex_
 
   log_options opts_;
+  /// While the bucket is empty: until when (ms), and lines dropped meanwhile without the lock,
+  /// so a flood of events costs each thread a load and an add, not a wait for the mutex.
+  std::atomic<int64_t> closed_until_{0};
+  std::atomic<uint64_t> dropped_unlocked_{0};
   mutable std::mutex mutex_;
   double tokens_;
   int64_t tokens_at_ = 0;

@@ -9,6 +9,7 @@
 
 #include "tests/integration/fixtures.hpp"
 
+using namespace tidings;
 using namespace tidings::test;
 
 namespace {
