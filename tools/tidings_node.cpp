@@ -364,13 +364,14 @@ int main(int argc, char** argv) {
   try {
     tidings::node node{sys, opts};
     auto port = node.start();
+    // Before "listening on": whoever waits for that line finds this one already written.
+    if (opts.admin.enabled)
+      log.raw("admin on " + opts.admin.bind + ":" + std::to_string(node.admin_port()));
     log.raw("listening on " + cfg.bind + ":" + std::to_string(port));
     if (!opts.cluster.node_id.empty())
       log.raw("cluster node '" + opts.cluster.node_id + "'" + (opts.cluster.tls ? " (TLS)" : "") +
               ": peers connect to " + opts.cluster.bind + ":" +
               std::to_string(node.cluster_port()));
-    if (opts.admin.enabled)
-      log.raw("admin on " + opts.admin.bind + ":" + std::to_string(node.admin_port()));
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log.raw("stopping on signal " + std::to_string(sig));

@@ -104,8 +104,10 @@ double metric(const client::endpoint& ep, const std::string& name) {
 std::string admin_address(const node_process& n) {
   const std::string marker = "admin on ";
   for (const auto& line : n.recent_output())
-    if (auto at = line.find(marker); at != std::string::npos)
-      return line.substr(at + marker.size());
+    if (auto at = line.find(marker); at != std::string::npos) {
+      auto rest = line.substr(at + marker.size());
+      return rest.substr(0, rest.find_first_of(" \t\r\""));
+    }
   throw std::runtime_error("the node printed no admin address:\n" + n.recent_output_text());
 }
 
