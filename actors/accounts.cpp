@@ -124,8 +124,12 @@ net::http_response accounts_state::create(const account_request& req) {
   storage::batch b;
   b.put(storage::table::accounts, cred->user,
         net::encode(json{{"argon2id", hash}, {"created", ctx->now()}}, net::encoding::msgpack));
-  if (!ctx->store->write(b).ok())
+  if (!ctx->store->write(b).ok()) {
+    ctx->logs().error("storage error: account not written", {{"user", cred->user}});
     return http_error(errc::unavailable, "storage unavailable");
+  }
+  node_metrics::add(ctx->metrics->registrations);
+  ctx->logs().info("account created", {{"user", cred->user}});
   return json_response(201, json{{"user", cred->user}});
 }
 
@@ -139,6 +143,8 @@ net::http_response accounts_state::login(const account_request& req) {
   while (!recent.empty() && now - recent.front() >= 60'000)
     recent.pop_front();
   if (recent.size() >= ctx->settings.login_failures_per_min) {
+    node_metrics::add(ctx->metrics->logins_failed);
+    ctx->logs().warn("login refused: too many failures", {{"user", cred->user}});
     auto h = http_error(errc::rate_limited, "too many failed logins, try again later");
     h.headers.emplace_back("Retry-After",
                            std::to_string((60'000 - (now - recent.front())) / 1000 + 1));
@@ -155,6 +161,8 @@ net::http_response accounts_state::login(const account_request& req) {
                                                       cred->password.size()) == 0;
   if (!ok) {
     recent.push_back(now);
+    node_metrics::add(ctx->metrics->logins_failed);
+    ctx->logs().warn("login failed: wrong user or password", {{"user", cred->user}});
     return http_error(errc::unauthorized, "wrong user or password");
   }
   if (recent.empty())
@@ -163,8 +171,12 @@ net::http_response accounts_state::login(const account_request& req) {
   auto token = cred->user + ":" + random_id(32);
   storage::batch b;
   b.put(storage::table::tokens, token_key(token), cred->user);
-  if (!ctx->store->write(b).ok())
+  if (!ctx->store->write(b).ok()) {
+    ctx->logs().error("storage error: token not written", {{"user", cred->user}});
     return http_error(errc::unavailable, "storage unavailable");
+  }
+  node_metrics::add(ctx->metrics->logins_ok);
+  ctx->logs().info("login", {{"user", cred->user}});
   return json_response(200, json{{"user", cred->user}, {"token", token}});
 }
 

@@ -1,6 +1,7 @@
 #include "actors/context.hpp"
 
 #include <algorithm>
+#include <iostream>
 
 #include "actors/accounts.hpp"
 
@@ -77,6 +78,28 @@ node_context::lastseen_groups(std::vector<std::string> users) const {
     it->second.push_back(std::move(user));
   }
   return out;
+}
+
+event_log& node_context::logs() const {
+  if (log != nullptr)
+    return *log;
+  static event_log quiet{[] {
+    log_options o;
+    o.level = log_level::error;
+    o.out = &std::cerr;
+    return o;
+  }()};
+  return quiet;
+}
+
+std::string node_context::node_name(const caf::node_id& node, const caf::node_id& here) const {
+  if (node == here)
+    return cluster ? cluster->self() : "local";
+  if (cluster != nullptr)
+    for (const auto& m : cluster->peers())
+      if (auto gate = cluster->gate(m.id); gate && gate.node() == node)
+        return m.id;
+  return "?";
 }
 
 std::string_view token_user(std::string_view token) {

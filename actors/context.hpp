@@ -12,6 +12,7 @@
 
 #include "actors/interfaces.hpp"
 
+#include "actors/event_log.hpp"
 #include "actors/metrics.hpp"
 #include "cluster/members.hpp"
 #include "cluster/placement.hpp"
@@ -71,6 +72,9 @@ struct node_context {
   media_service media;                    ///< the media tables and files
   handover_service handover;              ///< rows moving here after members were added
   readiness* ready = nullptr;             ///< what /readyz answers (thread-safe)
+  event_log* log = nullptr;               ///< the node's log (see logs())
+  inspector_api inspector;                ///< answers the admin actors of the cluster
+  int64_t started_ms = 0;                 ///< when the node started (ms since the epoch)
 
   /// The shard of `user` among `shards`.
   template <class Handle>
@@ -106,6 +110,14 @@ struct node_context {
   /// gates of their homes); users whose home is down are left out.
   std::vector<std::pair<lastseen_service, std::vector<std::string>>>
   lastseen_groups(std::vector<std::string> users) const;
+
+  /// The cluster id of the node `node` (this one's: `here`; "local" on a single node), or "?"
+  /// if it is not a member that is up.
+  std::string node_name(const caf::node_id& node, const caf::node_id& here) const;
+  /// The node's log; without one (actor tests), a log of errors only, on std::cerr.
+  event_log& logs() const;
+  /// This node's cluster id ("" on a single node).
+  std::string self_name() const { return cluster ? cluster->self() : std::string{}; }
 
 private:
   caf::actor home_gate(const std::string& user) const;

@@ -1,7 +1,10 @@
 #include "actors/directory.hpp"
 
+#include "actors/counted.hpp"
 #include "actors/inbox.hpp"
 #include "actors/messages.hpp"
+#include "net/codec.hpp"
+#include "storage/inbox_log.hpp"
 
 namespace tidings {
 
@@ -19,7 +22,7 @@ directory_state::entry* directory_state::find_or_spawn(const std::string& user, 
     *why = exists == storage::answer::no ? errc::not_found : errc::unavailable;
     return nullptr;
   }
-  auto inbox = self->spawn(inbox_actor, ctx, user);
+  auto inbox = spawn_counted(self, inbox_actor, ctx, user);
   self->monitor(inbox);
   users_by_inbox.emplace(inbox.address(), user);
   return &inboxes.emplace(user, entry{inbox, 0}).first->second;
@@ -70,8 +73,53 @@ void directory_state::on_drained(const std::string& user) {
     self->send(e.inbox, atom::stop::value);
 }
 
-directory_service::behavior_type
-directory_actor(directory_service::stateful_pointer<directory_state> self,
+caf::result<inbox_facts> directory_state::probe_user(const std::string& user) {
+  if (auto it = inboxes.find(user); it != inboxes.end()) {
+    self->delegate(it->second.inbox, atom::probe::value, user);
+    return caf::delegated<inbox_facts>{};
+  }
+  bool failed = false;
+  auto facts = stored_inbox_facts(*ctx->store, user, &failed);
+  if (failed)
+    return make_error(errc::unavailable);
+  return facts;
+}
+
+std::vector<caf::actor> directory_state::running_inboxes() const {
+  std::vector<caf::actor> out;
+  out.reserve(inboxes.size());
+  for (const auto& [user, e] : inboxes)
+    out.push_back(caf::actor_cast<caf::actor>(e.inbox));
+  return out;
+}
+
+int64_t item_time(std::string_view item) {
+  std::string why;
+  auto decoded = net::decode(item, net::encoding::msgpack, &why);
+  if (!decoded)
+    return -1;
+  auto ts = decoded->find("ts");
+  return ts != decoded->end() && ts->is_number_integer() ? ts->get<int64_t>() : -1;
+}
+
+inbox_facts stored_inbox_facts(storage::db& store, const std::string& user, bool* failed) {
+  inbox_facts facts;
+  storage::inbox_log log{store, user};
+  if (!log.loaded().ok()) {
+    *failed = true;
+    return facts;
+  }
+  facts.depth = log.size();
+  if (facts.depth > 0) {
+    auto first = log.read(log.first_seq(), 1);
+    if (!first.empty())
+      facts.oldest_ts = item_time(first.front().item);
+  }
+  return facts;
+}
+
+directory_actor_t::behavior_type
+directory_actor(directory_actor_t::stateful_pointer<directory_state> self,
                 const node_context* ctx) {
   self->state.self = self;
   self->state.ctx = ctx;
@@ -100,6 +148,11 @@ directory_actor(directory_service::stateful_pointer<directory_state> self,
       [self](atom::idle, const std::string& user, uint64_t handled) {
         self->state.on_idle(user, handled);
       },
+      [self](atom::probe) {
+        return actor_probe{"directory", "", self->mailbox().size(), self->state.handled};
+      },
+      [self](atom::probe, const std::string& user) { return self->state.probe_user(user); },
+      [self](atom::probe, atom::list) { return self->state.running_inboxes(); },
   };
 }
 

@@ -30,13 +30,14 @@ struct directory_state {
     bool drained = false; ///< at shutdown: no ack of its own is running any more
   };
 
-  directory_service::pointer self = nullptr;
+  directory_actor_t::pointer self = nullptr;
   const node_context* ctx = nullptr;
   std::unordered_map<std::string, entry> inboxes;
   std::map<caf::actor_addr, std::string> users_by_inbox; ///< reverse index for down messages
   bool stopping = false;  ///< shutting down: inboxes finish their acks, then all quit
   bool releasing = false; ///< every inbox drained: they have been told to quit
   caf::error stop_reason;
+  uint64_t handled = 0; ///< messages handled (spawn_counted)
 
   /// The entry of `user`, spawning the inbox if needed; nullptr (and why: `not_found` for
   /// unknown users, `unavailable` when storage fails or the node is stopping) otherwise.
@@ -60,9 +61,18 @@ struct directory_state {
   /// inboxes), then, once all have drained, to quit; quits when all are gone.
   void shutdown(const caf::error& reason);
   void on_drained(const std::string& user);
+  /// The inspector asks about `user`: the running inbox answers (delegated), else what
+  /// storage holds (no inbox is started for it).
+  caf::result<inbox_facts> probe_user(const std::string& user);
+  std::vector<caf::actor> running_inboxes() const;
 };
 
-directory_service::behavior_type
-directory_actor(directory_service::stateful_pointer<directory_state> self, const node_context* ctx);
+/// What storage holds of `user`'s inbox (depth, oldest item's time) with no actor running.
+inbox_facts stored_inbox_facts(storage::db& store, const std::string& user, bool* failed);
+/// The server time (`ts`) of a stored inbox item, or -1.
+int64_t item_time(std::string_view item);
+
+directory_actor_t::behavior_type
+directory_actor(directory_actor_t::stateful_pointer<directory_state> self, const node_context* ctx);
 
 } // namespace tidings

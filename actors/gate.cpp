@@ -148,6 +148,14 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
       },
       // Handovers after members were added: this node's handover actor.
       [=](handover_batch& b) { return pass<uint64_t>(self, ctx->handover, std::move(b)); },
+      // The inspector: another node's admin actor asks about this node or a user homed here.
+      [=](atom::report r, uint32_t top) { return pass<node_report>(self, ctx->inspector, r, top); },
+      [=](atom::report r, std::string& user) {
+        return pass<user_report>(self, ctx->inspector, r, std::move(user));
+      },
+      [=](atom::census c, uint32_t top) {
+        return pass<census_report>(self, ctx->inspector, c, top);
+      },
   };
 }
 

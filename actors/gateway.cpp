@@ -31,7 +31,7 @@ public:
   void on_frame(std::string data, bool binary) override {
     caf::anon_send(session_, atom::frame::value, std::move(data), binary);
   }
-  void on_close() override { caf::anon_send(session_, atom::wsclosed::value); }
+  void on_close(uint16_t code) override { caf::anon_send(session_, atom::wsclosed::value, code); }
 
 private:
   caf::actor session_;
@@ -48,8 +48,40 @@ std::unique_ptr<net::ws_handler> gateway::open_ws(std::shared_ptr<net::ws_peer> 
   return std::make_unique<session_handler>(std::move(session));
 }
 
+namespace {
+
+http_route route_of(std::string_view method, std::string_view path) {
+  if (path == "/v1/accounts")
+    return http_route::accounts;
+  if (path == "/v1/sessions")
+    return http_route::sessions;
+  if (path == media_path && method == "POST")
+    return http_route::media_upload;
+  if (path.compare(0, media_prefix.size(), media_prefix) == 0)
+    return http_route::media_download;
+  if (path == "/metrics")
+    return http_route::metrics;
+  if (path == "/healthz")
+    return http_route::healthz;
+  return http_route::other;
+}
+
+} // namespace
+
+net::http_reply timed_reply(node_metrics* metrics, http_route route, net::http_reply reply,
+                            std::chrono::steady_clock::time_point start) {
+  return [metrics, route, start, reply = std::move(reply)](net::http_response res) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    metrics->http_answered(route, res.status, static_cast<uint64_t>(us));
+    reply(std::move(res));
+  };
+}
+
 void gateway::handle_http(net::http_request request, net::http_reply reply) {
   auto path = request.target.substr(0, request.target.find('?'));
+  reply = timed_reply(ctx_.metrics, route_of(request.method, path), std::move(reply));
   if (path == "/healthz") {
     if (request.method != "GET" && request.method != "HEAD")
       return reply(http_error(errc::bad_request, "use GET"));
@@ -162,7 +194,8 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
 void gateway::route_body_async(const net::http_request& head, net::body_decision decide) {
   if (head.method != "POST" || head.target.substr(0, head.target.find('?')) != media_path)
     return decide({});
-  auto refuse = [decide](net::http_response res) {
+  auto refuse = [decide, metrics = ctx_.metrics](net::http_response res) {
+    metrics->http_answered(http_route::media_upload, res.status, 0);
     net::body_route refused;
     refused.refusal = std::move(res);
     decide(std::move(refused));

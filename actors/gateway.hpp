@@ -24,6 +24,11 @@
 
 namespace tidings {
 
+/// `reply`, counting its status and the time since `start` in `metrics` under `route`.
+net::http_reply
+timed_reply(node_metrics* metrics, http_route route, net::http_reply reply,
+            std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now());
+
 class gateway : public net::application {
 public:
   /// `web`: the web client's files, or null to serve none.

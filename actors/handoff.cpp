@@ -125,8 +125,12 @@ caf::result<sent_reply> handoff_state::deliver(deliver_request d) {
                     given[key] = reply;
                     q.sends.push_back(queued{seq, std::move(d)});
                     ctx->metrics->handoff_queued++;
+                    if (q.sends.size() == 1)
+                      ctx->logs().info("handoff: keeping sends for a home node that is down",
+                                       {{"home", home}});
                   } else {
                     node_metrics::add(ctx->metrics->storage_errors);
+                    ctx->logs().error("storage error: handoff write failed", {{"home", home}});
                   }
                   for (auto& w : waiters) {
                     if (ok)
@@ -167,6 +171,11 @@ void handoff_state::replay(const std::string& home) {
               // refusal no retry can change: dropped and counted, so the sends behind it are
               // not held back for ever.
               node_metrics::add(ctx->metrics->handoff_dropped);
+              const auto& send = homes[home].sends.front().send;
+              ctx->logs().warn("handoff: send dropped at replay", {{"home", home},
+                                                                   {"from", send.from},
+                                                                   {"to", send.to},
+                                                                   {"code", to_string(code)}});
               replayed(home);
             });
 }
@@ -186,6 +195,8 @@ void handoff_state::replayed(const std::string& home) {
   // If this deletion is lost, the send is replayed again after a restart: the home's dedupe
   // record answers it without a second copy.
   writes.submit(*ctx->writer, caf::actor_cast<caf::actor>(self), std::move(b), [](bool) {});
+  if (q.sends.empty())
+    ctx->logs().info("handoff: every kept send reached its home", {{"home", home}});
   update_flag(home);
   replay(home);
 }
@@ -209,6 +220,9 @@ handoff_service::behavior_type handoff_actor(handoff_service::stateful_pointer<h
       [self, period](atom::replay) {
         self->state.replay_all();
         self->delayed_send(self, period, atom::replay::value);
+      },
+      [self](atom::probe) {
+        return actor_probe{"handoff", "", self->mailbox().size(), self->state.handled};
       },
   };
 }

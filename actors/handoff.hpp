@@ -32,7 +32,8 @@ namespace tidings {
 
 using handoff_service =
     caf::typed_actor<caf::replies_to<deliver_request>::with<sent_reply>,
-                     caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::replay>>;
+                     caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::replay>,
+                     caf::replies_to<atom::probe>::with<actor_probe>>;
 
 /// A send kept for a home that was down.
 struct handoff_queued {
@@ -62,6 +63,7 @@ struct handoff_state {
 
   handoff_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
+  uint64_t handled = 0; ///< messages handled (spawn_counted)
   pending_writes writes;
   uint64_t next_seq = 1;
   std::map<std::string, home_queue> homes;

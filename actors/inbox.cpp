@@ -4,6 +4,7 @@
 #include <map>
 #include <utility>
 
+#include "actors/directory.hpp"
 #include "actors/messages.hpp"
 #include "net/codec.hpp"
 #include "net/msgpack_map.hpp"
@@ -26,6 +27,8 @@ void inbox_state::init(inbox_service::pointer s, const node_context* c, std::str
     // Storage could not say where the inbox starts: serve nothing rather than guess. The
     // directory sees the exit; requests routed meanwhile fail as `unavailable`.
     node_metrics::add(ctx->metrics->storage_errors);
+    ctx->logs().error("storage error: cannot open inbox",
+                      {{"user", log->user()}, {"error", log->loaded().error}});
     self->quit(make_error(errc::unavailable));
   }
 }
@@ -55,8 +58,10 @@ void inbox_state::on_block(const std::string& other, bool is_blocked) {
 void inbox_state::submit(storage::batch b, std::function<void(bool ok)> then) {
   writes.submit(*ctx->writer, inbox_service{self}, std::move(b),
                 [this, then = std::move(then)](bool ok) {
-                  if (!ok)
+                  if (!ok) {
                     node_metrics::add(ctx->metrics->storage_errors);
+                    ctx->logs().error("storage error: inbox write failed", {{"user", log->user()}});
+                  }
                   then(ok);
                 });
 }
@@ -550,8 +555,24 @@ void inbox_state::push_more() {
       in_flight.emplace_back(item.seq, item.bytes.size());
       in_flight_bytes += item.bytes.size();
       self->send(session, atom::push::value, item.seq, std::move(item.bytes));
+      ctx->metrics->items_pushed.add();
     }
   }
+}
+
+inbox_facts inbox_state::facts() {
+  inbox_facts f;
+  f.running = true;
+  auto first = log->first_seq();
+  f.depth = written_upto >= first ? written_upto - first + 1 : 0;
+  f.attached = static_cast<bool>(session);
+  f.unacked = in_flight.size();
+  if (f.depth > 0) {
+    auto oldest = items_between(first, written_upto, 1, false);
+    if (!oldest.empty())
+      f.oldest_ts = item_time(oldest.front().bytes);
+  }
+  return f;
 }
 
 void inbox_state::on_down(const caf::down_msg& dm) {
@@ -622,6 +643,11 @@ inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_s
       [self](atom::timer) { self->state.tick(); },
       [self](atom::drain) { self->state.drain(); },
       [self](atom::stop) { self->state.stop(); },
+      [self](atom::probe) {
+        return actor_probe{"inbox", self->state.log->user(), self->mailbox().size(),
+                           self->state.handled};
+      },
+      [self](atom::probe, const std::string&) { return self->state.facts(); },
   };
 }
 

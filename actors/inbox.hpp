@@ -91,6 +91,7 @@ struct inbox_state {
   std::deque<cached_item> recent; ///< durable, unacked, seq >= recent_from, in seq order
   uint64_t recent_from = 0;       ///< `recent` holds every item from this seq on
   std::size_t recent_bytes = 0;
+  uint64_t handled = 0; ///< messages handled (spawn_counted)
 
   void init(inbox_service::pointer s, const node_context* c, std::string user);
   /// Asks the profile shard for this user's blocks; nothing else is handled until it answers.
@@ -125,6 +126,8 @@ struct inbox_state {
   void schedule_check();
   /// Pushes stored items to the session while the window allows.
   void push_more();
+  /// What the inspector shows of this inbox (depth and oldest item of what is durable).
+  inbox_facts facts();
 
 private:
   /// Stages `cached` (a message) into `b` and hands it to the group writer; `answer_all`

@@ -40,6 +40,14 @@ using lastseen_service = caf::typed_actor<
     caf::reacts_to<atom::unsubscribe, caf::actor, std::vector<std::string>>,
     caf::reacts_to<atom::timer>>;
 
+// A shard as its own node sees it: the service, plus the inspector's probes (never asked
+// through a gate). The node keeps the shards as services; the inspector casts them back.
+using profile_shard = profile_service::extend<caf::replies_to<atom::probe>::with<actor_probe>>;
+using lastseen_shard = lastseen_service::extend<
+    caf::replies_to<atom::probe>::with<actor_probe>,
+    // (a session, in the foreground, last seen, the node of the session)
+    caf::replies_to<atom::probe, std::string>::with<bool, bool, int64_t, std::string>>;
+
 /// What any node may ask of the media service of a blob's home (actors/media.*; in a cluster
 /// every hash has a home node, `node_context::media_of`). `may_read` is false also for a hash
 /// not stored; `grant` answers once the grant is durable (`not_found`: no such blob);
@@ -67,7 +75,8 @@ using media_service =
     media_api::extend<caf::replies_to<atom::commit, media_upload>::with<bool>,
                       caf::replies_to<atom::cached, std::string, uint64_t>::with<std::string>,
                       caf::replies_to<atom::retain>::with<uint64_t, uint64_t, bool>,
-                      caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::timer>>;
+                      caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::timer>,
+                      caf::replies_to<atom::probe>::with<actor_probe>>;
 
 /// An accounts worker (actors/accounts.*): registration, login, logout.
 using accounts_service =
@@ -101,7 +110,8 @@ using routing_service = caf::typed_actor<caf::replies_to<deliver_request>::with<
 using inbox_service = routing_service::extend_with<attached_inbox>::extend<
     caf::reacts_to<atom::blocks, std::string, bool>, caf::reacts_to<atom::drain>,
     caf::reacts_to<atom::stop>, caf::reacts_to<atom::written, uint64_t, bool>,
-    caf::reacts_to<atom::timer>>;
+    caf::reacts_to<atom::timer>, caf::replies_to<atom::probe>::with<actor_probe>,
+    caf::replies_to<atom::probe, std::string>::with<inbox_facts>>;
 
 /// A node's directory (actors/directory.*): routes requests to the inboxes of the users homed
 /// here, and hears from them (`drain` at shutdown, `idle` to stop) and from the profile shards
@@ -115,11 +125,34 @@ using directory_service =
 /// and blobs now homed here after members were added, answered once durable.
 using handover_service = caf::typed_actor<caf::replies_to<handover_batch>::with<uint64_t>>;
 
+/// The directory as its node's inspector sees it: its own probe, a user's inbox (the running
+/// one answers, else the directory reads it from storage) and the running inboxes. The node
+/// keeps the directory as a `directory_service` (test stubs need not probe); the inspector casts
+/// it back.
+using directory_actor_t = directory_service::extend<
+    caf::replies_to<atom::probe>::with<actor_probe>,
+    caf::replies_to<atom::probe, std::string>::with<inbox_facts>,
+    caf::replies_to<atom::probe, atom::list>::with<std::vector<caf::actor>>>;
+
+/// A node's inspector (actors/inspector.*), asked by the admin actor of any node of the
+/// cluster (through this node's gate): the node's own report (with the `top` busiest inboxes),
+/// a user homed here, and the census of the stored inboxes (the `top` deepest).
+using inspector_api =
+    caf::typed_actor<caf::replies_to<atom::report, uint32_t>::with<node_report>,
+                     caf::replies_to<atom::report, std::string>::with<user_report>,
+                     caf::replies_to<atom::census, uint32_t>::with<census_report>>;
+
+/// What tidings-inspect asks of a node's admin actor (published on the admin port): the
+/// secret, a command and its arguments; answered with a JSON document (docs/PROTOCOL.md,
+/// "tidings-inspect"), or `unauthorized` for a wrong secret.
+using admin_api = caf::typed_actor<caf::replies_to<atom::admin, std::string, std::string,
+                                                   std::vector<std::string>>::with<std::string>>;
+
 /// A node's gate (actors/gate.*): every request another node may make of this one, passed on
 /// to the local actor that owns the user (or the blob) it names. Remote handles of any service
 /// above are the peer's gate cast to that service's interface.
 using gate_service =
     routing_service::extend_with<profile_service, lastseen_service, accounts_service,
-                                 registry_service, media_api, handover_service>;
+                                 registry_service, media_api, handover_service, inspector_api>;
 
 } // namespace tidings

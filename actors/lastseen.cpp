@@ -212,8 +212,19 @@ void lastseen_state::flush(bool all) {
     book.evict_idle();
 }
 
-lastseen_service::behavior_type
-lastseen_actor(lastseen_service::stateful_pointer<lastseen_state> self, const node_context* ctx) {
+caf::result<bool, bool, int64_t, std::string> lastseen_state::probe(const std::string& user) {
+  ensure_loaded(user);
+  const auto* e = book.find(user);
+  if (e == nullptr)
+    return {false, false, int64_t{-1}, std::string{}};
+  std::string node;
+  if (auto it = sessions.find(e->session); !e->session.empty() && it != sessions.end())
+    node = ctx->node_name(it->second.first.node(), self->system().node());
+  return {!e->session.empty(), e->online, e->last_seen, std::move(node)};
+}
+
+lastseen_shard::behavior_type lastseen_actor(lastseen_shard::stateful_pointer<lastseen_state> self,
+                                             const node_context* ctx) {
   self->state.self = self;
   self->state.ctx = ctx;
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
@@ -250,6 +261,10 @@ lastseen_actor(lastseen_service::stateful_pointer<lastseen_state> self, const no
         self->state.flush(false);
         self->delayed_send(self, period, atom::timer::value);
       },
+      [self](atom::probe) {
+        return actor_probe{"lastseen", "", self->mailbox().size(), self->state.handled};
+      },
+      [self](atom::probe, const std::string& user) { return self->state.probe(user); },
   };
 }
 

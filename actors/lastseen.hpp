@@ -31,8 +31,9 @@ namespace tidings {
 struct lastseen_state {
   static inline const char* name = "lastseen";
 
-  lastseen_service::pointer self = nullptr;
+  lastseen_shard::pointer self = nullptr;
   const node_context* ctx = nullptr;
+  uint64_t handled = 0; ///< messages handled (spawn_counted)
   presence_book book;
   /// Session key (of the book) -> the session actor and its user.
   std::unordered_map<std::string, std::pair<caf::actor, std::string>> sessions;
@@ -58,6 +59,8 @@ struct lastseen_state {
   void unsubscribe(const caf::actor& session, const std::vector<std::string>& targets);
   void on_down(const caf::down_msg& dm);
   void flush(bool all);
+  /// For the inspector: (a session, in the foreground, last seen, the session's node).
+  caf::result<bool, bool, int64_t, std::string> probe(const std::string& user);
 
 private:
   void ensure_loaded(const std::string& user);
@@ -73,7 +76,7 @@ private:
   void judge(const std::string& viewer, const std::string& target, Decided decided, Failed failed);
 };
 
-lastseen_service::behavior_type
-lastseen_actor(lastseen_service::stateful_pointer<lastseen_state> self, const node_context* ctx);
+lastseen_shard::behavior_type lastseen_actor(lastseen_shard::stateful_pointer<lastseen_state> self,
+                                             const node_context* ctx);
 
 } // namespace tidings

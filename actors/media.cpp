@@ -732,6 +732,9 @@ media_service::behavior_type media_actor(media_service::stateful_pointer<media_s
       [self](atom::retain) { return self->state.retain(); },
       [self](atom::written, uint64_t id, bool ok) { self->state.on_written(id, ok); },
       [self](atom::timer) { self->state.tick(); },
+      [self](atom::probe) {
+        return actor_probe{"media", "", self->mailbox().size(), self->state.handled};
+      },
   };
 }
 

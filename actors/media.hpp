@@ -103,6 +103,7 @@ struct media_state {
   };
 
   media_service::pointer self = nullptr;
+  uint64_t handled = 0; ///< messages handled (spawn_counted)
   const node_context* ctx = nullptr;
   media::options opts;
   media::blob_store* blobs = nullptr;

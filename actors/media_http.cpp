@@ -1,6 +1,7 @@
 #include "actors/media_http.hpp"
 
 #include "actors/accounts.hpp"
+#include "actors/gateway.hpp"
 #include "actors/messages.hpp"
 #include "media/http.hpp"
 #include "media/sha256.hpp"
@@ -77,10 +78,12 @@ public:
       return media::too_large(http_.max_bytes_);
     if (!blob_->write(data, size))
       return unavailable("cannot store the upload");
+    http_.ctx_.metrics->media_bytes_in.add(size);
     return std::nullopt;
   }
 
   void finish(net::http_reply reply) override {
+    reply = timed_reply(http_.ctx_.metrics, http_route::media_upload, std::move(reply), started_);
     auto size = blob_->size();
     auto hash = blob_->finish();
     if (hash.empty())
@@ -106,6 +109,7 @@ private:
   std::string mime_;
   std::unique_ptr<media::temp_blob> blob_;
   std::shared_ptr<upload_slot> slot_; ///< released with the last copy: after the answer
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 media_http::media_http(caf::actor_system& sys, const node_context& ctx, media::blob_store& blobs,
@@ -155,11 +159,14 @@ void media_http::download(const std::string& user, std::string_view hash,
   auto home = ctx_.is_media_home(std::string{hash});
   auto file = blobs_.path_of(hash);
   auto& sys = sys_;
+  auto& ctx = ctx_;
   auto local = ctx_.media;
   ask_media<media_blob>(
       sys_, ctx_.media_of(std::string{hash}), download_timeout,
-      [=, &sys, hash = std::string{hash}](const media_blob& blob) {
+      [=, &sys, &ctx, hash = std::string{hash}](const media_blob& blob) {
         auto res = media::blob_response(hash, blob.size, blob.mime, file, conditions);
+        if (res.file && conditions.method == "GET")
+          ctx.metrics->media_bytes_out.add(res.file->length);
         if (home || !res.file)
           return reply(std::move(res));
         // Homed elsewhere: served from this node's copy, fetched first if needed.

@@ -61,6 +61,10 @@ using cache_in = caf::atom_constant<caf::atom("mcachein")>;    ///< media -> fil
 using evict = caf::atom_constant<caf::atom("mevict")>;         ///< media -> file worker
 using fetch = caf::atom_constant<caf::atom("mfetch")>;         ///< media -> fetcher
 using handover = caf::atom_constant<caf::atom("handover")>;    ///< handover: its next step
+using probe = caf::atom_constant<caf::atom("probe")>;          ///< inspector -> any: your state
+using census = caf::atom_constant<caf::atom("census")>;        ///< inspector: the inbox depths
+using admin = caf::atom_constant<caf::atom("admin")>;          ///< tidings-inspect -> admin
+using report = caf::atom_constant<caf::atom("report")>;        ///< admin -> inspector
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
@@ -214,6 +218,112 @@ typename Inspector::result_type inspect(Inspector& f, handover_batch& x) {
            x.media_source, x.complete);
 }
 
+/// One actor as the inspector shows it, read from the actor's own state on request: its
+/// mailbox length when it answered and the messages it handled since it started.
+struct actor_probe {
+  std::string kind; ///< directory, inbox, profile, lastseen, ...
+  std::string name; ///< the user of an inbox, the shard number of a shard, else empty
+  uint64_t mailbox = 0;
+  uint64_t handled = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, actor_probe& x) {
+  return f(caf::meta::type_name("actor_probe"), x.kind, x.name, x.mailbox, x.handled);
+}
+
+/// What a user's inbox (or, when none runs, the directory from storage) tells the inspector.
+struct inbox_facts {
+  bool running = false;   ///< an inbox actor runs for the user
+  uint64_t depth = 0;     ///< items stored and not yet acknowledged
+  int64_t oldest_ts = -1; ///< server time of the oldest of them (-1: none, or unknown)
+  bool attached = false;  ///< a session is attached to the inbox
+  uint64_t unacked = 0;   ///< items pushed to that session and not yet acknowledged
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, inbox_facts& x) {
+  return f(caf::meta::type_name("inbox_facts"), x.running, x.depth, x.oldest_ts, x.attached,
+           x.unacked);
+}
+
+/// `tidings-inspect user NAME`, answered by the inspector of the user's home node.
+struct user_report {
+  std::string user;
+  std::string home;
+  bool exists = false;
+  inbox_facts inbox;
+  bool session = false;           ///< a live session (its lastseen shard knows it)
+  std::string session_node;       ///< the node that session is connected to
+  bool foreground = false;        ///< that session is in the foreground (online)
+  int64_t last_seen = -1;         ///< ms since the epoch (-1: never)
+  int64_t contacts = -1;          ///< -1: the profile shard did not answer
+  int64_t blocked = -1;           ///< users this user blocked (-1: no answer)
+  std::vector<std::string> notes; ///< what could not be read, in words
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, user_report& x) {
+  return f(caf::meta::type_name("user_report"), x.user, x.home, x.exists, x.inbox, x.session,
+           x.session_node, x.foreground, x.last_seen, x.contacts, x.blocked, x.notes);
+}
+
+/// One inbox in a census: its user, items, and the server time of its oldest item.
+struct inbox_row {
+  std::string user;
+  uint64_t depth = 0;
+  int64_t oldest_ts = -1;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, inbox_row& x) {
+  return f(caf::meta::type_name("inbox_row"), x.user, x.depth, x.oldest_ts);
+}
+
+/// A census of the stored inboxes of one node: the deepest first.
+struct census_report {
+  std::string node;
+  int64_t taken_ms = 0; ///< when the scan ended
+  uint64_t inboxes = 0; ///< inboxes holding items
+  uint64_t items = 0;
+  bool complete = true; ///< false: a storage error ended the scan early
+  std::vector<inbox_row> deepest;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, census_report& x) {
+  return f(caf::meta::type_name("census_report"), x.node, x.taken_ms, x.inboxes, x.items,
+           x.complete, x.deepest);
+}
+
+/// What a node tells the inspector about itself (`nodes`, `actors`, `top`).
+struct node_report {
+  std::string node; ///< its cluster id ("" on a single node)
+  std::string version;
+  int64_t started_ms = 0;
+  int64_t now_ms = 0;
+  uint64_t connections = 0; ///< WebSocket connections open
+  uint64_t sessions = 0;    ///< of those, authenticated
+  uint64_t inboxes = 0;     ///< inbox actors running
+  uint64_t actors = 0;      ///< every actor of the node's actor system
+  uint64_t stored = 0;      ///< messages stored since start
+  uint64_t pushed = 0;      ///< items pushed to sessions since start
+  uint64_t acked = 0;       ///< items acknowledged since start
+  double stored_per_s = 0;  ///< over the last second
+  double pushed_per_s = 0;
+  double send_p50_ms = -1; ///< send -> sent over the last 10 s (-1: no sends)
+  double send_p99_ms = -1;
+  uint64_t inbox_items = 0; ///< items in every stored inbox (last census)
+  uint64_t inboxes_pending = 0;
+  int64_t census_ms = 0; ///< when that census was taken (0: none yet)
+  int64_t handoff_queued = 0;
+  std::vector<std::string> kinds;    ///< actor kinds ...
+  std::vector<uint64_t> kind_counts; ///< ... and how many of each run
+  std::vector<actor_probe> probes;   ///< the node's services and its busiest inboxes
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_report& x) {
+  return f(caf::meta::type_name("node_report"), x.node, x.version, x.started_ms, x.now_ms,
+           x.connections, x.sessions, x.inboxes, x.actors, x.stored, x.pushed, x.acked,
+           x.stored_per_s, x.pushed_per_s, x.send_p50_ms, x.send_p99_ms, x.inbox_items,
+           x.inboxes_pending, x.census_ms, x.handoff_queued, x.kinds, x.kind_counts, x.probes);
+}
+
 /// The error category of our errors inside CAF.
 constexpr caf::atom_value error_category = caf::atom("tidings");
 
@@ -247,4 +357,9 @@ CAF_ADD_TYPE_ID(tidings, (tidings::media_blob))
 CAF_ADD_TYPE_ID(tidings, (tidings::attached_inbox))
 CAF_ADD_TYPE_ID(tidings, (tidings::media_offer))
 CAF_ADD_TYPE_ID(tidings, (tidings::handover_batch))
+CAF_ADD_TYPE_ID(tidings, (tidings::actor_probe))
+CAF_ADD_TYPE_ID(tidings, (tidings::inbox_facts))
+CAF_ADD_TYPE_ID(tidings, (tidings::user_report))
+CAF_ADD_TYPE_ID(tidings, (tidings::census_report))
+CAF_ADD_TYPE_ID(tidings, (tidings::node_report))
 CAF_END_TYPE_ID_BLOCK(tidings)

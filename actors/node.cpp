@@ -6,11 +6,13 @@
 #include <caf/openssl/publish.hpp>
 
 #include "actors/accounts.hpp"
+#include "actors/counted.hpp"
 #include "actors/directory.hpp"
 #include "actors/gate.hpp"
 #include "actors/gateway.hpp"
 #include "actors/handoff.hpp"
 #include "actors/handover.hpp"
+#include "actors/inspector.hpp"
 #include "actors/media.hpp"
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
@@ -71,13 +73,15 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
     cache_ = std::make_unique<media::blob_store>(cache_root);
   }
   ctx_.settings = opts_.settings;
+  ctx_.log = opts_.log;
+  ctx_.started_ms = ctx_.now();
   ctx_.store = store_.get();
   writer_ = std::make_unique<storage::group_writer>(*store_, opts_.writer);
   ctx_.writer = writer_.get();
   ctx_.metrics = &metrics_;
   opts_.server.frame_limit = ctx_.settings.frame_limit;
   opts_.server.reads_paused = &metrics_.frames_paused;
-  ctx_.directory = sys_.spawn(directory_actor, &ctx_);
+  ctx_.directory = spawn_counted(sys_, directory_actor, &ctx_);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts_.account_workers); ++i)
     ctx_.accounts.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));
   ctx_.registry = sys_.spawn(registry_actor, &ctx_);
@@ -90,19 +94,25 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
                                         std::move(changes.previous), std::move(changes.received));
     ctx_.cluster = members_.get();
     ctx_.handoff =
-        caf::actor_cast<caf::actor>(sys_.spawn(handoff_actor, &ctx_, std::move(backlog)));
+        caf::actor_cast<caf::actor>(spawn_counted(sys_, handoff_actor, &ctx_, std::move(backlog)));
   }
   readiness_ = std::make_unique<readiness>(writer_.get(), members_.get(), ctx_.now,
                                            opts_.cluster.form_timeout.count());
   ctx_.ready = readiness_.get();
   opts_.media.now = ctx_.now;
-  ctx_.media = sys_.spawn(media_actor, &ctx_, blobs_.get(), cache_.get(), opts_.media);
+  ctx_.media = spawn_counted(sys_, media_actor, &ctx_, blobs_.get(), cache_.get(), opts_.media);
   if (members_) {
     handover_options ho;
     ho.log = opts_.cluster.log;
     ctx_.handover = caf::actor_cast<handover_service>(
         sys_.spawn<caf::detached>(handover_actor, &ctx_, blobs_.get(), std::move(ho)));
   }
+  inspector_options io;
+  io.version = TIDINGS_VERSION;
+  io.census_interval = opts_.admin.census_interval;
+  auto inspector = spawn_counted(sys_, inspector_actor, &ctx_, std::move(io));
+  ctx_.inspector = inspector;
+  inspector_ = caf::actor_cast<caf::actor>(inspector);
   media_http_ = std::make_unique<media_http>(sys_, ctx_, *blobs_, opts_.media);
   gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_http_, web_.get());
   server_ = std::make_unique<net::server>(opts_.server, *gateway_);
@@ -135,6 +145,16 @@ uint16_t node::start() {
                                sys_.render(port.error()));
     cluster_port_ = *port;
   }
+  if (opts_.admin.enabled) {
+    admin_options ao;
+    ao.secret = opts_.admin.secret;
+    admin_ = sys_.spawn(admin_actor, &ctx_, std::move(ao));
+    auto port = sys_.middleman().publish(admin_, opts_.admin.port, opts_.admin.bind.c_str(), true);
+    if (!port)
+      throw std::runtime_error("cannot open the admin port " + opts_.admin.bind + ":" +
+                               std::to_string(opts_.admin.port) + ": " + sys_.render(port.error()));
+    admin_port_ = *port;
+  }
   auto port = server_->start();
   readiness_->started();
   return port;
@@ -157,6 +177,11 @@ void node::stop() {
     sys_.middleman().unpublish(membership_, cluster_port_);
     caf::anon_send_exit(membership_, caf::exit_reason::user_shutdown);
   }
+  if (admin_) {
+    sys_.middleman().unpublish(admin_, admin_port_);
+    caf::anon_send_exit(admin_, caf::exit_reason::user_shutdown);
+  }
+  caf::anon_send_exit(inspector_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(gate_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.handoff, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.handover, caf::exit_reason::user_shutdown);
@@ -178,6 +203,9 @@ void node::stop() {
   ctx_.handoff = nullptr;
   ctx_.handover = nullptr;
   membership_ = nullptr;
+  admin_ = nullptr;
+  inspector_ = nullptr;
+  ctx_.inspector = nullptr;
   ctx_.media = nullptr;
   writer_->stop(); // every inbox has quit, so nothing waits on a write any more
   if (auto st = store_->flush(); !st.ok())

@@ -40,6 +40,15 @@ struct cluster_options {
   std::chrono::milliseconds form_timeout{10'000};
 };
 
+/// The admin port (docs/OPERATIONS.md, "Inspecting a node"): off unless `enabled`.
+struct admin_options_set {
+  bool enabled = false;
+  std::string bind = "127.0.0.1";
+  uint16_t port = 0; ///< 0 picks a free one
+  std::string secret;
+  std::chrono::milliseconds census_interval{60'000}; ///< 0: a census only on request
+};
+
 struct node_options {
   net::server_options server;
   storage::db_options db;
@@ -48,6 +57,8 @@ struct node_options {
   media::options media; ///< `root` and `now` are set by the node (data dir, node clock)
   cluster_options cluster;
   std::string web_dir; ///< the web client's folder, served at `/`; empty: none
+  admin_options_set admin;
+  event_log* log = nullptr; ///< the node's log; must outlive the node (null: errors to stderr)
   std::size_t account_workers = 2;
   std::chrono::milliseconds shutdown_grace{5000};
 };
@@ -63,6 +74,8 @@ public:
   uint16_t cluster_port() const { return cluster_port_; }
   /// /readyz answers 503 from now on; the node still serves until stop().
   void start_draining();
+  /// The admin port (after start(), when enabled).
+  uint16_t admin_port() const { return admin_port_; }
   /// Closes every connection with 1001, stops the actors, flushes the store. Idempotent.
   void stop();
 
@@ -79,6 +92,9 @@ private:
   std::unique_ptr<cluster::view> members_;
   caf::actor membership_;
   uint16_t cluster_port_ = 0;
+  caf::actor inspector_;
+  admin_api admin_;
+  uint16_t admin_port_ = 0;
   std::unique_ptr<media::blob_store> blobs_; ///< outlives the media actor and the server
   std::unique_ptr<media::blob_store> cache_; ///< cluster only: copies of blobs homed elsewhere
   std::unique_ptr<media_http> media_http_;   ///< outlives the server: its sinks live there

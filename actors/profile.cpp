@@ -358,8 +358,8 @@ caf::result<bool> profile_state::remove(storage::table t, const std::string& own
   return rp;
 }
 
-profile_service::behavior_type profile_actor(profile_service::stateful_pointer<profile_state> self,
-                                             const node_context* ctx) {
+profile_shard::behavior_type profile_actor(profile_shard::stateful_pointer<profile_state> self,
+                                           const node_context* ctx) {
   self->state.self = self;
   self->state.ctx = ctx;
   using storage::table;
@@ -392,6 +392,9 @@ profile_service::behavior_type profile_actor(profile_service::stateful_pointer<p
       },
       [self](atom::blocks, atom::remove_item, const std::string& owner, const std::string& other) {
         return self->state.remove(table::blocks, owner, other);
+      },
+      [self](atom::probe) {
+        return actor_probe{"profile", "", self->mailbox().size(), self->state.handled};
       },
   };
 }

@@ -51,8 +51,9 @@ net::json public_view(const std::string& user, const profile_record& p, bool own
 struct profile_state {
   static inline const char* name = "profile";
 
-  profile_service::pointer self = nullptr;
+  profile_shard::pointer self = nullptr;
   const node_context* ctx = nullptr;
+  uint64_t handled = 0; ///< messages handled (spawn_counted)
 
   /// More queued than `service_backlog`: a client's profile_get and profile_set are refused
   /// (block lists for starting inboxes and list changes are still served).
@@ -91,8 +92,8 @@ struct profile_state {
   caf::result<bool> remove(storage::table t, const std::string& owner, const std::string& other);
 };
 
-profile_service::behavior_type profile_actor(profile_service::stateful_pointer<profile_state> self,
-                                             const node_context* ctx);
+profile_shard::behavior_type profile_actor(profile_shard::stateful_pointer<profile_state> self,
+                                           const node_context* ctx);
 
 using storage::pair_key; ///< key `owner \0 other` of the contacts and blocks tables
 

@@ -1,5 +1,6 @@
 #include "actors/services.hpp"
 
+#include "actors/counted.hpp"
 #include "actors/lastseen.hpp"
 #include "actors/profile.hpp"
 
@@ -7,8 +8,8 @@ namespace tidings {
 
 void spawn_services(caf::actor_system& sys, node_context& ctx) {
   for (std::size_t i = 0; i < std::max<std::size_t>(1, ctx.settings.shards); ++i) {
-    ctx.profiles.push_back(sys.spawn(profile_actor, &ctx));
-    ctx.lastseen.push_back(sys.spawn(lastseen_actor, &ctx));
+    ctx.profiles.push_back(spawn_counted(sys, profile_actor, &ctx));
+    ctx.lastseen.push_back(spawn_counted(sys, lastseen_actor, &ctx));
   }
 }
 

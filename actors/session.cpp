@@ -29,6 +29,7 @@ void session_state::init(caf::event_based_actor* s, const node_context* c,
   node_metrics::add(ctx->metrics->sessions_opened);
   ctx->metrics->sessions_live++;
   self->attach_functor([m = ctx->metrics] { m->sessions_live--; });
+  ctx->logs().info("connection opened", {{"conn", self->id()}});
   tokens = ctx->settings.rate_burst;
   if (!bearer.empty()) {
     enc = header_encoding;
@@ -100,6 +101,9 @@ void session_state::authenticate(const std::string& token, const net::reply_to& 
             }
             user = std::move(owner);
             state = phase::live;
+            ctx->metrics->sessions_authenticated++;
+            self->attach_functor([m = ctx->metrics] { m->sessions_authenticated--; });
+            ctx->logs().info("session authenticated", {{"conn", self->id()}, {"user", user}});
             send_frame(net::welcome_frame(to, user, ctx->now()), to.enc);
             attach();
           },
@@ -165,9 +169,13 @@ void session_state::deliver(deliver_request d, const net::reply_to& to) {
   inflight_via_handoff += via_handoff;
   touch();
   auto cid_copy = d.cid;
-  auto answered = [this, via_handoff] {
+  auto answered = [this, via_handoff, start = std::chrono::steady_clock::now()] {
     --inflight;
     inflight_via_handoff -= via_handoff;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    ctx->metrics->send_latency.observe(static_cast<uint64_t>(us));
   };
   self->request(route, request_timeout, std::move(d))
       .then(
@@ -408,6 +416,10 @@ void session_state::send_frame(std::string frame, net::encoding frame_enc) {
 void session_state::send_error(errc code, std::string_view message, const net::reply_to& to,
                                int64_t retry_ms) {
   ctx->metrics->error(code);
+  auto& log = ctx->logs();
+  if (log.enabled(log_level::info))
+    log.write(log_level::info, "refused",
+              {{"conn", self->id()}, {"user", user}, {"code", to_string(code)}, {"why", message}});
   send_frame(net::error_frame(to, to_string(code), message, retry_ms), to.enc);
 }
 
@@ -421,8 +433,24 @@ void session_state::close(uint16_t code, std::string reason) {
   if (state == phase::closing)
     return;
   state = phase::closing;
+  close_reason = reason;
   peer->close(code, std::move(reason));
   // The actor quits when the shim reports the connection gone (atom::wsclosed).
+}
+
+void session_state::on_closed(uint16_t code) {
+  ctx->metrics->closed(code);
+  auto& log = ctx->logs();
+  auto level = code == 1011 || code == 4004 ? log_level::warn : log_level::info;
+  if (log.enabled(level))
+    log.write(level, "connection closed",
+              {{"conn", self->id()},
+               {"user", user},
+               {"code", code},
+               {"reason", close_reason.empty() ? std::string_view{"by the client"}
+                                               : std::string_view{close_reason}},
+               {"ms", ctx->now() - opened}});
+  self->quit();
 }
 
 caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node_context* ctx,
@@ -445,7 +473,7 @@ caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node
         self->state.on_presence(user, online, last_seen);
       },
       [self](atom::timer) { self->state.tick(); },
-      [self](atom::wsclosed) { self->quit(); },
+      [self](atom::wsclosed, uint16_t code) { self->state.on_closed(code); },
   };
 }
 

@@ -48,6 +48,7 @@ struct session_state {
   int64_t touched_at = 0;               ///< when activity was last reported to the lastseen shard
   double tokens = 0;
   int64_t tokens_at = 0;
+  std::string close_reason; ///< why this server closed the connection ("": it did not)
 
   void init(caf::event_based_actor* s, const node_context* c, std::shared_ptr<net::ws_peer> p,
             std::string bearer, net::encoding header_encoding);
@@ -58,6 +59,8 @@ struct session_state {
   void on_replaced();
   void on_inbox_down();
   void on_presence(const std::string& user, bool online, int64_t last_seen);
+  /// The connection ended with `code` (net's on_close): counted and logged, then the actor quits.
+  void on_closed(uint16_t code);
   void tick();
   void schedule_tick();
 

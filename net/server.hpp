@@ -107,8 +107,10 @@ class ws_handler {
 public:
   virtual ~ws_handler() = default;
   virtual void on_frame(std::string data, bool binary) = 0;
-  /// Called exactly once when the connection has ended, whoever ended it.
-  virtual void on_close() = 0;
+  /// Called exactly once when the connection has ended, whoever ended it. `code`: the close
+  /// code this server sent (the application's, 4004 for a slow consumer, 1001 at shutdown),
+  /// else the client's, else 1006 (the connection was lost without a close frame).
+  virtual void on_close(uint16_t code) = 0;
 };
 
 class application {

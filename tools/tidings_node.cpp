@@ -9,7 +9,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -18,19 +17,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "actors/event_log.hpp"
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
 #include "cluster/members.hpp"
 #include "config/tool_config.hpp"
 
 namespace {
-
-/// One line on stdout, whole: the membership actor logs from its own thread.
-void say(const std::string& line) {
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> guard{mutex};
-  std::cout << line << std::endl;
-}
 
 constexpr const char* usage = R"(usage: tidings-node [--KEY=VALUE ...]
        tidings-node --config-file=/etc/tidings/tidings.ini [--KEY=VALUE ...]
@@ -90,6 +83,13 @@ struct node_config : tidings::config::tool_config {
   std::string cluster_tls_key;
   std::string cluster_tls_passphrase;
   std::string cluster_tls_ca;
+  int64_t admin_port = -1;
+  std::string admin_bind = "127.0.0.1";
+  std::string admin_secret;
+  size_t admin_census_s = 60;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  size_t log_rate = 200;
 
   node_config() : tool_config("tidings-node", "one Tidings chat server", usage) {
     // Durable writes run on the group writer's own thread, so actor handlers do not block
@@ -179,12 +179,24 @@ struct node_config : tidings::config::tool_config {
         .add(cluster_tls_passphrase, "tls-passphrase", "passphrase of an encrypted tls-key")
         .add(cluster_tls_ca, "tls-ca",
              "PEM file of the CA certificate(s) that must have signed every peer's certificate");
+    section("admin", "admin port (tidings-inspect)")
+        .add(admin_port, "port",
+             "port of the inspector for tidings-inspect (0 picks a free one; -1: no admin port)")
+        .add(admin_bind, "bind", "address of the admin port")
+        .add(admin_secret, "secret", "shared secret every tidings-inspect request must carry")
+        .add(admin_census_s, "census-interval-s",
+             "seconds between censuses of the stored inboxes for /metrics (0: on request only)");
+    section("log", "logs")
+        .add(log_level, "level", "error, warn, info or debug")
+        .add(log_format, "format", "text or json (one JSON object per line)")
+        .add(log_rate, "rate", "lines per second before further lines are dropped and counted");
     section("accounts", "accounts")
         .add(registration, "registration",
              "'open': anyone may create an account (POST /v1/accounts); 'closed': refused "
              "(403), the administrator creates accounts");
     allow_only("accounts.registration", {"open", "closed"});
     keep_secret("cluster.tls-passphrase");
+    keep_secret("admin.secret");
     section("auth", "passwords")
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
@@ -335,6 +347,34 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  auto level = tidings::parse_log_level(cfg.log_level);
+  if (!level || (cfg.log_format != "text" && cfg.log_format != "json")) {
+    std::cerr << "tidings-node: "
+              << (level ? "log.format must be text or json"
+                        : "log.level must be error, warn, info or debug")
+              << "\n";
+    return 2;
+  }
+  tidings::log_options lo;
+  lo.level = *level;
+  lo.json = cfg.log_format == "json";
+  lo.rate = static_cast<double>(std::max<size_t>(1, cfg.log_rate));
+  lo.burst = lo.rate * 10;
+  tidings::event_log log{lo};
+  opts.log = &log;
+  if (cfg.admin_port >= 0 || !cfg.admin_secret.empty()) {
+    if (cfg.admin_port < 0 || cfg.admin_port > 65535 || cfg.admin_secret.empty()) {
+      std::cerr << "tidings-node: the admin port needs admin.port (0-65535) and admin.secret\n";
+      return 2;
+    }
+    opts.admin.enabled = true;
+    opts.admin.bind = cfg.admin_bind;
+    opts.admin.port = static_cast<uint16_t>(cfg.admin_port);
+    opts.admin.secret = cfg.admin_secret;
+  }
+  opts.admin.census_interval = std::chrono::seconds(cfg.admin_census_s);
+  if (opts.admin.enabled || !cfg.cluster_node_id.empty())
+    cfg.load<caf::io::middleman>();
 
   if (!cfg.cluster_node_id.empty()) {
     if (!tidings::cluster::valid_node_id(cfg.cluster_node_id)) {
@@ -354,8 +394,15 @@ int main(int argc, char** argv) {
     opts.cluster.peers = std::move(*peers);
     opts.cluster.protocol_version = cfg.cluster_protocol;
     opts.cluster.form_timeout = std::chrono::milliseconds(cfg.form_timeout_ms);
-    opts.cluster.log = say;
-    cfg.load<caf::io::middleman>();
+    opts.cluster.log = [&log](const std::string& line) {
+      bool trouble = line.find(" down") != std::string::npos ||
+                     line.find("refus") != std::string::npos ||
+                     line.find("cannot") != std::string::npos;
+      if (trouble)
+        log.warn(line);
+      else
+        log.info(line);
+    };
   } else if (!cfg.cluster_peers.empty()) {
     std::cerr << "tidings-node: cluster.peers needs cluster.node-id\n";
     return 2;
@@ -391,24 +438,29 @@ int main(int argc, char** argv) {
   try {
     tidings::node node{sys, opts};
     auto port = node.start();
-    say("listening on " + cfg.bind + ":" + std::to_string(port));
-    say(opts.web_dir.empty() ? std::string{"web client: not served"}
-                             : "web client: serving " + opts.web_dir + " at /");
+    // Before "listening on": whoever waits for that line finds this one already written.
+    if (opts.admin.enabled)
+      log.raw("admin on " + opts.admin.bind + ":" + std::to_string(node.admin_port()));
+    log.raw("listening on " + cfg.bind + ":" + std::to_string(port));
+    log.raw(opts.web_dir.empty() ? std::string{"web client: not served"}
+                                 : "web client: serving " + opts.web_dir + " at /");
     if (!opts.cluster.node_id.empty())
-      say("cluster node '" + opts.cluster.node_id + "'" + (opts.cluster.tls ? " (TLS)" : "") +
-          ": peers connect to " + opts.cluster.bind + ":" + std::to_string(node.cluster_port()));
+      log.raw("cluster node '" + opts.cluster.node_id + "'" + (opts.cluster.tls ? " (TLS)" : "") +
+              ": peers connect to " + opts.cluster.bind + ":" +
+              std::to_string(node.cluster_port()));
     int sig = 0;
     sigwait(&stop_signals, &sig);
     node.start_draining(); // /readyz: 503 before any connection closes
     if (sig == SIGTERM && cfg.drain_ms > 0) {
-      say("draining on signal " + std::to_string(sig) + ": /readyz answers 503; stopping in " +
+      log.raw("draining on signal " + std::to_string(sig) + ": /readyz answers 503; stopping in " +
           std::to_string(cfg.drain_ms) + " ms (a second signal stops at once)");
       if (auto second = wait_signal(stop_signals, std::chrono::milliseconds(cfg.drain_ms)))
         sig = second;
     }
-    say("stopping on signal " + std::to_string(sig));
+    log.raw("stopping on signal " + std::to_string(sig));
     node.stop();
   } catch (const std::exception& e) {
+    log.error(std::string{"cannot run: "} + e.what());
     std::cerr << "tidings-node: " << e.what() << "\n";
     return 1;
   }

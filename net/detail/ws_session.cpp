@@ -181,7 +181,9 @@ void ws_session::finish() {
     return;
   finished_ = true;
   if (handler_) {
-    handler_->on_close();
+    uint16_t code = close_requested_ ? static_cast<uint16_t>(close_reason_.code)
+                                     : static_cast<uint16_t>(ws_.reason().code);
+    handler_->on_close(code != 0 ? code : 1006);
     handler_.reset();
   }
   if (registered_) {

@@ -60,7 +60,7 @@ TEST_CASE("a session monitors an inbox that pushed before answering the attach")
   caf::anon_send_exit(first_inbox, caf::exit_reason::kill);
   // A monitoring session notices the inbox is gone and attaches again.
   CHECK(attaches.wait_for(2));
-  caf::anon_send(session, atom::wsclosed::value);
+  caf::anon_send(session, atom::wsclosed::value, uint16_t{1000});
   f.stop({f.ctx.directory, caf::actor_cast<caf::actor>(lastseen)});
   f.shutdown();
 }
@@ -79,6 +79,6 @@ TEST_CASE("a token that cannot be read is not called unauthorized") {
   CHECK(err["code"] == "unavailable");
   CHECK(err.contains("retry_ms"));
   CHECK(peer->wait_close() == close_code::internal);
-  caf::anon_send(session, atom::wsclosed::value);
+  caf::anon_send(session, atom::wsclosed::value, uint16_t{1000});
   f.stop({f.ctx.directory, caf::actor_cast<caf::actor>(lastseen)});
 }

@@ -25,14 +25,6 @@ std::vector<std::string> ids_for(std::size_t size) {
   return out;
 }
 
-/// `arg` quoted for sh.
-std::string quoted(const std::string& arg) {
-  std::string out = "'";
-  for (char c : arg)
-    out += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
-  return out + "'";
-}
-
 /// Runs `openssl ARGS` in `dir`; throws with its output if it fails.
 void run_openssl(const std::filesystem::path& dir, const std::string& what,
                  const std::string& args) {

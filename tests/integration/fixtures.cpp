@@ -1,8 +1,17 @@
 #include "tests/integration/fixtures.hpp"
 
+#include <doctest/doctest.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace tidings::test {
 
@@ -90,6 +99,65 @@ double metric(const client::endpoint& ep, const std::string& name) {
   if (at == std::string::npos)
     throw std::runtime_error("no metric " + name);
   return std::stod(body.substr(at + name.size() + 2));
+}
+
+std::string admin_address(const node_process& n) {
+  const std::string marker = "admin on ";
+  for (const auto& line : n.recent_output())
+    if (auto at = line.find(marker); at != std::string::npos) {
+      auto rest = line.substr(at + marker.size());
+      return rest.substr(0, rest.find_first_of(" \t\r\""));
+    }
+  throw std::runtime_error("the node printed no admin address:\n" + n.recent_output_text());
+}
+
+std::string quoted(const std::string& arg) {
+  std::string out = "'";
+  for (char c : arg)
+    out += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+  return out + "'";
+}
+
+int run_shell(const std::string& cmd, std::string& out) {
+  out.clear();
+  auto* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr)
+    throw std::runtime_error("popen failed");
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, pipe))
+    out.append(buf, n);
+  auto status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+inspect_run run_inspect(const std::vector<std::string>& args) {
+  char err_path[] = "/tmp/tidings-inspect-err-XXXXXX";
+  int fd = ::mkstemp(err_path);
+  if (fd < 0)
+    throw std::runtime_error("mkstemp failed");
+  ::close(fd);
+  std::string cmd = "timeout -s KILL 30 " + quoted(TIDINGS_INSPECT_BINARY);
+  for (const auto& a : args)
+    cmd += " " + quoted(a);
+  cmd += " 2>" + quoted(err_path);
+  inspect_run run;
+  run.status = run_shell(cmd, run.out);
+  std::ifstream err{err_path};
+  run.err.assign(std::istreambuf_iterator<char>{err}, {});
+  std::remove(err_path);
+  return run;
+}
+
+json inspect_json(const std::string& node, const std::string& secret,
+                  const std::vector<std::string>& args) {
+  std::vector<std::string> all{"--node=" + node, "--secret=" + secret, "--json"};
+  all.insert(all.end(), args.begin(), args.end());
+  auto run = run_inspect(all);
+  INFO("tidings-inspect stderr: " << run.err);
+  REQUIRE(run.status == 0);
+  auto doc = json::parse(run.out, nullptr, false);
+  REQUIRE_FALSE(doc.is_discarded());
+  return doc;
 }
 
 } // namespace tidings::test

@@ -49,7 +49,33 @@ std::function<bool(const json&)> item_naming(std::string type, std::string mid);
 json expect_nothing_before(client::ws_client& ws, const std::function<bool(const json&)>& fact,
                            std::chrono::milliseconds timeout = 10s);
 
-/// The value of the unlabelled metric `name` on GET /metrics; throws if it is missing.
+/// The value of the metric `name` on GET /metrics (with its labels as written, e.g.
+/// `x_total{code="1000"}`); throws if it is missing.
 double metric(const client::endpoint& ep, const std::string& name);
+
+/// `arg` quoted for sh.
+std::string quoted(const std::string& arg);
+
+/// Runs `cmd` with sh until it exits and puts its stdout in `out`; returns its exit status (-1
+/// if a signal ended it).
+int run_shell(const std::string& cmd, std::string& out);
+
+/// The admin port a node printed ("admin on HOST:PORT") as HOST:PORT; throws if none.
+std::string admin_address(const node_process& n);
+
+/// What a run of tidings-inspect did.
+struct inspect_run {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs tidings-inspect with `args` until it exits (killed after 30 s).
+inspect_run run_inspect(const std::vector<std::string>& args);
+
+/// tidings-inspect --node=`node` --secret=`secret` ARGS --json; fails the test unless it exits
+/// 0 with a JSON document, which it returns.
+json inspect_json(const std::string& node, const std::string& secret,
+                  const std::vector<std::string>& args);
 
 } // namespace tidings::test

@@ -26,7 +26,7 @@ public:
       app_.frames.push_back(std::move(data));
       app_.cv.notify_all();
     }
-    void on_close() override {}
+    void on_close(uint16_t) override {}
 
   private:
     recording_app& app_;

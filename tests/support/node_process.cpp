@@ -45,13 +45,14 @@ std::filesystem::path make_temp_dir() {
   return pattern;
 }
 
-// The endpoint in a "... listening on HOST:PORT ..." line, or nullopt.
+// The endpoint in a "... listening on HOST:PORT ..." line (also inside a JSON log line:
+// `"msg":"listening on HOST:PORT"`), or nullopt.
 std::optional<client::endpoint> parse_listening(const std::string& line) {
   auto pos = line.find(listening_marker);
   if (pos == std::string::npos)
     return std::nullopt;
   auto rest = line.substr(pos + listening_marker.size());
-  rest = rest.substr(0, rest.find_first_of(" \t\r"));
+  rest = rest.substr(0, rest.find_first_of(" \t\r\""));
   try {
     auto ep = client::parse_url("http://" + rest);
     if (ep.host == "0.0.0.0")
