@@ -214,9 +214,10 @@ def idle_memory(build, server, sessions, work, hold_s):
             "ok": bool(report and report["connections"]["max_live"] >= sessions)}
 
 
-def steady_row(build, server, rate, bots, hold_s, work):
+def steady_row(build, server, rate, bots, hold_s, work, drain_timeout_s):
     scen = steady.scenario(bots, rate, hold_s, 100)
     scen["user_prefix"] = f"st{int(rate)}"
+    scen["drain_timeout_s"] = drain_timeout_s
     name = f"steady-{int(rate)}-{server.name}"
     report, fig = run_bots(build, server, scen, work, name)
     if report is None:
@@ -411,7 +412,7 @@ def main():
     args = ap.parse_args()
     quick = args.quick
     rates = [float(x) for x in args.rates.split(",")] if args.rates else \
-        ([1000, 3000] if quick else [500, 1000, 2000, 4000, 6000, 8000])
+        ([300, 1000, 2000] if quick else [300, 1000, 2000, 4000, 6000, 8000])
     sessions = [int(x) for x in args.sessions.split(",")] if args.sessions else \
         ([2000] if quick else [1000, 5000, 10000])
     bots = args.bots or (500 if quick else 1000)
@@ -459,7 +460,8 @@ def main():
             for start in (lambda: start_tidings(args.build, args.tidings_sync), start_ejabberd):
                 server = start()
                 try:
-                    r = steady_row(args.build, server, rate, bots, hold, work)
+                    r = steady_row(args.build, server, rate, bots, hold, work,
+                                   60 if quick else 120)
                 finally:
                     server.stop()
                 log(f"steady {rate:.0f}/s {server.name}: {r.get('delivered_per_s')}/s, "
