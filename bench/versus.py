@@ -424,7 +424,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     t_start = time.monotonic()
     res = {"started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+           "commit": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
                                     capture_output=True, text=True).stdout.strip(),
            "machine": machine(), "load_before": loadavg(),
            "command": "make bench" + (" QUICK=1" if quick else "") + "  # = bench/versus.py"
