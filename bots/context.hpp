@@ -15,6 +15,7 @@
 
 #include "bots/scenario.hpp"
 #include "bots/users.hpp"
+#include "bots/xmpp.hpp"
 
 namespace tidings::bots {
 
@@ -30,6 +31,8 @@ struct run_context {
   network* net = nullptr;
   caf::actor collector;
   int64_t (*now_ns)() = nullptr;
+  /// The server speaks XMPP (xmpp_bot actors), not the Tidings protocol; nullptr for Tidings.
+  const xmpp_options* xmpp = nullptr;
   bool media_supported = true;
   /// Set once the node answered `bad_request` to a `state` frame (presence not implemented):
   /// from then on no bot sends `state` (each answer would count towards close 4003).

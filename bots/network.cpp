@@ -25,7 +25,6 @@ using beast::error_code;
 namespace {
 
 constexpr const char* user_agent = "tidings-bots/0.1";
-constexpr const char* ws_target = "/v1/ws";
 constexpr uint16_t close_policy = 1008;
 constexpr uint16_t close_no_status = 1005;
 
@@ -86,9 +85,13 @@ private:
     ws_.read_message_max(setup_.opts.max_message_bytes);
     ws_.auto_fragment(false);
     ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::request_type& req) { req.set(http::field::user_agent, user_agent); }));
+        [proto = setup_.opts.subprotocol](websocket::request_type& req) {
+          req.set(http::field::user_agent, user_agent);
+          if (!proto.empty())
+            req.set(http::field::sec_websocket_protocol, proto);
+        }));
     ws_.async_handshake(
-        setup_.host, ws_target,
+        setup_.host, setup_.opts.target,
         beast::bind_front_handler(&client_session::on_handshake, shared_from_this()));
   }
 

@@ -1,6 +1,7 @@
 #pragma once
 // network: the I/O side of a bot run. One io_context on a small thread pool, and the node's
-// address resolved once; every bot's WebSocket connection (GET /v1/ws) runs on it.
+// address resolved once; every bot's WebSocket connection (GET /v1/ws, or the XMPP server's
+// endpoint) runs on it.
 //
 // A thin shim in the shape of net/server.cpp's sessions, client side: a connection owns its
 // socket, its read loop and a bounded write queue, and reports to a `connection_events`
@@ -54,6 +55,8 @@ struct network_options {
   std::chrono::milliseconds connect_timeout{10'000};
   std::size_t write_queue_frames = 4096; ///< a bot that queues more is closed (1008)
   std::size_t max_message_bytes = 16u << 20;
+  std::string target = "/v1/ws"; ///< the WebSocket endpoint's path
+  std::string subprotocol;       ///< sent as Sec-WebSocket-Protocol unless empty
 };
 
 class network {

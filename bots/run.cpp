@@ -12,6 +12,7 @@
 #include "bots/messages.hpp"
 #include "bots/network.hpp"
 #include "bots/users.hpp"
+#include "bots/xmpp_bot.hpp"
 
 namespace tidings::bots {
 
@@ -109,7 +110,16 @@ json run_load_test(caf::actor_system& sys, const run_options& opts) {
     };
   log("preparing " + std::to_string(prep.count) + " users (run " + ctx.run_id + ")" +
       (opts.progress ? "\n" : "...\n"));
-  auto users = prepare_users(prep);
+  network_options net_opts;
+  net_opts.threads = opts.io_threads;
+  if (opts.xmpp) {
+    net_opts.target = opts.xmpp->path;
+    net_opts.subprotocol = xmpp::subprotocol;
+    ctx.xmpp = &*opts.xmpp;
+  }
+  network net{opts.node, net_opts, &steady_now_ns};
+  ctx.net = &net;
+  auto users = opts.xmpp ? register_xmpp_users(sys, net, *opts.xmpp, prep) : prepare_users(prep);
   if (opts.progress)
     log("\n");
   std::ostringstream summary;
@@ -128,11 +138,6 @@ json run_load_test(caf::actor_system& sys, const run_options& opts) {
     ctx.bot_of_user.emplace(ctx.users[i].name, i);
   ctx.contacts = assign_contacts(plan, ctx.group_of);
 
-  network_options net_opts;
-  net_opts.threads = opts.io_threads;
-  network net{opts.node, net_opts, &steady_now_ns};
-  ctx.net = &net;
-
   json report;
   std::string failure;
   {
@@ -140,7 +145,8 @@ json run_load_test(caf::actor_system& sys, const run_options& opts) {
     std::vector<caf::actor> bots;
     bots.reserve(ctx.users.size());
     for (uint32_t i = 0; i < ctx.users.size(); ++i)
-      bots.push_back(sys.spawn(bot_actor, &ctx, i));
+      bots.push_back(opts.xmpp ? sys.spawn(xmpp_bot_actor, &ctx, i)
+                               : sys.spawn(bot_actor, &ctx, i));
     conductor_options copts;
     copts.time_scale = opts.time_scale;
     auto conductor = sys.spawn(conductor_actor, &ctx, bots, copts);

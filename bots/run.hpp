@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bots/scenario.hpp"
+#include "bots/xmpp.hpp"
 #include "client/endpoint.hpp"
 
 namespace tidings::bots {
@@ -49,6 +51,9 @@ struct run_options {
   /// Where preparation messages go (nullptr: nowhere).
   std::ostream* log = nullptr;
   run_control* control = nullptr;
+  /// Set: the server speaks XMPP over WebSocket (ejabberd), the bots are xmpp_bot actors and
+  /// users are registered in band (xmpp_bot.hpp); unset: a Tidings node.
+  std::optional<xmpp_options> xmpp;
 };
 
 /// Runs the scenario against the node and returns the report (see docs/LOADTEST.md); its

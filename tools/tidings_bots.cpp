@@ -1,6 +1,7 @@
 // tidings-bots: load tests of a Tidings node by scripted bot actors.
 //
 //   tidings-bots --url=http://HOST:PORT --scenario=FILE [--json=FILE] [--users-file=FILE]
+//   tidings-bots --protocol=xmpp --url=http://HOST:PORT --xmpp-domain=D --xmpp-path=/ws ...
 //
 // Options are `--name=value`, or the same keys in the file given by `--config-file=FILE`
 // (config/tool_config.hpp: checked, with --help, --version and --dump-config). The scenario format
@@ -51,6 +52,8 @@ struct bots_config : tidings::config::tool_config {
   size_t io_threads = 2;
   double time_scale = 1.0;
   bool no_progress = false;
+  std::string protocol = "tidings";
+  tidings::bots::xmpp_options xmpp;
 
   bots_config()
       : tool_config("tidings-bots", "load tests of a Tidings node by scripted bots", usage) {
@@ -69,7 +72,11 @@ struct bots_config : tidings::config::tool_config {
         .add(io_threads, "io-threads", "threads running the bots' WebSocket connections")
         .add(time_scale, "time-scale", "multiply every hold phase's duration by this")
         .add(no_progress, "no-progress",
-             "no progress line (by default one is rewritten every second on a terminal)");
+             "no progress line (by default one is rewritten every second on a terminal)")
+        .add(protocol, "protocol",
+             "tidings (a Tidings node) or xmpp (an XMPP server over WebSocket, e.g. ejabberd)")
+        .add(xmpp.domain, "xmpp-domain", "with --protocol=xmpp: the XMPP domain of the users")
+        .add(xmpp.path, "xmpp-path", "with --protocol=xmpp: the WebSocket endpoint's path");
   }
 };
 
@@ -111,8 +118,15 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
 
+  if (cfg.protocol != "tidings" && cfg.protocol != "xmpp") {
+    std::cerr << "tidings-bots: --protocol must be tidings or xmpp\n";
+    return exit_usage;
+  }
+
   tidings::bots::run_options opts;
   opts.url = cfg.url;
+  if (cfg.protocol == "xmpp")
+    opts.xmpp = cfg.xmpp;
   try {
     opts.node = tidings::client::parse_url(cfg.url);
     opts.plan = tidings::bots::load_scenario(cfg.scenario);

@@ -3,120 +3,23 @@
 
 #include <doctest/doctest.h>
 
-#include <cerrno>
-#include <csignal>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include "tests/bots/bots_runner.hpp"
 #include "tests/support/node_process.hpp"
 #include "tests/support/sessions.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace tidings;
 using namespace tidings::test;
 using nlohmann::json;
-namespace fs = std::filesystem;
-
-extern char** environ;
 
 namespace {
-
-constexpr auto bots_deadline = std::chrono::seconds(240);
 
 /// A node without rate limits in the way and with cheap password hashing.
 std::vector<std::string> node_args() {
   return {"--limits.rate=1000000", "--limits.burst=1000000", "--auth.argon2-ops=1",
           "--auth.argon2-mem-kib=8192"};
-}
-
-/// A private temporary folder, removed at the end of the test.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    auto pattern = (fs::temp_directory_path() / "tidings-bots-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
-
-struct bots_run {
-  int status = -1; ///< exit status, or -signal
-  std::string output;
-  json report;
-};
-
-/// Runs tidings-bots with `args`, its stdout and stderr into `dir`/output.txt, waiting at most
-/// bots_deadline for it to exit (then it is killed and the test fails).
-bots_run run_bots(const fs::path& dir, std::vector<std::string> args) {
-  auto output = (dir / "output.txt").string();
-  auto report = (dir / "report.json").string();
-  args.insert(args.begin(), TIDINGS_BOTS_BINARY);
-  args.push_back("--json=" + report);
-  args.push_back("--no-progress");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  auto rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE_MESSAGE(rc == 0, "cannot start " << argv[0] << ": " << std::strerror(rc));
-
-  // Wait for the exit with a deadline: the pidfd becomes readable when the child ends.
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  REQUIRE(pidfd >= 0);
-  pollfd p{pidfd, POLLIN, 0};
-  auto ready = ::poll(&p, 1, static_cast<int>(bots_deadline.count() * 1000));
-  ::close(pidfd);
-  if (ready <= 0)
-    ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  bots_run out;
-  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  std::ifstream text{output};
-  std::stringstream buffer;
-  buffer << text.rdbuf();
-  out.output = buffer.str();
-  REQUIRE_MESSAGE(ready > 0, "tidings-bots did not finish within the deadline:\n" << out.output);
-  if (std::ifstream in{report}; in)
-    out.report = json::parse(in, nullptr, false);
-  return out;
-}
-
-void check_histogram(const json& h, const char* name) {
-  CAPTURE(name);
-  CHECK(h["count"].get<uint64_t>() > 0);
-  auto p50 = h["p50"].get<double>();
-  auto p99 = h["p99"].get<double>();
-  auto max = h["max"].get<double>();
-  CHECK(h["min"].get<double>() > 0);
-  CHECK(p50 > 0);
-  CHECK(p50 <= p99);
-  CHECK(p99 <= max);
-  uint64_t total = 0;
-  for (const auto& b : h["buckets"])
-    total += b[2].get<uint64_t>();
-  CHECK(total == h["count"].get<uint64_t>());
 }
 
 } // namespace
