@@ -31,7 +31,7 @@ RUN make build BUILD_DIR=/build \
 FROM debian:${DEBIAN_RELEASE}-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 libsodium23 libssl3 \
+      libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 libsodium23 libssl3 libexpat1 \
       libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/tidings --shell /usr/sbin/nologin tidings \
