@@ -9,13 +9,12 @@ DEBIAN_PACKAGES := g++ cmake ninja-build ccache pkg-config libcaf-dev libboost-d
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: all deps configure build run test bench clean format
+.PHONY: all deps configure build run test bench clean format fuzz-deps test-sanitize test-tsan fuzz
 
 all: build
 
 # Installs only what is missing (dpkg-query), so repeated runs cost nothing.
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+install_missing = missing=$$(for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
@@ -23,6 +22,9 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+deps:
+	@$(call install_missing,$(DEBIAN_PACKAGES))
 
 configure: deps
 	@[ -f $(BUILD_DIR)/build.ninja ] || cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -36,6 +38,43 @@ run: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
 
+# Sanitizers and fuzzing (docs/SECURITY.md), each in its own build folder; Debian's libraries
+# (CAF, RocksDB, ...) stay uninstrumented. ASan/UBSan and TSan use g++, the compiler Debian
+# built CAF with (clang-built code that adds CAF config options breaks CAF's option table);
+# libFuzzer needs clang 14. Reports of a node started by a test go to files, which fail the run.
+SANITIZER_PACKAGES := clang-14 libclang-rt-14-dev
+SANITIZER_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1'
+SANITIZE_LABELS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frames msgpack_map http range scenario config
+
+fuzz-deps: deps
+	@$(call install_missing,$(SANITIZER_PACKAGES))
+
+# ASan + UBSan over the whole suite. SANITIZE_LABELS=unit|net|...: only those ctest labels
+# (each label is a test binary, LABEL_tests, and only those are built).
+test-sanitize: deps
+	@[ -f build-sanitize/build.ninja ] || cmake -S . -B build-sanitize -G Ninja $(SANITIZER_FLAGS) \
+	  -DTIDINGS_SANITIZE=address,undefined
+	cmake --build build-sanitize -j $(JOBS) \
+	  $(if $(SANITIZE_LABELS),--target $(addsuffix _tests,$(subst |, ,$(SANITIZE_LABELS))))
+	tests/sanitizers/run-ctest build-sanitize $(if $(SANITIZE_LABELS),-L '^($(SANITIZE_LABELS))$$')
+
+# TSan over the integration tests (and the nodes they start).
+test-tsan: deps
+	@[ -f build-tsan/build.ninja ] || cmake -S . -B build-tsan -G Ninja $(SANITIZER_FLAGS) \
+	  -DTIDINGS_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS) --target integration_tests
+	tests/sanitizers/run-ctest build-tsan -L integration
+
+# Each libFuzzer target for FUZZ_SECONDS (default 60); the corpus grows in build-fuzz/corpus.
+fuzz: fuzz-deps
+	@[ -f build-fuzz/build.ninja ] || cmake -S . -B build-fuzz -G Ninja $(SANITIZER_FLAGS) \
+	  -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DTIDINGS_FUZZ=ON -DTIDINGS_SANITIZE=address,undefined
+	cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	fuzz/run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # The steady one-to-one table of docs/BENCHMARKS.md (QUICK=1: 10 s rows; BASELINE=DIR: also
 # run another build's node, interleaved).
 bench: build
@@ -45,4 +84,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-sanitize build-tsan build-fuzz
