@@ -3,6 +3,7 @@
 // listed in docs/SECURITY.md). A failing input ends the test binary (require aborts), which
 // ctest reports with the input's path printed just before.
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
