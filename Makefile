@@ -5,7 +5,10 @@ DATA_DIR ?= ./data
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ cmake ninja-build ccache pkg-config libcaf-dev libboost-dev \
   libboost-system-dev librocksdb-dev libmsgpack-cxx-dev nlohmann-json3-dev doctest-dev \
-  libsodium-dev libssl-dev openssl python3 haproxy
+  libsodium-dev libssl-dev openssl python3 haproxy nodejs chromium \
+  $(if $(shell command -v npm),,npm)
+# nodejs, npm and chromium: the browser tests of Tidings Web (tests/web; `npm ci` runs in the build).
+# npm is asked for only when missing: some nodejs packages bring their own (and conflict with it).
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 

@@ -7,7 +7,7 @@
 namespace tidings {
 
 bool node_context::is_home(const std::string& user) const {
-  return cluster == nullptr || cluster->is_local(user);
+  return cluster == nullptr || (cluster->is_local(user) && !cluster->awaiting(user));
 }
 
 caf::actor node_context::home_gate(const std::string& user) const {
@@ -27,6 +27,8 @@ routing_service node_context::delivery_route(const std::string& to, bool sticky,
   if (is_home(to))
     return directory;
   const auto& home = cluster->home(to);
+  if (home == cluster->self())
+    return {}; // its data is on its way here: `unavailable`, never a handoff to itself
   auto gate = cluster->gate(home);
   if (gate && !sticky && !cluster->handoff_pending(home))
     return caf::actor_cast<routing_service>(gate);

@@ -66,6 +66,7 @@ struct node_context {
   cluster::view* cluster = nullptr;       ///< the members and who is up; null: one node
   caf::actor handoff;                     ///< sends for homes that are down (cluster only)
   media_service media;                    ///< the media tables and files
+  handover_service handover;              ///< rows moving here after members were added
 
   /// The shard of `user` among `shards`.
   template <class Handle>
@@ -75,7 +76,10 @@ struct node_context {
 
   // Where a user's data lives: the local actor when this node is the user's home, else the
   // home's gate (seen through the service's interface). An invalid handle means the home is
-  // down: callers answer `unavailable` with a jittered `retry_ms`.
+  // down, or is this node while the user's data is still on its way here from its previous
+  // home (after a member was added: cluster/transition.hpp): callers answer `unavailable` with
+  // a jittered `retry_ms`.
+  /// Whether this node serves `user` (or blob hash) now: its home, with its data here.
   bool is_home(const std::string& user) const;
   routing_service directory_of(const std::string& user) const;
   /// Where a send to `to` goes: `directory_of(to)`, or this node's handoff when the home is

@@ -9,7 +9,8 @@ directory_state::entry* directory_state::find_or_spawn(const std::string& user, 
   auto it = inboxes.find(user);
   if (it != inboxes.end())
     return &it->second;
-  if (releasing) {
+  if (releasing || !ctx->is_home(user)) {
+    // (Not served here: homed elsewhere, or its data still arriving after a member was added.)
     *why = errc::unavailable;
     return nullptr;
   }
@@ -87,6 +88,9 @@ directory_actor(directory_service::stateful_pointer<directory_state> self,
       },
       [self](const attach_request& a) { return self->state.route<attached_inbox>(a.user, a); },
       [self](const receipt_delivery& r) { return self->state.route<uint64_t>(r.to, r); },
+      [self](atom::holds h, const std::string& user, uint64_t seq) {
+        return self->state.route<bool>(user, h, user, seq);
+      },
       [self](atom::blocks, const std::string& owner, const std::string& other, bool blocked) {
         // Only a running inbox needs it: a starting one loads the whole list.
         if (auto it = self->state.inboxes.find(owner); it != self->state.inboxes.end())

@@ -52,6 +52,9 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
   case net::http_endpoint::refused:
     return reply(http_error(errc::bad_request, route.message));
   case net::http_endpoint::not_found:
+    if (web_ != nullptr && (request.method == "GET" || request.method == "HEAD") &&
+        route.path.compare(0, 4, "/v1/") != 0)
+      return reply(web_->serve(request));
     return reply(http_error(errc::not_found, "no such endpoint"));
   case net::http_endpoint::media_upload: // streamed (route_body_async), never buffered here
     return reply(http_error(errc::bad_request, "use POST"));
@@ -74,6 +77,18 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
           "writer.\n# TYPE tidings_storage_batches_total counter\n"
           "tidings_storage_batches_total " +
           std::to_string(w.batches) + "\n";
+    }
+    if (ctx_.store != nullptr) {
+      auto d = ctx_.store->stats();
+      auto counter = [&res](const char* name, const char* help, uint64_t v) {
+        res.body += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " counter\n" +
+                    name + " " + std::to_string(v) + "\n";
+      };
+      counter("tidings_db_writes_total", "RocksDB writes (WAL appends).", d.writes);
+      counter("tidings_db_puts_total", "Keys written.", d.puts);
+      counter("tidings_db_deletes_total", "Keys deleted.", d.deletes);
+      counter("tidings_db_gets_total", "Point reads.", d.gets);
+      counter("tidings_db_iterators_total", "Iterators created.", d.iterators);
     }
     if (ctx_.cluster != nullptr) {
       std::size_t up = 0;

@@ -5,7 +5,8 @@
 // account requests to the accounts workers; answers /healthz itself; hands /v1/media
 // requests to the media service's HTTP side (actors/media_http.*) once the registry of the
 // token's home has said whose the bearer token is (from a short-lived actor; an upload's body
-// is not read before that). Holds no mutable state:
+// is not read before that); serves the web client's files (`net::static_site`, if set) for
+// GET and HEAD of any other path. Holds no mutable state:
 // everything it touches is immutable after start, an actor handle, or thread-safe.
 
 #include <functional>
@@ -18,13 +19,16 @@
 #include "actors/context.hpp"
 #include "actors/media_http.hpp"
 #include "net/server.hpp"
+#include "net/static_site.hpp"
 
 namespace tidings {
 
 class gateway : public net::application {
 public:
-  gateway(caf::actor_system& sys, const node_context& ctx, media_http& media)
-      : sys_(sys), ctx_(ctx), media_(media) {}
+  /// `web`: the web client's files, or null to serve none.
+  gateway(caf::actor_system& sys, const node_context& ctx, media_http& media,
+          const net::static_site* web = nullptr)
+      : sys_(sys), ctx_(ctx), media_(media), web_(web) {}
 
   std::unique_ptr<net::ws_handler> open_ws(std::shared_ptr<net::ws_peer> peer, std::string bearer,
                                            std::string target) override;
@@ -40,6 +44,7 @@ private:
   caf::actor_system& sys_;
   const node_context& ctx_;
   media_http& media_;
+  const net::static_site* web_;
 };
 
 } // namespace tidings

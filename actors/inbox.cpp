@@ -147,8 +147,20 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
   for (const auto& item : recent) {
     if (out.size() >= max || item.seq > upto)
       break;
-    if (item.seq >= from)
-      out.push_back(item);
+    if (item.seq < from)
+      continue;
+    // Only what the caller uses is copied: an ack needs the description, a push the bytes.
+    out.emplace_back();
+    auto& copy = out.back();
+    copy.seq = item.seq;
+    if (described) {
+      copy.is_msg = item.is_msg;
+      copy.from = item.from;
+      copy.mid = item.mid;
+      copy.media_hash = item.media_hash;
+    } else {
+      copy.bytes = item.bytes;
+    }
   }
   return out;
 }
@@ -189,8 +201,10 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
   if (!item)
     return make_error(errc::bad_request);
   storage::batch b;
-  b.put(storage::table::dedupe, key,
-        net::encode(json{{"mid", mid}, {"ts", ts}, {"to", log->user()}}, net::encoding::msgpack));
+  std::string record; // {mid, ts, to}, keys in json's order
+  net::msgpack_writer{record}.map(3).str("mid").str(mid).str("ts").integer(ts).str("to").str(
+      log->user());
+  b.put(storage::table::dedupe, key, record);
   auto rp = self->make_response_promise<sent_reply>();
   dedupe_waiting[key].push_back(rp);
   auto answer_all = [this, key, mid, ts](bool ok, errc failure = errc::unavailable) {
@@ -225,26 +239,22 @@ caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std:
   // `sent` tells the sender the recipient may read the media: the media service writes that
   // grant (durably) before the item is staged. `await`: deliveries keep their order.
   cached.media_hash = media_hash;
+  // The grant names the item's seq: retention keeps the blob while this inbox holds it.
   self->request(ctx->media_of(media_hash), media_timeout, atom::grant::value, media_hash,
-                log->user())
-      .await(
-          [this, b = std::make_shared<storage::batch>(std::move(b)), cached, answer_all](bool) {
-            // It stays needed (retention) while the item is unacknowledged.
-            b->put(storage::table::media_pending,
-                   media_pending_key(cached.media_hash, log->user(), log->next_seq()), "");
-            store(std::move(*b), cached, answer_all);
-          },
-          [answer_all](const caf::error& err) {
-            // not_found: the blob was deleted since the sender's check.
-            answer_all(false,
-                       to_errc(err) == errc::not_found ? errc::forbidden : errc::unavailable);
-          });
+                log->user(), log->next_seq())
+      .await([this, b = std::make_shared<storage::batch>(std::move(b)), cached,
+              answer_all](bool) { store(std::move(*b), cached, answer_all); },
+             [answer_all](const caf::error& err) {
+               // not_found: the blob was deleted since the sender's check.
+               answer_all(false,
+                          to_errc(err) == errc::not_found ? errc::forbidden : errc::unavailable);
+             });
   return rp;
 }
 
 void inbox_state::store(storage::batch b, cached_item cached,
                         std::function<void(bool ok, errc failure)> answer_all) {
-  cached.seq = log->stage_append({cached.bytes}, b).front();
+  cached.seq = log->stage_append(cached.bytes, b);
   submit(std::move(b), [this, answer_all, cached = std::move(cached)](bool ok) mutable {
     written_upto = std::max(written_upto, cached.seq);
     if (ok) {
@@ -254,6 +264,11 @@ void inbox_state::store(storage::batch b, cached_item cached,
     answer_all(ok, errc::unavailable);
     push_more();
   });
+}
+
+bool inbox_state::holds(uint64_t seq) {
+  ++routed;
+  return seq >= log->first_seq() && seq < log->next_seq();
 }
 
 void inbox_state::attach(attached_session s, int64_t since) {
@@ -285,9 +300,14 @@ constexpr auto receipt_timeout = std::chrono::seconds(30);
 
 std::string receipt_item(const char* status, const std::string& by,
                          const std::vector<std::string>& mids, int64_t ts) {
-  return net::encode(
-      json{{"type", "receipt"}, {"status", status}, {"by", by}, {"mids", mids}, {"ts", ts}},
-      net::encoding::msgpack);
+  // Keys in json's order: the bytes net::encode of the same object gives.
+  std::string out;
+  net::msgpack_writer w{out};
+  w.map(5).str("by").str(by).str("mids").array(static_cast<uint32_t>(mids.size()));
+  for (const auto& mid : mids)
+    w.str(mid);
+  w.str("status").str(status).str("ts").integer(ts).str("type").str("receipt");
+  return out;
 }
 
 } // namespace
@@ -317,9 +337,6 @@ void inbox_state::start_ack(uint64_t upto) {
       continue; // no receipt is ever generated for a receipt
     received.put(storage::table::received, received_key(log->user(), item.mid),
                  received_value(item.from, now));
-    if (!item.media_hash.empty())
-      received.del(storage::table::media_pending,
-                   media_pending_key(item.media_hash, log->user(), item.seq));
     by_sender[item.from].push_back(std::move(item.mid));
   }
   if (by_sender.empty())
@@ -398,7 +415,7 @@ caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
   ++routed;
   last_active = ctx->now();
   storage::batch b;
-  auto seq = log->stage_append({item}, b).front();
+  auto seq = log->stage_append(item, b);
   auto rp = self->make_response_promise<uint64_t>();
   cached_item cached;
   cached.seq = seq;
@@ -594,6 +611,7 @@ inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_s
       },
       [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },
       [self](const receipt_delivery& r) { return self->state.store_receipt(r.item); },
+      [self](atom::holds, const std::string&, uint64_t seq) { return self->state.holds(seq); },
       [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
         self->state.read(from, mids);
       },

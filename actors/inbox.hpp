@@ -108,6 +108,9 @@ struct inbox_state {
   void ack(uint64_t upto, const caf::actor& from);
   /// Appends a receipt item (from another inbox); replies once it is durable.
   caf::result<uint64_t> store_receipt(const std::string& item);
+  /// Whether item `seq` is still in the inbox (not yet acknowledged): asked by the media
+  /// service of a blob the item names before retention deletes it.
+  bool holds(uint64_t seq);
   /// Sends a `read` receipt to `from` for those of `mids` this user received from them.
   void read(const std::string& from, const std::vector<std::string>& mids);
   /// The group writer finished write `id`.
@@ -134,8 +137,9 @@ private:
   void remember(cached_item item);
   /// Drops remembered items at or below `seq`.
   void forget_upto(uint64_t seq);
-  /// The items in [from, upto] (from memory where held, else from RocksDB); `described`:
-  /// with sender, mid and media of the items read from RocksDB (acks need them, pushes not).
+  /// The items in [from, upto] (from memory where held, else from RocksDB); `described`: their
+  /// sender, mid and media (acks need them; items held in memory come without their bytes),
+  /// else their bytes only (pushes).
   std::vector<cached_item> items_between(uint64_t from, uint64_t upto, std::size_t max,
                                          bool described);
   /// Stores the read receipt for `accepted` (whose `received` keys are `keys`) in `from`'s
@@ -153,7 +157,6 @@ inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_s
 
 // Key encodings of the tables the inbox writes (storage/keys.hpp).
 using storage::dedupe_key;
-using storage::media_pending_key;
 using storage::received_key;
 using storage::received_sender;
 using storage::received_time;

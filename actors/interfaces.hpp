@@ -50,7 +50,8 @@ using lastseen_service = caf::typed_actor<
 /// cache; `not_found` if it has neither). Storage failures are `unavailable`.
 using media_api = caf::typed_actor<
     caf::replies_to<atom::may_read, std::string, std::string>::with<bool>,
-    caf::replies_to<atom::grant, std::string, std::string>::with<bool>,
+    caf::replies_to<atom::grant, std::string, std::string, uint64_t>::with<bool>,
+    caf::replies_to<atom::avatar, std::string, std::string, bool>::with<bool>,
     caf::replies_to<atom::blob_info, std::string, std::string>::with<media_blob>,
     caf::replies_to<atom::offer, media_offer>::with<bool>,
     caf::replies_to<atom::read_chunk, std::string, uint64_t, uint32_t>::with<std::string>>;
@@ -91,7 +92,8 @@ using attached_session = caf::typed_actor<caf::reacts_to<atom::push, uint64_t, s
 /// inbox as its session sees it (`attached_inbox`, messages.hpp: the reply crosses nodes).
 using routing_service = caf::typed_actor<caf::replies_to<deliver_request>::with<sent_reply>,
                                          caf::replies_to<attach_request>::with<attached_inbox>,
-                                         caf::replies_to<receipt_delivery>::with<uint64_t>>;
+                                         caf::replies_to<receipt_delivery>::with<uint64_t>,
+                                         caf::replies_to<atom::holds, std::string, uint64_t>::with<bool>>;
 
 /// A user's inbox (actors/inbox.*): the routed requests (from the directory), its session's
 /// acks and reads, the user's block changes (the profile shard's news, through the directory),
@@ -109,10 +111,15 @@ using directory_service =
                             caf::reacts_to<atom::drain, std::string>,
                             caf::reacts_to<atom::idle, std::string, uint64_t>>;
 
+/// What a node's handover actor (actors/handover.*) takes from its peers: the rows of users
+/// and blobs now homed here after members were added, answered once durable.
+using handover_service = caf::typed_actor<caf::replies_to<handover_batch>::with<uint64_t>>;
+
 /// A node's gate (actors/gate.*): every request another node may make of this one, passed on
 /// to the local actor that owns the user (or the blob) it names. Remote handles of any service
 /// above are the peer's gate cast to that service's interface.
-using gate_service = routing_service::extend_with<profile_service, lastseen_service,
-                                                  accounts_service, registry_service, media_api>;
+using gate_service =
+    routing_service::extend_with<profile_service, lastseen_service, accounts_service,
+                                 registry_service, media_api, handover_service>;
 
 } // namespace tidings

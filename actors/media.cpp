@@ -1,5 +1,6 @@
 #include "actors/media.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -12,6 +13,21 @@ namespace {
 
 /// How long one chunk between nodes may take.
 constexpr auto chunk_timeout = std::chrono::seconds(30);
+/// A write's completion that answers `rp`: true once written, else `unavailable`.
+std::function<void(bool)> answer_when_written(caf::typed_response_promise<bool> rp) {
+  return [rp](bool ok) mutable {
+    if (ok)
+      rp.deliver(true);
+    else
+      rp.deliver(make_error(errc::unavailable));
+  };
+}
+
+/// For a block check of an avatar's owner, and a retention check of a claim's inbox.
+constexpr auto ask_timeout = std::chrono::seconds(10);
+/// Owners asked whether a viewer may see their avatar; claims checked per blob per step.
+constexpr std::size_t max_owners = 8;
+constexpr std::size_t max_claims = 16;
 /// How long the home may take to fetch, store and index an offered upload.
 constexpr auto offer_timeout = std::chrono::minutes(5);
 
@@ -189,18 +205,67 @@ void media_state::settle(const std::string& hash) {
     busy.erase(it);
 }
 
+void media_state::check_read(const std::string& hash, const std::string& user,
+                             std::function<void(storage::answer)> done) {
+  using storage::answer;
+  auto& db = *ctx->store;
+  if (auto local = media::is_reader(db, hash, user); local != answer::no)
+    return done(local);
+  // The avatar of an owner who has not blocked `user`: the owners' shards know their blocks.
+  auto owners = media::avatar_owners(db, hash, max_owners);
+  if (owners.failed)
+    return done(answer::failed);
+  auto& list = *owners.value;
+  if (list.empty())
+    return done(answer::no);
+  if (std::find(list.begin(), list.end(), user) != list.end())
+    return done(answer::yes);
+  struct progress {
+    std::size_t left;
+    answer result = answer::no;
+    bool failed = false;
+    std::function<void(answer)> done;
+  };
+  auto p = std::make_shared<progress>(progress{list.size(), answer::no, false, std::move(done)});
+  auto one = [p](answer a) {
+    if (a == answer::yes && p->result != answer::yes) {
+      p->result = answer::yes;
+      p->done(answer::yes); // the first owner who shows it decides
+    }
+    p->failed = p->failed || a == answer::failed;
+    if (--p->left == 0 && p->result != answer::yes)
+      p->done(p->failed ? answer::failed : answer::no);
+  };
+  for (auto& owner : list) {
+    auto shard = ctx->profile_of(owner);
+    if (!shard) {
+      one(answer::failed);
+      continue;
+    }
+    self->request(shard, ask_timeout, atom::seen_by::value, owner, user)
+        .then([one](bool exists, const std::string&, bool,
+                    bool blocked) { one(exists && !blocked ? answer::yes : answer::no); },
+              [one](const caf::error&) { one(answer::failed); });
+  }
+}
+
 caf::result<bool> media_state::may_read(const std::string& hash, const std::string& user) {
   if (!media::is_hash(hash))
     return false;
   if (auto it = busy.find(hash); it != busy.end() && it->second.deleting)
     return false;
-  auto allowed = media::may_read(*ctx->store, hash, user);
-  if (allowed == storage::answer::failed)
-    return make_error(errc::unavailable);
-  return allowed == storage::answer::yes;
+  auto rp = self->make_response_promise<bool>();
+  check_read(hash, user, [rp](storage::answer allowed) mutable {
+    if (allowed == storage::answer::failed)
+      rp.deliver(make_error(errc::unavailable));
+    else
+      rp.deliver(allowed == storage::answer::yes);
+  });
+  return rp;
 }
 
-caf::result<bool> media_state::grant(const std::string& hash, const std::string& user) {
+caf::result<bool> media_state::grant(const std::string& hash, const std::string& user,
+                                     uint64_t seq) {
   auto rec = record_of(hash);
   if (rec.failed)
     return make_error(errc::unavailable);
@@ -211,12 +276,51 @@ caf::result<bool> media_state::grant(const std::string& hash, const std::string&
   storage::batch b;
   b.put(storage::table::media, hash, media::encode(*rec.value));
   media::grant(b, hash, user);
+  // The claim: retention asks the recipient's inbox about item `seq` before deleting.
+  if (seq > 0)
+    b.put(storage::table::media_pending, storage::media_pending_key(hash, user, seq), "");
   auto rp = self->make_response_promise<bool>();
-  write(hash, std::move(b), rec.value, [rp](bool ok) mutable {
-    if (ok)
-      rp.deliver(true);
-    else
+  write(hash, std::move(b), rec.value, answer_when_written(rp));
+  return rp;
+}
+
+caf::result<bool> media_state::avatar(const std::string& hash, const std::string& owner, bool on) {
+  if (!media::is_hash(hash))
+    return on ? caf::result<bool>{false} : caf::result<bool>{true};
+  auto rp = self->make_response_promise<bool>();
+  auto key = media::pair_key(hash, owner);
+  if (!on) {
+    storage::batch b;
+    b.del(storage::table::avatars, key);
+    auto rec = record_of(hash);
+    write(hash, std::move(b), rec.failed ? std::nullopt : rec.value, answer_when_written(rp));
+    return rp;
+  }
+  if (auto it = busy.find(hash); it != busy.end() && it->second.deleting)
+    return false;
+  check_read(hash, owner, [this, rp, hash, key](storage::answer allowed) mutable -> void {
+    if (allowed != storage::answer::yes) {
+      if (allowed == storage::answer::failed)
+        rp.deliver(make_error(errc::unavailable));
+      else
+        rp.deliver(false);
+      return;
+    }
+    auto rec = record_of(hash); // asked again: other messages ran meanwhile
+    if (rec.failed) {
       rp.deliver(make_error(errc::unavailable));
+      return;
+    }
+    if (!rec.value) {
+      rp.deliver(false);
+      return;
+    }
+    // Taking it as an avatar is a use; the avatar row then keeps it from retention.
+    rec.value->used = opts.now();
+    storage::batch b;
+    b.put(storage::table::media, hash, media::encode(*rec.value));
+    b.put(storage::table::avatars, key, "");
+    write(hash, std::move(b), rec.value, answer_when_written(rp));
   });
   return rp;
 }
@@ -229,19 +333,31 @@ caf::result<media_blob> media_state::blob_info(const std::string& hash, const st
     return make_error(errc::unavailable);
   if (!rec.value)
     return make_error(errc::not_found);
-  auto allowed = media::may_read(*ctx->store, hash, user);
-  if (allowed == storage::answer::failed)
-    return make_error(errc::unavailable);
-  if (allowed == storage::answer::no)
-    return make_error(errc::forbidden);
-  media_blob out{rec.value->size, rec.value->mime};
-  if (auto now = opts.now(); now - rec.value->used >= opts.used_refresh_ms) {
-    rec.value->used = now;
-    storage::batch b;
-    b.put(storage::table::media, hash, media::encode(*rec.value));
-    write(hash, std::move(b), rec.value, [](bool) {}); // a lost refresh is retried next time
-  }
-  return out;
+  auto rp = self->make_response_promise<media_blob>();
+  check_read(hash, user, [this, rp, hash](storage::answer allowed) mutable -> void {
+    if (allowed != storage::answer::yes) {
+      rp.deliver(
+          make_error(allowed == storage::answer::failed ? errc::unavailable : errc::forbidden));
+      return;
+    }
+    auto rec = record_of(hash); // asked again: other messages may have run meanwhile
+    if (rec.failed) {
+      rp.deliver(make_error(errc::unavailable));
+      return;
+    }
+    if (!rec.value) {
+      rp.deliver(make_error(errc::not_found));
+      return;
+    }
+    rp.deliver(media_blob{rec.value->size, rec.value->mime});
+    if (auto now = opts.now(); now - rec.value->used >= opts.used_refresh_ms) {
+      rec.value->used = now;
+      storage::batch b;
+      b.put(storage::table::media, hash, media::encode(*rec.value));
+      write(hash, std::move(b), rec.value, [](bool) {}); // a lost refresh is retried next time
+    }
+  });
+  return rp;
 }
 
 caf::result<bool> media_state::commit(const media_upload& upload) {
@@ -337,6 +453,9 @@ caf::result<std::string> media_state::cached(const std::string& hash, uint64_t s
     it->second.last_use = ++cache_clock;
     return cache->path_of(hash).string();
   }
+  // Each fetch holds a detached fetcher (a thread) and a temporary file: a bounded number.
+  if (fetching.count(hash) == 0 && fetching.size() >= opts.max_fetches)
+    return make_error(errc::overloaded);
   auto rp = self->make_response_promise<std::string>();
   auto& waiting = fetching[hash];
   waiting.push_back(rp);
@@ -466,30 +585,87 @@ void media_state::step(std::function<void(retention_stats)> done) {
   if (opts.retention_ms <= 0)
     return done(stats);
   auto& db = *ctx->store;
-  auto scan = media::scan_unused(db, cursor, opts.retention_batch, opts.now() - opts.retention_ms);
+  auto cutoff = opts.now() - opts.retention_ms;
+  auto scan = media::scan_unused(db, cursor, opts.retention_batch, cutoff);
   cursor = scan.next_cursor;
   stats.examined = scan.examined;
   stats.pass_done = scan.pass_done;
-  std::vector<std::string> unneeded;
-  for (auto& hash : scan.unused) {
-    // Anything in flight for the hash (a grant, an upload, a refresh) is a use: keep it.
-    if (busy.count(hash) == 0 && media::still_named(db, hash) == storage::answer::no)
-      unneeded.push_back(std::move(hash));
-  }
-  if (unneeded.empty())
-    return done(stats);
   struct progress {
     std::size_t left;
     retention_stats stats;
     std::function<void(retention_stats)> done;
   };
-  auto p = std::make_shared<progress>(progress{unneeded.size(), stats, std::move(done)});
-  for (auto& hash : unneeded)
-    remove(hash, [p](bool deleted) {
-      p->stats.deleted += deleted ? 1 : 0;
-      if (--p->left == 0)
-        p->done(p->stats);
+  auto p = std::make_shared<progress>(progress{1, stats, std::move(done)});
+  auto finish = [p] {
+    if (--p->left == 0)
+      p->done(p->stats);
+  };
+  for (auto& hash : scan.unused) {
+    // Anything in flight for the hash (a grant, an upload, a refresh) is a use: keep it; so
+    // is being somebody's avatar. A blob not served here (homed elsewhere since a member was
+    // added, or still arriving) is the handover's: retention leaves it alone.
+    if (busy.count(hash) > 0 || !ctx->is_media_home(hash) ||
+        media::is_avatar(db, hash) != storage::answer::no)
+      continue;
+    ++p->left;
+    check_claims(hash, cutoff, [this, hash, p, finish](bool unclaimed) {
+      if (!unclaimed)
+        return finish();
+      remove(hash, [p, finish](bool deleted) {
+        p->stats.deleted += deleted ? 1 : 0;
+        finish();
+      });
     });
+  }
+  finish();
+}
+
+void media_state::check_claims(const std::string& hash, int64_t cutoff,
+                               std::function<void(bool unclaimed)> done) {
+  auto found = media::claims(*ctx->store, hash, max_claims);
+  if (found.failed)
+    return done(false);
+  auto list = std::move(*found.value);
+  // Still unused and not busy once the answers are in (a grant may have come meanwhile).
+  auto still_unused = [this, hash, cutoff] {
+    if (busy.count(hash) > 0 || media::is_avatar(*ctx->store, hash) != storage::answer::no)
+      return false;
+    auto rec = record_of(hash);
+    return !rec.failed && rec.value && rec.value->used < cutoff;
+  };
+  if (list.empty())
+    return done(still_unused());
+  struct progress {
+    std::size_t left;
+    bool held = false; ///< an inbox still holds its item, or could not say
+    storage::batch dead;
+  };
+  auto p = std::make_shared<progress>(progress{list.size(), list.size() == max_claims, {}});
+  auto one = [this, hash, p, still_unused, done](const media::claim& c, bool held) {
+    if (held)
+      p->held = true;
+    else
+      p->dead.del(storage::table::media_pending, c.key);
+    if (--p->left > 0)
+      return;
+    if (!p->held)
+      return done(still_unused()); // the deletion removes the claims with the record
+    // Some item still names it: the blob stays; the claims of acknowledged items go.
+    write(hash, std::move(p->dead), record_of(hash).value, [done](bool) { done(false); });
+  };
+  for (auto& c : list) {
+    auto route = ctx->directory_of(c.recipient);
+    if (!route) { // the recipient's home is down: it may still hold the item
+      one(c, true);
+      continue;
+    }
+    self->request(route, ask_timeout, atom::holds::value, c.recipient, c.seq)
+        .then([one, c](bool held) { one(c, held); },
+              [one, c](const caf::error& err) {
+                // An account that no longer exists holds nothing; anything else may.
+                one(c, to_errc(err) != errc::not_found);
+              });
+  }
 }
 
 void media_state::remove(const std::string& hash, std::function<void(bool)> done) {
@@ -536,8 +712,11 @@ media_service::behavior_type media_actor(media_service::stateful_pointer<media_s
       [self](atom::may_read, const std::string& hash, const std::string& user) {
         return self->state.may_read(hash, user);
       },
-      [self](atom::grant, const std::string& hash, const std::string& user) {
-        return self->state.grant(hash, user);
+      [self](atom::grant, const std::string& hash, const std::string& user, uint64_t seq) {
+        return self->state.grant(hash, user, seq);
+      },
+      [self](atom::avatar, const std::string& hash, const std::string& owner, bool on) {
+        return self->state.avatar(hash, owner, on);
       },
       [self](atom::blob_info, const std::string& hash, const std::string& user) {
         return self->state.blob_info(hash, user);

@@ -1,19 +1,19 @@
 #pragma once
 // media actor: one per node (`node_context::media`, the typed `media_service`).
 //
-// Owns: the media tables (`media`: one record per blob; `media_readers`: who may read it) and
-// the blob files under `<data-dir>/media`. Every write of those tables is decided here, one
+// Owns: the media tables (`media`: one record per blob; `media_readers`: who may read it;
+// `avatars`: whose avatar it is; `media_pending`: inbox items that name it) and the blob files under `<data-dir>/media`. Every write of those tables is decided here, one
 // message at a time: upload commits, grants (a media message lets its recipient read),
 // refreshes of `used`, and retention's deletions. Others ask instead of reading the tables:
 // the session (may the sender send this hash), the inbox (grant the recipient, durably, before
-// it answers `sent`), the profile shard (may the user take this avatar) and the HTTP gateway
+// it answers `sent`), the profile shard (the user takes or leaves this avatar) and the HTTP gateway
 // (uploads and downloads, actors/media_http.*).
 // Invariants:
 // - A blob's record exists only once its file is stored and synced under its hash name.
 // - Retention never deletes a hash with any work in flight here (an index write, a file job,
 //   or an upload commit), and a grant is a use: it sets `used` to now in the same write. So a
 //   grant decided before retention looks at a hash keeps it (for `retention_ms` from then,
-//   time for the inbox to write its `media_pending` row), and a grant that comes after
+//   time for the inbox to store its item), and a grant that comes after
 //   retention has decided answers `not_found` (no `sent` names a deleted blob).
 // - While a hash is being deleted (index, then file), commits of it wait and are then stored
 //   anew; grants, reads and downloads see it as gone.
@@ -32,8 +32,12 @@
 // `cache_bytes` of unpinned copies (least recently used go first; the newest copy and copies
 // being offered stay), emptied at every start. Fetches run in detached fetcher actors (file
 // writes), one per transfer; concurrent downloads of one hash share one fetch.
-// Still reads tables it does not own: `avatars` and `blocks` (who may read an avatar) and
-// `avatars`/`media_pending` (retention's "still named"), all committed state.
+// Avatars and claims: the owner's profile shard tells the media actor of the hash's home when a
+// user takes or leaves an avatar (`avatar`, awaited before the profile changes), and who may
+// see an avatar is asked of the owners' profile shards (their block lists). A media message's
+// grant carries the recipient's inbox seq, kept as a claim: before retention deletes an unused
+// blob it asks each claiming inbox (`holds`, through the recipient's home) whether the item is
+// still there. So the media actor reads only tables it writes, on any node.
 
 #include <functional>
 #include <optional>
@@ -116,7 +120,12 @@ struct media_state {
   void init(media_service::pointer s, const node_context* c, media::blob_store* b,
             media::blob_store* cache_store, media::options o);
   caf::result<bool> may_read(const std::string& hash, const std::string& user);
-  caf::result<bool> grant(const std::string& hash, const std::string& user);
+  /// `user` may read `hash` (a media message): with `seq` > 0, also the claim of the
+  /// recipient's inbox item `seq` on the blob.
+  caf::result<bool> grant(const std::string& hash, const std::string& user, uint64_t seq);
+  /// `owner` takes (`on`) or leaves `hash` as their avatar: taking it needs read access
+  /// (false: not allowed or no such blob); the avatar row keeps the blob from retention.
+  caf::result<bool> avatar(const std::string& hash, const std::string& owner, bool on);
   caf::result<media_blob> blob_info(const std::string& hash, const std::string& user);
   caf::result<bool> commit(const media_upload& upload);
   /// The home's side of an upload through another node.
@@ -157,6 +166,14 @@ private:
   /// Writes the record (the first upload's) and the uploader's grant; answers `rp`.
   void index_upload(const media_upload& upload, bool new_file,
                     caf::typed_response_promise<bool> rp);
+  /// Whether `user` may read `hash`: the media tables, then (for an avatar) the owners' profile
+  /// shards, asked whether they blocked `user`. `done` runs here.
+  void check_read(const std::string& hash, const std::string& user,
+                  std::function<void(storage::answer)> done);
+  /// Whether no inbox item still names `hash` (its claims, each asked of the recipient's
+  /// inbox) and it is still unused since `cutoff`; the claims of acknowledged items go.
+  void check_claims(const std::string& hash, int64_t cutoff,
+                    std::function<void(bool unclaimed)> done);
   /// One retention step at the clock's time; `done` runs once its deletions have finished.
   void step(std::function<void(retention_stats)> done);
   /// Deletes an unused, unnamed blob: index first, then the file; `done(deleted)` at the end.

@@ -145,6 +145,8 @@ void media_http::download(const std::string& user, std::string_view hash,
       return reply(http_error(code, "no such media"));
     case errc::forbidden:
       return reply(http_error(code, "you may not read this media"));
+    case errc::overloaded:
+      return reply(net::error_response(503, "overloaded", "too many downloads, retry later"));
     default:
       return reply(unavailable("storage unavailable, retry"));
     }

@@ -46,6 +46,8 @@ using exists = caf::atom_constant<caf::atom("exists")>;        ///< does this ac
 using replay = caf::atom_constant<caf::atom("replay")>;        ///< handoff: try its queues
 using may_read = caf::atom_constant<caf::atom("mayread")>;     ///< -> media: may U read H
 using grant = caf::atom_constant<caf::atom("grant")>;          ///< inbox -> media: U may read H
+using avatar = caf::atom_constant<caf::atom("mavatar")>;       ///< profile -> media: H is U's avatar
+using holds = caf::atom_constant<caf::atom("holds")>;          ///< media -> inbox: is seq pending
 using blob_info = caf::atom_constant<caf::atom("blobinfo")>;   ///< gateway -> media: download
 using commit = caf::atom_constant<caf::atom("mcommit")>;       ///< gateway -> media: an upload
 using retain = caf::atom_constant<caf::atom("retain")>;        ///< one media retention step
@@ -58,6 +60,7 @@ using cached = caf::atom_constant<caf::atom("mcached")>;       ///< gateway -> m
 using cache_in = caf::atom_constant<caf::atom("mcachein")>;    ///< media -> file worker
 using evict = caf::atom_constant<caf::atom("mevict")>;         ///< media -> file worker
 using fetch = caf::atom_constant<caf::atom("mfetch")>;         ///< media -> fetcher
+using handover = caf::atom_constant<caf::atom("handover")>;    ///< handover: its next step
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
@@ -190,6 +193,27 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("media_blob"), x.size, x.mime);
 }
 
+/// Node -> node after members were added (actors/handover.*): rows of the users and blobs
+/// whose home moved from `from` (over its previous member list `previous`) to the receiver,
+/// written there as they are. `tables[i]` is the storage::table of row i; a `media` record
+/// comes with its blob, fetched from `media_source` before the rows are written. `complete`:
+/// nothing more follows from `from`. Answered with the number of rows, once durable.
+struct handover_batch {
+  std::string from;
+  std::vector<std::string> previous;
+  std::string tables;
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  caf::actor media_source;
+  bool complete = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handover_batch& x) {
+  return f(caf::meta::type_name("handover_batch"), x.from, x.previous, x.tables, x.keys, x.values,
+           x.media_source, x.complete);
+}
+
 /// The error category of our errors inside CAF.
 constexpr caf::atom_value error_category = caf::atom("tidings");
 
@@ -222,4 +246,5 @@ CAF_ADD_TYPE_ID(tidings, (tidings::media_upload))
 CAF_ADD_TYPE_ID(tidings, (tidings::media_blob))
 CAF_ADD_TYPE_ID(tidings, (tidings::attached_inbox))
 CAF_ADD_TYPE_ID(tidings, (tidings::media_offer))
+CAF_ADD_TYPE_ID(tidings, (tidings::handover_batch))
 CAF_END_TYPE_ID_BLOCK(tidings)

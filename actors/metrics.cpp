@@ -52,6 +52,15 @@ std::string node_metrics::render() const {
        "Handoff sends delivered to their home node.", handoff_replayed);
   line(out, "tidings_handoff_dropped_total", "counter",
        "Handoff sends dropped at replay: the recipient does not exist.", handoff_dropped);
+  line(out, "tidings_handover_pending", "gauge",
+       "Handovers of users' data this node still owes new members or awaits (member changes).",
+       handover_pending);
+  line(out, "tidings_handover_rows_sent_total", "counter",
+       "Rows handed over to new members and deleted here.", handover_rows_sent);
+  line(out, "tidings_handover_blobs_sent_total", "counter",
+       "Blob files handed over to new members and deleted here.", handover_blobs_sent);
+  line(out, "tidings_handover_rows_received_total", "counter",
+       "Rows received from old homes in handovers.", handover_rows_received);
   out += "# HELP tidings_errors_total Error frames sent, by code.\n"
          "# TYPE tidings_errors_total counter\n";
   for (uint8_t code = static_cast<uint8_t>(errc::bad_request);

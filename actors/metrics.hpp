@@ -35,6 +35,11 @@ struct node_metrics {
   counter handoff_replayed{0};     ///< of those, delivered to their home
   counter handoff_dropped{0};      ///< of those, dropped at replay (no such user)
 
+  gauge handover_pending{0};         ///< member changes: handovers owed or awaited here
+  counter handover_rows_sent{0};     ///< rows moved to a new member (deleted here)
+  counter handover_blobs_sent{0};    ///< blob files moved to a new member (deleted here)
+  counter handover_rows_received{0}; ///< rows moved here from an old home
+
   void error(errc code) { errors[static_cast<std::size_t>(code) % errors.size()]++; }
   static void add(counter& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 

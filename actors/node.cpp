@@ -10,6 +10,7 @@
 #include "actors/gate.hpp"
 #include "actors/gateway.hpp"
 #include "actors/handoff.hpp"
+#include "actors/handover.hpp"
 #include "actors/media.hpp"
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
@@ -48,12 +49,17 @@ void register_types(caf::actor_system_config& cfg) {
 node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::move(opts)) {
   if (sodium_init() < 0)
     throw std::runtime_error("libsodium failed to initialise");
+  if (!opts_.web_dir.empty()) // a missing folder throws here, before anything has started
+    web_ = std::make_unique<net::static_site>(opts_.web_dir);
   store_ = storage::db::open(opts_.db);
   // Read before any actor exists (a throw then leaves nothing running): a node that cannot read
   // the sends it already answered `sent` for must not start.
   handoff_backlog backlog;
-  if (!opts_.cluster.node_id.empty())
+  member_changes changes; // and which member list it last completed with
+  if (!opts_.cluster.node_id.empty()) {
     backlog = read_handoff_backlog(*store_);
+    changes = read_member_changes(*store_);
+  }
   ctx_.settings = opts_.settings;
   ctx_.store = store_.get();
   writer_ = std::make_unique<storage::group_writer>(*store_, opts_.writer);
@@ -69,7 +75,9 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   spawn_services(sys_, ctx_);
   gate_ = sys_.spawn(gate_actor, &ctx_);
   if (!opts_.cluster.node_id.empty()) {
-    members_ = std::make_unique<cluster::view>(opts_.cluster.node_id, opts_.cluster.peers);
+    members_ =
+        std::make_unique<cluster::view>(opts_.cluster.node_id, opts_.cluster.peers,
+                                        std::move(changes.previous), std::move(changes.received));
     ctx_.cluster = members_.get();
     ctx_.handoff =
         caf::actor_cast<caf::actor>(sys_.spawn(handoff_actor, &ctx_, std::move(backlog)));
@@ -85,8 +93,14 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
     cache_ = std::make_unique<media::blob_store>(cache_root);
   }
   ctx_.media = sys_.spawn(media_actor, &ctx_, blobs_.get(), cache_.get(), opts_.media);
+  if (members_) {
+    handover_options ho;
+    ho.log = opts_.cluster.log;
+    ctx_.handover = caf::actor_cast<handover_service>(
+        sys_.spawn<caf::detached>(handover_actor, &ctx_, blobs_.get(), std::move(ho)));
+  }
   media_http_ = std::make_unique<media_http>(sys_, ctx_, *blobs_, opts_.media);
-  gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_http_);
+  gateway_ = std::make_unique<gateway>(sys_, ctx_, *media_http_, web_.get());
   server_ = std::make_unique<net::server>(opts_.server, *gateway_);
 }
 
@@ -135,6 +149,7 @@ void node::stop() {
   }
   caf::anon_send_exit(gate_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.handoff, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx_.handover, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.directory, caf::exit_reason::user_shutdown);
   // Its file workers (linked) go with it; an upload not yet committed stays a temporary file,
   // removed at the next start (its answer could no longer go out anyway).
@@ -151,6 +166,7 @@ void node::stop() {
   ctx_.directory = nullptr;
   gate_ = nullptr;
   ctx_.handoff = nullptr;
+  ctx_.handover = nullptr;
   membership_ = nullptr;
   ctx_.media = nullptr;
   writer_->stop(); // every inbox has quit, so nothing waits on a write any more

@@ -16,6 +16,7 @@
 #include "media/blob_store.hpp"
 #include "media/options.hpp"
 #include "net/server.hpp"
+#include "net/static_site.hpp"
 #include "storage/db.hpp"
 #include "storage/group_writer.hpp"
 
@@ -43,6 +44,7 @@ struct node_options {
   node_settings settings;
   media::options media; ///< `root` and `now` are set by the node (data dir, node clock)
   cluster_options cluster;
+  std::string web_dir; ///< the web client's folder, served at `/`; empty: none
   std::size_t account_workers = 2;
   std::chrono::milliseconds shutdown_grace{5000};
 };
@@ -74,6 +76,7 @@ private:
   std::unique_ptr<media::blob_store> blobs_; ///< outlives the media actor and the server
   std::unique_ptr<media::blob_store> cache_; ///< cluster only: copies of blobs homed elsewhere
   std::unique_ptr<media_http> media_http_;   ///< outlives the server: its sinks live there
+  std::unique_ptr<net::static_site> web_;    ///< the web client's files (if served)
   std::unique_ptr<gateway> gateway_;
   std::unique_ptr<net::server> server_;
   bool stopped_ = false;

@@ -1,5 +1,7 @@
 #include "actors/profile.hpp"
 
+#include <iostream>
+
 #include "actors/messages.hpp"
 
 namespace tidings {
@@ -134,29 +136,108 @@ caf::result<bool, std::string, bool, bool> profile_state::seen_by(const std::str
           blocked == storage::answer::yes};
 }
 
+namespace {
+
+/// Answers `rp` with `r`'s value or error.
+template <class T> void answer(caf::typed_response_promise<T>& rp, caf::expected<T> r) {
+  if (r)
+    rp.deliver(std::move(*r));
+  else
+    rp.deliver(std::move(r.error()));
+}
+
+} // namespace
+
+void profile_state::in_order(const std::string& owner, std::function<void()> job) {
+  auto [it, idle] = changing.try_emplace(owner);
+  if (!idle) {
+    it->second.push_back(std::move(job));
+    return;
+  }
+  job();
+}
+
+void profile_state::next(const std::string& owner) {
+  auto it = changing.find(owner);
+  if (it == changing.end())
+    return;
+  if (it->second.empty()) {
+    changing.erase(it);
+    return;
+  }
+  auto job = std::move(it->second.front());
+  it->second.pop_front();
+  job();
+}
+
 caf::result<std::string> profile_state::set(const std::string& user, const std::string& changes) {
   if (overloaded())
     return make_error(errc::overloaded);
-  auto c = net::decode(changes, net::encoding::msgpack, nullptr);
-  auto avatar = c && c->contains("avatar") && (*c)["avatar"].is_string()
-                    ? (*c)["avatar"].get<std::string>()
-                    : std::string{};
-  if (avatar.empty())
-    return apply(user, changes);
-  // The media service says whether the user may read the new avatar. `await`: no other change
-  // of this shard runs in between, so changes of one user are still applied in order.
   auto rp = self->make_response_promise<std::string>();
-  self->request(ctx->media_of(avatar), media_timeout, atom::may_read::value, avatar, user)
-      .await(
-          [this, rp, user, changes](bool allowed) mutable {
-            auto done = allowed ? apply(user, changes) : make_error(errc::forbidden);
-            if (done)
-              rp.deliver(std::move(*done));
-            else
-              rp.deliver(done.error());
-          },
-          [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
+  in_order(user, [this, rp, user, changes]() mutable {
+    change(user, changes, [this, rp, user](caf::expected<std::string> r) mutable {
+      answer(rp, std::move(r));
+      next(user);
+    });
+  });
   return rp;
+}
+
+void profile_state::change(const std::string& user, const std::string& changes,
+                           std::function<void(caf::expected<std::string>)> done) {
+  auto c = net::decode(changes, net::encoding::msgpack, nullptr);
+  if (!c || !c->contains("avatar"))
+    return done(apply(user, changes));
+  auto avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : std::string{};
+  auto loaded = load_profile(*ctx->store, user);
+  if (loaded.failed)
+    return done(make_error(errc::unavailable));
+  if (!loaded.value)
+    return done(make_error(errc::not_found));
+  auto old = loaded.value->avatar;
+  // Leaving the old avatar is told to its media home once the profile no longer names it, and
+  // answered before the client hears (if that fails the row stays: the blob stays readable as
+  // an avatar and kept, never lost).
+  auto applied = [this, done, user, changes, avatar, old]() {
+    auto result = apply(user, changes);
+    if (!result) {
+      if (!avatar.empty() && avatar != old) // taken, but the profile was not written
+        tell_avatar(avatar, user, false);
+      return done(std::move(result));
+    }
+    auto media = old.empty() || old == avatar ? media_api{} : ctx->media_of(old);
+    if (!media)
+      return done(std::move(result));
+    self->request(media, media_timeout, atom::avatar::value, old, user, false)
+        .then([done, result](bool) { done(result); },
+              [done, result, old](const caf::error& err) {
+                std::cerr << "tidings: profile: could not tell the media service that avatar "
+                          << old << " was left: " << caf::to_string(err) << std::endl;
+                done(result);
+              });
+  };
+  if (avatar.empty() || avatar == old)
+    return applied();
+  // The media service of the avatar's home records it if the user may read it.
+  auto media = ctx->media_of(avatar);
+  if (!media)
+    return done(make_error(errc::unavailable));
+  self->request(media, media_timeout, atom::avatar::value, avatar, user, true)
+      .then([done,
+             applied](bool allowed) { allowed ? applied() : done(make_error(errc::forbidden)); },
+            [done](const caf::error&) { done(make_error(errc::unavailable)); });
+}
+
+void profile_state::tell_avatar(const std::string& hash, const std::string& user, bool on) {
+  auto media = ctx->media_of(hash);
+  if (!media)
+    return;
+  self->request(media, media_timeout, atom::avatar::value, hash, user, on)
+      .then([](bool) {},
+            [hash](const caf::error& err) {
+              std::cerr << "tidings: profile: could not tell the media service that avatar " << hash
+                        << " was left: " << caf::to_string(err) << std::endl;
+            });
 }
 
 caf::expected<std::string> profile_state::apply(const std::string& user,
@@ -175,12 +256,7 @@ caf::expected<std::string> profile_state::apply(const std::string& user,
   if (c->contains("about"))
     p->about = (*c)["about"];
   if (c->contains("avatar")) {
-    std::string avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : "";
-    if (!p->avatar.empty())
-      b.del(storage::table::avatars, pair_key(p->avatar, user));
-    if (!avatar.empty())
-      b.put(storage::table::avatars, pair_key(avatar, user), "");
-    p->avatar = avatar;
+    p->avatar = (*c)["avatar"].is_string() ? (*c)["avatar"].get<std::string>() : "";
   }
   if (auto it = c->find("privacy"); it != c->end()) {
     p->last_seen_privacy = it->value("last_seen", p->last_seen_privacy);
@@ -208,25 +284,25 @@ caf::result<std::vector<std::string>> profile_state::list(storage::table t,
 
 caf::result<bool> profile_state::add(storage::table t, const std::string& owner,
                                      const std::string& other) {
-  auto registry = ctx->registry_of(other);
-  if (!registry)
-    return make_error(errc::unavailable); // `other`'s home node is down
   auto rp = self->make_response_promise<bool>();
-  // `await`: one owner's changes are applied in the order they came.
-  self->request(registry, std::chrono::seconds(10), atom::exists::value, other)
-      .await(
-          [this, rp, t, owner, other](bool exists) mutable {
-            if (!exists) {
-              rp.deliver(make_error(errc::not_found));
-              return;
-            }
-            auto done = insert(t, owner, other);
-            if (done)
-              rp.deliver(*done);
-            else
-              rp.deliver(done.error());
-          },
-          [rp](const caf::error&) mutable { rp.deliver(make_error(errc::unavailable)); });
+  in_order(owner, [this, rp, t, owner, other]() mutable {
+    auto registry = ctx->registry_of(other);
+    if (!registry) { // `other`'s home node is down
+      rp.deliver(make_error(errc::unavailable));
+      return next(owner);
+    }
+    self->request(registry, std::chrono::seconds(10), atom::exists::value, other)
+        .then(
+            [this, rp, t, owner, other](bool exists) mutable {
+              answer(rp, exists ? insert(t, owner, other)
+                                : caf::expected<bool>{make_error(errc::not_found)});
+              next(owner);
+            },
+            [this, rp, owner](const caf::error&) mutable {
+              rp.deliver(make_error(errc::unavailable));
+              next(owner);
+            });
+  });
   return rp;
 }
 
@@ -266,13 +342,20 @@ caf::expected<bool> profile_state::insert(storage::table t, const std::string& o
 
 caf::result<bool> profile_state::remove(storage::table t, const std::string& owner,
                                         const std::string& other) {
-  storage::batch b;
-  b.del(t, pair_key(owner, other));
-  if (!ctx->store->write(b).ok())
-    return make_error(errc::unavailable);
-  if (t == storage::table::blocks)
-    caf::anon_send(ctx->directory, atom::blocks::value, owner, other, false);
-  return true;
+  auto rp = self->make_response_promise<bool>();
+  in_order(owner, [this, rp, t, owner, other]() mutable {
+    storage::batch b;
+    b.del(t, pair_key(owner, other));
+    if (!ctx->store->write(b).ok()) {
+      rp.deliver(make_error(errc::unavailable));
+    } else {
+      if (t == storage::table::blocks)
+        caf::anon_send(ctx->directory, atom::blocks::value, owner, other, false);
+      rp.deliver(true);
+    }
+    next(owner);
+  });
+  return rp;
 }
 
 profile_service::behavior_type profile_actor(profile_service::stateful_pointer<profile_state> self,

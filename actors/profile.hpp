@@ -7,10 +7,18 @@
 // list of a starting inbox) or are told of changes (blocks, to the user's inbox).
 // Blocking: a block stores a snapshot of the blocker's public profile; the blocked user
 // sees that snapshot from then on (never later changes) and no presence or last seen.
-// May block: RocksDB point reads and one write per change; a profile_set naming an avatar waits
-// (await) for the media service to say the user may read it.
+// May block: RocksDB point reads and one write per change. A profile_set naming a new avatar
+// asks the media service of its home to record it (the user must be able to read it), and the
+// old avatar is left the same way before the answer; a contact or block asks the registry of
+// the other user's home whether they exist. Those answers may come from other nodes: the
+// owner's later changes wait for them (in order per owner), other owners' requests do not. The
+// media service keeps which blobs are avatars; this shard answers its question whether an owner
+// blocked a viewer (`seen_by`).
 
+#include <deque>
+#include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -56,9 +64,22 @@ struct profile_state {
   /// What `may_see_presence` needs to know of `target` for `viewer` (presence_facts fields).
   caf::result<bool, std::string, bool, bool> seen_by(const std::string& target,
                                                      const std::string& viewer);
+  /// Changes of one owner (profile, contacts, blocks), waiting for an earlier one that is
+  /// still asking another actor; other owners' requests go on meanwhile.
+  std::unordered_map<std::string, std::deque<std::function<void()>>> changing;
+
+  /// Runs `job` now, or once the owner's earlier changes are done; a job calls next(owner)
+  /// when it is done.
+  void in_order(const std::string& owner, std::function<void()> job);
+  void next(const std::string& owner);
   /// Applies validated changes (msgpack object: name, about, avatar, privacy); a new avatar
-  /// must be a hash the user may read (asked of the media service).
+  /// must be a hash the user may read (asked of the media service). In order per user.
   caf::result<std::string> set(const std::string& user, const std::string& changes);
+  /// set()'s work: `done` gets the new profile or the error.
+  void change(const std::string& user, const std::string& changes,
+              std::function<void(caf::expected<std::string>)> done);
+  /// Tells the media service of `hash`'s home that `user` took (`on`) or left that avatar.
+  void tell_avatar(const std::string& hash, const std::string& user, bool on);
   /// set() once the avatar, if any, was found readable.
   caf::expected<std::string> apply(const std::string& user, const std::string& changes);
   caf::result<std::vector<std::string>> list(storage::table t, const std::string& owner);

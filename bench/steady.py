@@ -112,8 +112,9 @@ def wait_cluster(ports, deadline_s=30):
     raise SystemExit("the cluster did not form within %d s" % deadline_s)
 
 
-def start_node(binary, data_dir, extra):
-    cmd = [binary, "--port=0", "--bind=127.0.0.1", f"--data-dir={data_dir}",
+def start_node(binary, data_dir, extra, prefix=()):
+    """Starts a node (under `prefix`, e.g. valgrind, if given); returns (process, port)."""
+    cmd = list(prefix) + [binary, "--port=0", "--bind=127.0.0.1", f"--data-dir={data_dir}",
            "--limits.rate=100000", "--limits.burst=100000",
            "--auth.argon2-ops=1", "--auth.argon2-mem-kib=64"] + extra
     node = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)

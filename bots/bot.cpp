@@ -5,6 +5,7 @@
 
 #include "bots/accounting.hpp"
 #include "bots/messages.hpp"
+#include "net/frame_doc.hpp"
 
 namespace tidings::bots {
 
@@ -42,9 +43,15 @@ const std::string& text_of(const json& frame, const char* key) {
   return it != frame.end() && it->is_string() ? it->get_ref<const std::string&>() : empty;
 }
 
-uint64_t uint_of(const json& frame, const char* key) {
-  auto it = frame.find(key);
-  return it != frame.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+// The frames of the message path are read without a json DOM (net/frame_doc.hpp).
+std::string_view text_of(net::value_ref frame, const char* key) {
+  auto v = frame.find(key);
+  return v && v->is_string() ? v->str() : std::string_view{};
+}
+
+uint64_t uint_of(net::value_ref frame, const char* key) {
+  auto v = frame.find(key);
+  return v && v->is_unsigned() ? v->unsigned_value() : 0;
 }
 
 } // namespace
@@ -174,26 +181,30 @@ void bot_state::on_open(uint32_t g) {
 void bot_state::on_frame(uint32_t g, const std::string& data, bool binary, int64_t t) {
   if (g != gen)
     return;
-  std::string error;
-  auto frame = net::decode(data, binary ? net::encoding::msgpack : net::encoding::json, &error);
-  if (!frame) {
+  auto enc = binary ? net::encoding::msgpack : net::encoding::json;
+  net::frame_doc doc;
+  if (!doc.parse(data, enc, nullptr)) {
     count("undecodable_frames");
     return;
   }
-  const auto& type = text_of(*frame, "type");
+  auto frame = doc.root();
+  auto type = text_of(frame, "type");
   if (type == "msg")
-    return on_msg(*frame, t);
+    return on_msg(frame, t);
   if (type == "receipt")
-    return on_receipt(*frame, t);
+    return on_receipt(frame, t);
   if (type == "sent")
-    return on_sent(*frame, t);
-  if (type == "error")
-    return on_error(*frame);
+    return on_sent(frame, t);
+  if (type == "error") {
+    if (auto dom = net::decode(data, enc, nullptr)) // rare: read as a json DOM
+      on_error(*dom);
+    return;
+  }
   if (type == "welcome")
     return on_welcome(t);
   if (type == "pong")
     return;
-  count(("other_" + type.substr(0, 32)).c_str()); // frame types the bots do not use
+  count(("other_" + std::string{type.substr(0, 32)}).c_str()); // frame types the bots do not use
 }
 
 void bot_state::on_welcome(int64_t t) {
@@ -248,11 +259,11 @@ void bot_state::on_closed(uint32_t g, uint16_t code, const std::string& reason, 
 
 // -- frames --------------------------------------------------------------------
 
-void bot_state::on_msg(const json& frame, int64_t t) {
+void bot_state::on_msg(net::value_ref frame, int64_t t) {
   auto seq = uint_of(frame, "seq");
-  const auto& mid = text_of(frame, "mid");
-  const auto& from = text_of(frame, "from");
-  const auto& body = text_of(frame, "body");
+  std::string mid{text_of(frame, "mid")};
+  std::string from{text_of(frame, "from")};
+  auto body = text_of(frame, "body");
   bool after_ack = seq != 0 && seq <= acked_upto;
   note_item(seq);
   // A message of this run has a body "RUNID.NUMBER ...".
@@ -283,27 +294,29 @@ void bot_state::on_msg(const json& frame, int64_t t) {
     after_ms(does->read_delay_ms.sample(rng), atom::readdue::value, gen, from, mid);
 }
 
-void bot_state::on_receipt(const json& frame, int64_t t) {
+void bot_state::on_receipt(net::value_ref frame, int64_t t) {
   note_item(uint_of(frame, "seq"));
   receipt_event ev;
   ev.at = index;
-  ev.by = ctx->bot_of(text_of(frame, "by"));
+  ev.by = ctx->bot_of(std::string{text_of(frame, "by")});
   ev.read = text_of(frame, "status") == "read";
   ev.t = t;
-  if (auto it = frame.find("mids"); it != frame.end() && it->is_array())
-    for (const auto& m : *it)
+  if (auto mids = frame.find("mids"); mids && mids->is_array() && mids->size() > 0) {
+    auto m = mids->first();
+    for (uint32_t i = 0; i < mids->size(); ++i, m = m.next())
       if (m.is_string())
-        ev.mids.push_back(m.get<std::string>());
+        ev.mids.emplace_back(m.str());
+  }
   self->send(ctx->collector, atom::ev_rcpt::value, std::move(ev));
 }
 
-void bot_state::on_sent(const json& frame, int64_t t) {
+void bot_state::on_sent(net::value_ref frame, int64_t t) {
   auto number = static_cast<uint32_t>(uint_of(frame, "id"));
   auto it = pending.find(number);
   if (it != pending.end())
     pending.erase(it);
-  self->send(ctx->collector, atom::ev_sent::value, make_key(index, number), text_of(frame, "mid"),
-             t);
+  self->send(ctx->collector, atom::ev_sent::value, make_key(index, number),
+             std::string{text_of(frame, "mid")}, t);
 }
 
 void bot_state::on_error(const json& frame) {

@@ -25,6 +25,7 @@
 #include "bots/context.hpp"
 #include "bots/network.hpp"
 #include "net/codec.hpp"
+#include "net/frame_doc.hpp"
 
 namespace tidings::bots {
 
@@ -109,9 +110,9 @@ struct bot_state {
 private:
   void connect();
   void on_welcome(int64_t t);
-  void on_msg(const net::json& frame, int64_t t);
-  void on_receipt(const net::json& frame, int64_t t);
-  void on_sent(const net::json& frame, int64_t t);
+  void on_msg(net::value_ref frame, int64_t t);
+  void on_receipt(net::value_ref frame, int64_t t);
+  void on_sent(net::value_ref frame, int64_t t);
   void on_error(const net::json& frame);
   void note_item(uint64_t seq);
   void send_ack();

@@ -73,9 +73,13 @@ std::optional<std::vector<member>> parse_peers(std::string_view text, std::strin
   return out;
 }
 
-view::view(std::string self, std::vector<member> peers)
+view::view(std::string self, std::vector<member> peers, std::vector<std::string> previous,
+           std::map<std::string, std::vector<std::string>> received)
     : self_(std::move(self)), peers_(without(self_, std::move(peers))),
-      ring_(ids_of(self_, peers_)) {}
+      ring_(ids_of(self_, peers_)),
+      changes_(self_, ids_of(self_, peers_), std::move(previous), std::move(received)) {
+  settled_ = changes_.settled();
+}
 
 caf::actor view::gate(const std::string& id) const {
   std::lock_guard<std::mutex> guard{mutex_};
@@ -104,6 +108,41 @@ void view::set_handoff_pending(const std::string& id, bool pending) {
     handoff_.insert(id);
   else
     handoff_.erase(id);
+}
+
+std::vector<std::string> view::previous() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return changes_.previous();
+}
+
+void view::heard(const std::string& id, std::vector<std::string> their_previous) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  changes_.heard(id, std::move(their_previous));
+  settled_ = changes_.settled();
+}
+
+void view::received(const std::string& id, std::vector<std::string> their_previous) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  changes_.received(id, std::move(their_previous));
+  settled_ = changes_.settled();
+}
+
+void view::completed() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  changes_.completed();
+  settled_ = changes_.settled();
+}
+
+bool view::awaiting(std::string_view key) const {
+  if (settled_.load(std::memory_order_acquire))
+    return false;
+  std::lock_guard<std::mutex> guard{mutex_};
+  return changes_.awaiting(key);
+}
+
+transition view::changes() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return changes_;
 }
 
 std::vector<member_status> view::status() const {

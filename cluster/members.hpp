@@ -7,7 +7,9 @@
 // a user's home. Reads take a mutex for a map lookup and an actor handle copy (a reference
 // count), nothing else: no actor waits on another through it.
 
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 #include <caf/actor.hpp>
 
 #include "cluster/placement.hpp"
+#include "cluster/transition.hpp"
 
 namespace tidings::cluster {
 
@@ -46,8 +49,10 @@ struct member_status {
 
 class view {
 public:
-  /// `self`: this node's id; `peers`: the others (this node is removed if listed).
-  view(std::string self, std::vector<member> peers);
+  /// `self`: this node's id; `peers`: the others (this node is removed if listed);
+  /// `previous` and `received`: what this node persisted of member changes (transition).
+  view(std::string self, std::vector<member> peers, std::vector<std::string> previous = {},
+       std::map<std::string, std::vector<std::string>> received = {});
 
   const std::string& self() const { return self_; }
   const std::vector<member>& peers() const { return peers_; }
@@ -68,6 +73,19 @@ public:
   bool handoff_pending(const std::string& id) const;
   void set_handoff_pending(const std::string& id, bool pending);
 
+  // Member changes (cluster/transition.hpp): what the handshakes and handovers told, and
+  // which keys homed here must not be served yet.
+  /// This node's previous member list, as its handshakes tell it.
+  std::vector<std::string> previous() const;
+  void heard(const std::string& id, std::vector<std::string> their_previous);
+  void received(const std::string& id, std::vector<std::string> their_previous);
+  void completed();
+  /// Whether `key` (a user, a hash) is homed here but its data may still be on its way from
+  /// its previous home. Lock-free once nothing is awaited.
+  bool awaiting(std::string_view key) const;
+  /// A copy of the whole state, for the handover actor.
+  transition changes() const;
+
 private:
   struct entry {
     caf::actor gate;
@@ -79,6 +97,8 @@ private:
   mutable std::mutex mutex_;
   std::unordered_map<std::string, entry> live_;
   std::unordered_set<std::string> handoff_;
+  transition changes_;
+  std::atomic<bool> settled_{false}; ///< changes_.settled(), readable without the mutex
 };
 
 } // namespace tidings::cluster

@@ -35,14 +35,16 @@ void membership_state::dial(const std::string& id) {
                                   std::to_string(p.config.port));
             auto theirs = caf::actor_cast<caf::actor>(remote);
             self->request(theirs, opts.request_timeout, atom::hello::value, opts.version,
-                          members->self(), caf::actor_cast<caf::actor>(self), gate)
+                          members->self(), caf::actor_cast<caf::actor>(self), gate,
+                          members->previous())
                 .then(
                     [this, id, theirs](uint32_t, const std::string& their_id,
-                                       const caf::actor& their_gate) {
+                                       const caf::actor& their_gate,
+                                       std::vector<std::string>& their_previous) {
                       auto& p = peers[id];
                       if (their_id != id)
                         return retry(p, "answered as '" + their_id + "'");
-                      up(p, theirs, their_gate);
+                      up(p, theirs, their_gate, std::move(their_previous));
                     },
                     [this, id](const caf::error& err) {
                       // A refusal (version, unknown id) is final until someone changes a node; a
@@ -75,9 +77,9 @@ std::string membership_state::connect_failure(const caf::error& err) const {
          "require TLS? this node has no cluster.tls-* options)";
 }
 
-caf::result<uint32_t, std::string, caf::actor>
+caf::result<uint32_t, std::string, caf::actor, std::vector<std::string>>
 membership_state::on_hello(uint32_t version, const std::string& id, const caf::actor& membership,
-                           const caf::actor& their_gate) {
+                           const caf::actor& their_gate, std::vector<std::string> their_previous) {
   if (version != opts.version) {
     log("cluster: refusing peer '" + id + "': it speaks cluster protocol " +
         std::to_string(version) + ", this node speaks " + std::to_string(opts.version));
@@ -90,11 +92,12 @@ membership_state::on_hello(uint32_t version, const std::string& id, const caf::a
     log("cluster: refusing '" + id + "': not a configured peer of this node");
     return caf::make_error(caf::sec::unexpected_message, "'" + id + "' is not a configured peer");
   }
-  up(it->second, membership, their_gate);
-  return {opts.version, members->self(), gate};
+  up(it->second, membership, their_gate, std::move(their_previous));
+  return {opts.version, members->self(), gate, members->previous()};
 }
 
-void membership_state::up(peer& p, caf::actor membership, caf::actor their_gate) {
+void membership_state::up(peer& p, caf::actor membership, caf::actor their_gate,
+                          std::vector<std::string> their_previous) {
   p.dialing = false;
   p.backoff_ms = 0;
   p.last_error.clear();
@@ -102,6 +105,8 @@ void membership_state::up(peer& p, caf::actor membership, caf::actor their_gate)
     self->demonitor(p.membership); // it restarted: the old one's down message is moot
   p.membership = membership;
   self->monitor(membership);
+  // Before it counts as up: what it owes this node is known before anything is asked of it.
+  members->heard(p.config.id, std::move(their_previous));
   members->set_up(p.config.id, std::move(their_gate), opts.now());
   log("cluster: peer '" + p.config.id + "' up (" + p.config.host + ":" +
       std::to_string(p.config.port) + ")");
@@ -157,8 +162,13 @@ caf::behavior membership_actor(caf::stateful_actor<membership_state>* self, view
   st.start();
   return {
       [self](atom::hello, uint32_t version, const std::string& id, const caf::actor& membership,
+             const caf::actor& their_gate, std::vector<std::string>& their_previous) {
+        return self->state.on_hello(version, id, membership, their_gate, std::move(their_previous));
+      },
+      // The handshake of protocol 1 (no member list): refused with the versions named.
+      [self](atom::hello, uint32_t version, const std::string& id, const caf::actor& membership,
              const caf::actor& their_gate) {
-        return self->state.on_hello(version, id, membership, their_gate);
+        return self->state.on_hello(version, id, membership, their_gate, {});
       },
       [self](atom::dial, const std::string& id) { self->state.dial(id); },
   };

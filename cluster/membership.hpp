@@ -4,15 +4,16 @@
 //
 // Who dials: of two members, the one with the smaller id connects to the other (BASP closes
 // a second connection between two nodes that already have one, so both dialing would race).
-// The dialer says hello (protocol version, its id, its membership and gate actors); the
-// dialed side checks the version and that the id is a configured peer, records the dialer's
-// gate and answers with its own. Both sides monitor the other's membership actor: a down
-// message (the peer stopped, crashed or the connection broke) marks it down, and the dialer
-// dials again with a jittered backoff (0.2 s doubling to 5 s). A peer that restarts comes back
-// with a new CAF node id and simply says hello again.
-// An incompatible peer is refused with a log line on both sides and retried at the slowest
-// pace (it may be a rolling upgrade in progress).
-// Blocks never: connecting goes through the middleman actor's asynchronous `connect`.
+// The dialer says hello (protocol version, its id, its membership and gate actors, the member
+// list it last completed with); the dialed side checks the version and that the id is a
+// configured peer, records the dialer's gate and list and answers with its own (the lists
+// tell who owes whom a handover after members were added: cluster/transition.hpp). Both sides
+// monitor the other's membership actor: a down message (the peer stopped, crashed or the connection
+// broke) marks it down, and the dialer dials again with a jittered backoff (0.2 s doubling to 5 s).
+// A peer that restarts comes back with a new CAF node id and simply says hello again. An
+// incompatible peer is refused with a log line on both sides and retried at the slowest pace (it
+// may be a rolling upgrade in progress). Blocks never: connecting goes through the middleman
+// actor's asynchronous `connect`.
 //
 // TLS (`tls`): the node publishes with caf::openssl and this actor dials through the openssl
 // manager's middleman actor, which has the same asynchronous `connect` (its TCP connect runs
@@ -33,8 +34,8 @@
 namespace tidings::cluster {
 
 /// The version of the protocol between nodes (messages, handshake). Nodes refuse peers of
-/// another version.
-constexpr uint32_t protocol_version = 1;
+/// another version. 2: the handshake carries each node's previous member list (handovers).
+constexpr uint32_t protocol_version = 2;
 
 namespace atom {
 using hello = caf::atom_constant<caf::atom("clhello")>; ///< dialer -> dialed: handshake
@@ -72,13 +73,14 @@ struct membership_state {
 
   void start();
   void dial(const std::string& id);
-  caf::result<uint32_t, std::string, caf::actor> on_hello(uint32_t version, const std::string& id,
-                                                          const caf::actor& membership,
-                                                          const caf::actor& their_gate);
+  caf::result<uint32_t, std::string, caf::actor, std::vector<std::string>>
+  on_hello(uint32_t version, const std::string& id, const caf::actor& membership,
+           const caf::actor& their_gate, std::vector<std::string> their_previous);
   void on_down(const caf::down_msg& dm);
 
 private:
-  void up(peer& p, caf::actor membership, caf::actor their_gate);
+  void up(peer& p, caf::actor membership, caf::actor their_gate,
+          std::vector<std::string> their_previous);
   /// Dials `p` again after a backoff; `refused` (an incompatible or unknown peer) waits the
   /// longest, anything else backs off from the shortest.
   void retry(peer& p, const std::string& why, bool refused = false);

@@ -5,8 +5,10 @@
 //
 // A user may read a hash if they uploaded it, were granted it (they received a media message
 // naming it, or uploaded the same bytes themselves), or it is the current avatar of a profile
-// whose owner has not blocked them.
-// Blocking: point reads and short prefix scans in RocksDB. Thread-safe.
+// whose owner has not blocked them. The first two are facts of the media tables and are
+// answered here; the last needs the owners' block lists, which their profile shards keep: the
+// media actor asks them (actors/media.cpp).
+// Blocking: point reads in RocksDB. Thread-safe.
 
 #include <string_view>
 
@@ -17,9 +19,9 @@ namespace tidings::media {
 /// True if a blob with this hash is stored (false if that cannot be read).
 bool exists(storage::db& db, std::string_view hash);
 
-/// uploader, granted reader, or the avatar of an owner who has not blocked `user`; `failed`
-/// when storage could not answer (callers answer `unavailable`, never `forbidden`).
-storage::answer may_read(storage::db& db, std::string_view hash, std::string_view user);
+/// uploader or granted reader; `failed` when storage could not answer (callers answer
+/// `unavailable`, never `forbidden`).
+storage::answer is_reader(storage::db& db, std::string_view hash, std::string_view user);
 
 /// adds to `b` the read grant for `user` (an upload grants the uploader, a media message the
 /// recipient)

@@ -70,26 +70,56 @@ unused_scan scan_unused(storage::db& db, const std::string& cursor, std::size_t 
   return out;
 }
 
-storage::answer still_named(storage::db& db, std::string_view hash) {
+storage::answer is_avatar(storage::db& db, std::string_view hash) {
   auto range = prefix_range(hash);
   auto answer = storage::answer::no;
-  for (auto t : {storage::table::avatars, storage::table::media_pending}) {
-    auto st = db.scan(t, range.begin, range.end, 1, [&](std::string_view, std::string_view) {
-      answer = storage::answer::yes;
-      return false;
-    });
-    if (!st.ok())
-      return storage::answer::failed;
-    if (answer == storage::answer::yes)
-      return answer;
-  }
-  return answer;
+  auto st = db.scan(storage::table::avatars, range.begin, range.end, 1,
+                    [&](std::string_view, std::string_view) {
+                      answer = storage::answer::yes;
+                      return false;
+                    });
+  return st.ok() ? answer : storage::answer::failed;
+}
+
+storage::fetched<std::vector<std::string>> avatar_owners(storage::db& db, std::string_view hash,
+                                                          std::size_t max) {
+  storage::fetched<std::vector<std::string>> out;
+  out.value.emplace();
+  auto range = prefix_range(hash);
+  auto st = db.scan(storage::table::avatars, range.begin, range.end, max,
+                    [&](std::string_view key, std::string_view) {
+                      out.value->emplace_back(key.substr(range.begin.size()));
+                      return true;
+                    });
+  out.failed = !st.ok();
+  return out;
+}
+
+storage::fetched<std::vector<claim>> claims(storage::db& db, std::string_view hash,
+                                            std::size_t max) {
+  storage::fetched<std::vector<claim>> out;
+  out.value.emplace();
+  auto range = prefix_range(hash);
+  auto st = db.scan(storage::table::media_pending, range.begin, range.end, max,
+                    [&](std::string_view key, std::string_view) {
+                      // hash \0 recipient \0 be64(seq)
+                      auto rest = key.substr(range.begin.size());
+                      if (rest.size() < 9 || rest[rest.size() - 9] != '\0')
+                        return true; // not a claim's shape: never written by us
+                      out.value->push_back(claim{std::string{key},
+                                                 std::string{rest.substr(0, rest.size() - 9)},
+                                                 storage::from_be64(rest.substr(rest.size() - 8))});
+                      return true;
+                    });
+  out.failed = !st.ok();
+  return out;
 }
 
 void forget(storage::batch& b, std::string_view hash) {
   b.del(storage::table::media, hash);
   auto readers = prefix_range(hash);
   b.delete_range(storage::table::media_readers, readers.begin, readers.end);
+  b.delete_range(storage::table::media_pending, readers.begin, readers.end);
 }
 
 } // namespace tidings::media

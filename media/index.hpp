@@ -4,9 +4,10 @@
 // Tables (storage/db.hpp) and their keys:
 //   media          hash -> record (msgpack map: size, mime, uploader, created, used)
 //   media_readers  hash \0 user -> ""            (uploads and grants; the media actor writes both)
-//   avatars        hash \0 owner -> ""           (written by the profile service; read here)
-//   blocks         owner \0 blocked -> ...       (written by the profile service; read here)
-//   media_pending  hash \0 recipient \0 be64(seq) -> ""  (written by the inbox; read here)
+//   avatars        hash \0 owner -> ""           (the media actor, told by the owner's profile shard)
+//   media_pending  hash \0 recipient \0 be64(seq) -> ""  (a claim: written with the grant of a
+//                  media message, checked with the recipient's inbox before retention deletes)
+// All four live on the hash's home node and are written only by its media actor.
 // `hash` is always 64 lowercase hex digits, so `hash \0` prefixes never overlap.
 // Blocking: every function does RocksDB I/O. Thread-safe (the db is).
 
@@ -58,11 +59,25 @@ struct unused_scan {
 unused_scan scan_unused(storage::db& db, const std::string& cursor, std::size_t max,
                         int64_t cutoff);
 
-/// Whether something outside media still names `hash`: somebody's avatar, or an inbox item not
-/// yet acknowledged (`failed` when that cannot be read: retention then keeps the blob).
-storage::answer still_named(storage::db& db, std::string_view hash);
+/// Whether `hash` is somebody's avatar (`failed` when that cannot be read).
+storage::answer is_avatar(storage::db& db, std::string_view hash);
 
-/// Adds to `b` the removal of a blob's record and of every read grant of it.
+/// Up to `max` owners whose avatar `hash` is (`failed`: could not be read).
+storage::fetched<std::vector<std::string>> avatar_owners(storage::db& db, std::string_view hash,
+                                                          std::size_t max);
+
+/// A media message's claim on its blob: the recipient's inbox item `seq` names it.
+struct claim {
+  std::string key; ///< its media_pending key
+  std::string recipient;
+  uint64_t seq = 0;
+};
+
+/// Up to `max` claims on `hash` (`failed`: could not be read).
+storage::fetched<std::vector<claim>> claims(storage::db& db, std::string_view hash,
+                                            std::size_t max);
+
+/// Adds to `b` the removal of a blob's record, its read grants and its claims.
 void forget(storage::batch& b, std::string_view hash);
 
 } // namespace tidings::media

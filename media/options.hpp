@@ -2,6 +2,7 @@
 // The settings of media (docs/OPERATIONS.md: --media.*), shared by the media actor and its
 // HTTP side.
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -19,6 +20,7 @@ struct options {
   std::size_t threads = 2;                   ///< file workers (syncs, renames, deletes)
   uint64_t cache_bytes = 1ull << 30;         ///< cluster: local copies of blobs homed elsewhere
   uint32_t transfer_chunk = 256 * 1024;      ///< cluster: bytes per chunk between nodes
+  std::size_t max_fetches = 32; ///< cluster: blobs fetched into the cache at once (more: 503)
   std::function<int64_t()> now;              ///< ms since the epoch (the node's clock if empty)
 };
 

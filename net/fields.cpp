@@ -19,31 +19,31 @@ std::size_t utf8_length(std::string_view text) {
   return n;
 }
 
-const json* field_reader::find(const char* key, bool required) {
-  auto it = frame_.find(key);
-  if (it == frame_.end() || it->is_null()) {
+std::optional<value_ref> field_reader::find(const char* key, bool required) {
+  auto v = frame_.find(key);
+  if (!v || v->is_null()) {
     if (required)
       fail(std::string{"missing field '"} + key + "'");
-    return nullptr;
+    return std::nullopt;
   }
-  return &*it;
+  return v;
 }
 
-const std::string* field_reader::string_field(const char* key, bool required) {
-  const auto* v = find(key, required);
-  if (v == nullptr)
-    return nullptr;
+std::optional<std::string_view> field_reader::string_field(const char* key, bool required) {
+  auto v = find(key, required);
+  if (!v)
+    return std::nullopt;
   if (!v->is_string()) {
     fail(std::string{"field '"} + key + "' must be a string");
-    return nullptr;
+    return std::nullopt;
   }
-  return &v->get_ref<const std::string&>();
+  return v->str();
 }
 
 std::optional<std::string> field_reader::sized(const char* key, std::size_t min, std::size_t max,
                                                bool required, bool count_code_points) {
-  const auto* s = string_field(key, required);
-  if (s == nullptr)
+  auto s = string_field(key, required);
+  if (!s)
     return std::nullopt;
   auto len = count_code_points ? utf8_length(*s) : s->size();
   if (len < min || len > max) {
@@ -51,7 +51,7 @@ std::optional<std::string> field_reader::sized(const char* key, std::size_t min,
          std::to_string(max) + (count_code_points ? " characters" : " bytes"));
     return std::nullopt;
   }
-  return *s;
+  return std::string{*s};
 }
 
 std::optional<std::string> field_reader::text(const char* key, std::size_t min, std::size_t max,
@@ -65,26 +65,24 @@ std::optional<std::string> field_reader::bytes(const char* key, std::size_t min,
 }
 
 std::optional<uint64_t> field_reader::uint(const char* key, bool required) {
-  const auto* v = find(key, required);
-  if (v == nullptr)
+  auto v = find(key, required);
+  if (!v)
     return std::nullopt;
-  if (v->is_number_unsigned())
-    return v->get<uint64_t>();
-  if (v->is_number_integer() && v->get<int64_t>() >= 0)
-    return static_cast<uint64_t>(v->get<int64_t>());
+  if (v->is_unsigned())
+    return v->unsigned_value();
   fail(std::string{"field '"} + key + "' must be an unsigned integer");
   return std::nullopt;
 }
 
 std::optional<bool> field_reader::boolean(const char* key, bool required) {
-  const auto* v = find(key, required);
-  if (v == nullptr)
+  auto v = find(key, required);
+  if (!v)
     return std::nullopt;
-  if (!v->is_boolean()) {
+  if (!v->is_bool()) {
     fail(std::string{"field '"} + key + "' must be a boolean");
     return std::nullopt;
   }
-  return v->get<bool>();
+  return v->boolean();
 }
 
 std::optional<std::string> field_reader::user(const char* key, bool required) {

@@ -1,13 +1,14 @@
 #pragma once
-// Reading and checking fields of decoded JSON values (WebSocket frames, HTTP bodies). Every
-// check yields a message for the `bad_request` answer; none throws.
+// Reading and checking fields of decoded values (WebSocket frames, HTTP bodies: a
+// `net/frame_doc.hpp` view). Every check yields a message for the `bad_request` answer; none
+// throws.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "net/codec.hpp"
+#include "net/frame_doc.hpp"
 
 namespace tidings::net {
 
@@ -20,8 +21,10 @@ std::size_t utf8_length(std::string_view text);
 /// Collects the first problem found while reading a frame.
 class field_reader {
 public:
-  explicit field_reader(const json& frame) : frame_(frame) {}
+  explicit field_reader(value_ref frame) : frame_(frame) {}
 
+  /// The value of `key`, or nullopt if absent or null (an error if `required`).
+  std::optional<value_ref> find(const char* key, bool required);
   /// A string of `min`..`max` code points; nullopt if absent (an error if `required`).
   std::optional<std::string> text(const char* key, std::size_t min, std::size_t max,
                                   bool required = true);
@@ -40,11 +43,10 @@ public:
   }
 
 private:
-  const json* find(const char* key, bool required);
-  const std::string* string_field(const char* key, bool required);
+  std::optional<std::string_view> string_field(const char* key, bool required);
   std::optional<std::string> sized(const char* key, std::size_t min, std::size_t max, bool required,
                                    bool count_code_points);
-  const json& frame_;
+  value_ref frame_;
   std::string error_;
 };
 

@@ -1,6 +1,7 @@
 #include "net/frames.hpp"
 
 #include "net/fields.hpp"
+#include "net/frame_doc.hpp"
 #include "net/msgpack_map.hpp"
 
 namespace tidings::net {
@@ -21,25 +22,23 @@ bad_request bad(const reply_to& to, std::string message, bool decoded = true) {
 }
 
 /// The `id` if it is usable: an unsigned integer or a string of at most 64 characters.
-std::optional<request_id> read_id(const json& id) {
-  if (id.is_number_unsigned())
-    return request_id{id.get<uint64_t>()};
-  if (id.is_number_integer() && id.get<int64_t>() >= 0)
-    return request_id{static_cast<uint64_t>(id.get<int64_t>())};
-  if (id.is_string() && utf8_length(id.get_ref<const std::string&>()) <= max_id_chars)
-    return request_id{id.get<std::string>()};
+std::optional<request_id> read_id(value_ref id) {
+  if (id.is_unsigned())
+    return request_id{id.unsigned_value()};
+  if (id.is_string() && utf8_length(id.str()) <= max_id_chars)
+    return request_id{std::string{id.str()}};
   return std::nullopt;
 }
 
-bool is_media_kind(const std::string& kind) {
+bool is_media_kind(std::string_view kind) {
   return kind == "image" || kind == "video" || kind == "audio" || kind == "document";
 }
 
 /// Reads `media` of a send frame (the thumb as raw bytes), or fails `r`.
-media_ref read_media(const json& frame, encoding enc, field_reader& r) {
+media_ref read_media(value_ref frame, encoding enc, field_reader& r) {
   media_ref media;
   auto it = frame.find("media");
-  if (it == frame.end() || !it->is_object()) {
+  if (!it || !it->is_map()) {
     r.fail("field 'media' must be an object");
     return media;
   }
@@ -56,12 +55,12 @@ media_ref read_media(const json& frame, encoding enc, field_reader& r) {
     media.size = *size;
   media.name = m.text("name", 1, 255, false);
   auto thumb = it->find("thumb");
-  if (thumb != it->end() && !thumb->is_null()) {
+  if (thumb && !thumb->is_null()) {
     std::optional<std::string> bytes;
     if (thumb->is_binary())
-      bytes = std::string(thumb->get_binary().begin(), thumb->get_binary().end());
+      bytes = std::string{thumb->str()};
     else if (thumb->is_string() && enc == encoding::json)
-      bytes = base64_decode(thumb->get<std::string>());
+      bytes = base64_decode(thumb->str());
     if (!bytes)
       m.fail("media.thumb must be binary (base64 in JSON)");
     else if (bytes->size() > max_thumb_bytes)
@@ -74,7 +73,7 @@ media_ref read_media(const json& frame, encoding enc, field_reader& r) {
   return media;
 }
 
-client_frame parse_auth(const json& frame, const reply_to& to) {
+client_frame parse_auth(value_ref frame, const reply_to& to) {
   field_reader r{frame};
   auto token = r.bytes("token", 1, 512);
   auto foreground = r.boolean("foreground", false);
@@ -86,7 +85,7 @@ client_frame parse_auth(const json& frame, const reply_to& to) {
   return out;
 }
 
-client_frame parse_send(const json& frame, const reply_to& to) {
+client_frame parse_send(value_ref frame, const reply_to& to) {
   field_reader r{frame};
   auto out = answering<send_request>(to);
   auto cid = r.text("cid", 1, 64);
@@ -110,7 +109,7 @@ client_frame parse_send(const json& frame, const reply_to& to) {
   return out;
 }
 
-client_frame parse_ack(const json& frame, const reply_to& to) {
+client_frame parse_ack(value_ref frame, const reply_to& to) {
   field_reader r{frame};
   auto upto = r.uint("upto");
   if (!r.ok())
@@ -120,29 +119,31 @@ client_frame parse_ack(const json& frame, const reply_to& to) {
   return out;
 }
 
-client_frame parse_read(const json& frame, const reply_to& to) {
+client_frame parse_read(value_ref frame, const reply_to& to) {
   field_reader r{frame};
   auto out = answering<read_request>(to);
   auto from = r.user("from");
   auto it = frame.find("mids");
-  if (it == frame.end() || !it->is_array() || it->empty() || it->size() > max_read_mids)
+  if (!it || !it->is_array() || it->size() == 0 || it->size() > max_read_mids) {
     r.fail("field 'mids' must be an array of 1 to " + std::to_string(max_read_mids) + " mids");
-  else
-    for (const auto& mid : *it) {
-      if (!mid.is_string() || mid.get_ref<const std::string&>().empty() ||
-          mid.get_ref<const std::string&>().size() > 64) {
+  } else {
+    out.mids.reserve(it->size());
+    auto mid = it->first();
+    for (uint32_t i = 0; i < it->size(); ++i, mid = mid.next()) {
+      if (!mid.is_string() || mid.str().empty() || mid.str().size() > 64) {
         r.fail("every mid must be a string of 1 to 64 bytes");
         break;
       }
-      out.mids.push_back(mid.get<std::string>());
+      out.mids.emplace_back(mid.str());
     }
+  }
   if (!r.ok())
     return bad(to, r.error());
   out.from = std::move(*from);
   return out;
 }
 
-client_frame parse_state(const json& frame, const reply_to& to) {
+client_frame parse_state(value_ref frame, const reply_to& to) {
   field_reader r{frame};
   auto foreground = r.boolean("foreground");
   if (!r.ok())
@@ -153,7 +154,7 @@ client_frame parse_state(const json& frame, const reply_to& to) {
 }
 
 /// `profile_get` and `presence_get`: one field `user`.
-template <class Request> client_frame parse_user_query(const json& frame, const reply_to& to) {
+template <class Request> client_frame parse_user_query(value_ref frame, const reply_to& to) {
   field_reader r{frame};
   auto target = r.user("user");
   if (!r.ok())
@@ -187,19 +188,19 @@ std::optional<std::string> profile_text(field_reader& r, const char* key, std::s
   return text;
 }
 
-client_frame parse_profile_set(const json& frame, const reply_to& to) {
+client_frame parse_profile_set(value_ref frame, const reply_to& to) {
   field_reader r{frame};
   auto out = answering<profile_set_request>(to);
   out.name = profile_text(r, "name", 64);
   out.about = profile_text(r, "about", 256);
-  if (auto it = frame.find("avatar"); it != frame.end()) {
+  if (auto it = frame.find("avatar")) {
     if (it->is_null())
       out.avatar.emplace(std::nullopt);
     else if (auto hash = r.bytes("avatar", 64, 64))
       out.avatar.emplace(std::move(*hash));
   }
-  if (auto it = frame.find("privacy"); it != frame.end()) {
-    if (!it->is_object()) {
+  if (auto it = frame.find("privacy")) {
+    if (!it->is_map()) {
       r.fail("field 'privacy' must be an object");
     } else {
       field_reader p{*it};
@@ -219,22 +220,24 @@ client_frame parse_profile_set(const json& frame, const reply_to& to) {
   return out;
 }
 
-client_frame parse_presence_sub(const json& frame, const reply_to& to, bool subscribe) {
+client_frame parse_presence_sub(value_ref frame, const reply_to& to, bool subscribe) {
   auto it = frame.find("users");
-  if (it == frame.end() || !it->is_array() || it->size() > max_presence_users)
+  if (!it || !it->is_array() || it->size() > max_presence_users)
     return bad(to, "field 'users' must be an array of at most " +
                        std::to_string(max_presence_users) + " users");
   auto out = answering<presence_sub_request>(to);
   out.subscribe = subscribe;
-  for (const auto& u : *it) {
-    if (!u.is_string() || !valid_user(u.get_ref<const std::string&>()))
+  out.users.reserve(it->size());
+  auto u = it->first();
+  for (uint32_t i = 0; i < it->size(); ++i, u = u.next()) {
+    if (!u.is_string() || !valid_user(u.str()))
       return bad(to, "every entry of 'users' must be a user name");
-    out.users.push_back(u.get<std::string>());
+    out.users.emplace_back(u.str());
   }
   return out;
 }
 
-client_frame parse_list_change(const json& frame, const reply_to& to, std::string_view user,
+client_frame parse_list_change(value_ref frame, const reply_to& to, std::string_view user,
                                user_list list, bool add) {
   field_reader r{frame};
   auto other = r.user("user");
@@ -256,7 +259,7 @@ client_frame list_get(const reply_to& to, user_list list) {
 }
 
 /// The frame of an authenticated session, by its type.
-client_frame parse_request(const std::string& type, const json& frame, const reply_to& to,
+client_frame parse_request(std::string_view type, value_ref frame, const reply_to& to,
                            std::string_view user) {
   if (type == "ping")
     return answering<ping_request>(to);
@@ -286,7 +289,7 @@ client_frame parse_request(const std::string& type, const json& frame, const rep
     return parse_list_change(frame, to, user, user_list::blocked, type == "block");
   if (type == "auth")
     return bad(to, "already authenticated");
-  return bad(to, "unknown frame type '" + type + "'");
+  return bad(to, "unknown frame type '" + std::string{type} + "'");
 }
 
 /// Adds the request's `id` (if any) to a reply and encodes it in the request's encoding.
@@ -303,25 +306,26 @@ std::string finish(json frame, const reply_to& to) {
 client_frame parse_client_frame(std::string_view bytes, bool binary, std::string_view user) {
   reply_to to{{}, binary ? encoding::msgpack : encoding::json};
   std::string error;
-  auto frame = decode(bytes, to.enc, &error);
-  if (!frame)
+  frame_doc doc;
+  if (!doc.parse(bytes, to.enc, &error))
     return bad(to, std::move(error), false);
-  if (auto it = frame->find("id"); it != frame->end()) {
+  auto frame = doc.root();
+  if (auto it = frame.find("id")) {
     auto id = read_id(*it);
     if (!id)
       return bad(to, "'id' must be an unsigned integer or a string of at most 64 characters");
     to.id = std::move(*id);
   }
-  auto type_it = frame->find("type");
-  if (type_it == frame->end() || !type_it->is_string())
+  auto type_it = frame.find("type");
+  if (!type_it || !type_it->is_string())
     return bad(to, "missing field 'type'");
-  const auto& type = type_it->get_ref<const std::string&>();
+  auto type = type_it->str();
   if (user.empty()) {
     if (type != "auth")
       return answering<auth_missing>(to);
-    return parse_auth(*frame, to);
+    return parse_auth(frame, to);
   }
-  return parse_request(type, *frame, to, user);
+  return parse_request(type, frame, to, user);
 }
 
 const reply_to& reply_of(const client_frame& frame) {
@@ -329,18 +333,24 @@ const reply_to& reply_of(const client_frame& frame) {
 }
 
 std::string stored_content(const send_request& request) {
-  json content{{"kind", request.kind}};
+  // Written directly, keys in the order (and values in the forms) json gave them.
+  std::string out;
+  out.reserve(32 + (request.body ? request.body->size() : 0));
+  msgpack_writer w{out};
+  w.map(1 + (request.body ? 1 : 0) + (request.media ? 1 : 0));
   if (request.body)
-    content["body"] = *request.body;
+    w.str("body").str(*request.body);
+  w.str("kind").str(request.kind);
   if (const auto& m = request.media) {
-    json media{{"hash", m->hash}, {"mime", m->mime}, {"size", m->size}};
+    w.str("media").map(3 + (m->name ? 1 : 0) + (m->thumb ? 1 : 0));
+    w.str("hash").str(m->hash).str("mime").str(m->mime);
     if (m->name)
-      media["name"] = *m->name;
+      w.str("name").str(*m->name);
+    w.str("size").uint(m->size);
     if (m->thumb)
-      media["thumb"] = json::binary(std::vector<uint8_t>(m->thumb->begin(), m->thumb->end()));
-    content["media"] = std::move(media);
+      w.str("thumb").bin(*m->thumb);
   }
-  return encode(content, encoding::msgpack);
+  return out;
 }
 
 std::string profile_changes(const profile_set_request& request) {
@@ -367,7 +377,21 @@ std::string welcome_frame(const reply_to& to, std::string_view user, int64_t ts)
 }
 
 std::string sent_frame(const reply_to& to, std::string_view cid, std::string_view mid, int64_t ts) {
-  return finish(json{{"type", "sent"}, {"cid", cid}, {"mid", mid}, {"ts", ts}}, to);
+  if (to.enc == encoding::json)
+    return finish(json{{"type", "sent"}, {"cid", cid}, {"mid", mid}, {"ts", ts}}, to);
+  // One per message: written directly, as json would (keys in order).
+  std::string out;
+  out.reserve(40 + cid.size() + mid.size());
+  msgpack_writer w{out};
+  const auto* n = std::get_if<uint64_t>(&to.id);
+  const auto* text = std::get_if<std::string>(&to.id);
+  w.map(4 + (n != nullptr || text != nullptr ? 1 : 0)).str("cid").str(cid);
+  if (n != nullptr)
+    w.str("id").uint(*n);
+  else if (text != nullptr)
+    w.str("id").str(*text);
+  w.str("mid").str(mid).str("ts").integer(ts).str("type").str("sent");
+  return out;
 }
 
 std::string error_frame(const reply_to& to, std::string_view code, std::string_view message,

@@ -9,8 +9,9 @@
 // frame. Whatever needs more than the frame (the token, permissions, rate limits, who exists)
 // is the session's.
 //
-// Today a frame is decoded into a json DOM and read field by field; nothing here exposes that,
-// so a decoder straight into the structs can replace it without touching the callers.
+// A msgpack frame is read straight from its bytes into the request struct (`net/frame_doc.hpp`:
+// views, no json DOM); JSON frames are decoded first, then read the same way. The hot replies
+// (`sent`, a pushed item) to msgpack clients are written without a DOM too.
 //
 // Pure functions: no I/O, no shared state, nothing throws.
 

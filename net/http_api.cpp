@@ -138,7 +138,9 @@ std::optional<credentials> read_credentials(std::string_view body, std::string* 
     *error = "body must be a JSON object: " + why;
     return std::nullopt;
   }
-  field_reader r{*value};
+  frame_doc doc;
+  doc.assign(std::move(*value));
+  field_reader r{doc.root()};
   auto user = r.user("user");
   auto password = r.bytes("password", 8, 256);
   if (!r.ok()) {

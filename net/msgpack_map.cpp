@@ -18,6 +18,97 @@ void put_be(std::string& out, uint64_t v, int bytes) {
 
 } // namespace
 
+void msgpack_writer::header(unsigned char tag, uint64_t n, int bytes) {
+  out_ += static_cast<char>(tag);
+  put_be(out_, n, bytes);
+}
+
+msgpack_writer& msgpack_writer::map(uint32_t pairs) {
+  if (pairs < 16)
+    out_ += static_cast<char>(0x80 | pairs);
+  else if (pairs < 65536)
+    header(0xDE, pairs, 2);
+  else
+    header(0xDF, pairs, 4);
+  return *this;
+}
+
+msgpack_writer& msgpack_writer::array(uint32_t elements) {
+  if (elements < 16)
+    out_ += static_cast<char>(0x90 | elements);
+  else if (elements < 65536)
+    header(0xDC, elements, 2);
+  else
+    header(0xDD, elements, 4);
+  return *this;
+}
+
+msgpack_writer& msgpack_writer::str(std::string_view text) {
+  auto n = text.size();
+  if (n < 32)
+    out_ += static_cast<char>(0xA0 | n);
+  else if (n < 256)
+    header(0xD9, n, 1);
+  else if (n < 65536)
+    header(0xDA, n, 2);
+  else
+    header(0xDB, n, 4);
+  out_.append(text);
+  return *this;
+}
+
+msgpack_writer& msgpack_writer::bin(std::string_view bytes) {
+  auto n = bytes.size();
+  if (n < 256)
+    header(0xC4, n, 1);
+  else if (n < 65536)
+    header(0xC5, n, 2);
+  else
+    header(0xC6, n, 4);
+  out_.append(bytes);
+  return *this;
+}
+
+msgpack_writer& msgpack_writer::uint(uint64_t v) {
+  if (v < 128)
+    out_ += static_cast<char>(v);
+  else if (v < 256)
+    header(0xCC, v, 1);
+  else if (v < 65536)
+    header(0xCD, v, 2);
+  else if (v <= 0xFFFFFFFFULL)
+    header(0xCE, v, 4);
+  else
+    header(0xCF, v, 8);
+  return *this;
+}
+
+msgpack_writer& msgpack_writer::integer(int64_t v) {
+  if (v >= 0)
+    return uint(static_cast<uint64_t>(v));
+  if (v >= -32)
+    out_ += static_cast<char>(v);
+  else if (v >= -128)
+    header(0xD0, static_cast<uint8_t>(v), 1);
+  else if (v >= -32768)
+    header(0xD1, static_cast<uint16_t>(v), 2);
+  else if (v >= INT32_MIN)
+    header(0xD2, static_cast<uint32_t>(v), 4);
+  else
+    header(0xD3, static_cast<uint64_t>(v), 8);
+  return *this;
+}
+
+msgpack_writer& msgpack_writer::boolean(bool value) {
+  out_ += static_cast<char>(value ? 0xC3 : 0xC2);
+  return *this;
+}
+
+msgpack_writer& msgpack_writer::nil() {
+  out_ += static_cast<char>(0xC0);
+  return *this;
+}
+
 msgpack_map_builder::msgpack_map_builder(std::string_view map) {
   if (map.empty())
     return;
@@ -39,59 +130,20 @@ msgpack_map_builder::msgpack_map_builder(std::string_view map) {
   ok_ = true;
 }
 
-void msgpack_map_builder::put_str(std::string_view s) {
-  auto n = s.size();
-  if (n < 32) {
-    added_ += static_cast<char>(0xA0 | n);
-  } else if (n < 256) {
-    added_ += static_cast<char>(0xD9);
-    put_be(added_, n, 1);
-  } else if (n < 65536) {
-    added_ += static_cast<char>(0xDA);
-    put_be(added_, n, 2);
-  } else {
-    added_ += static_cast<char>(0xDB);
-    put_be(added_, n, 4);
-  }
-  added_.append(s);
-}
-
-void msgpack_map_builder::put_uint(uint64_t v) {
-  if (v < 128) {
-    added_ += static_cast<char>(v);
-  } else if (v <= 0xFFFFFFFFULL) {
-    added_ += static_cast<char>(0xCE);
-    put_be(added_, v, 4);
-  } else {
-    added_ += static_cast<char>(0xCF);
-    put_be(added_, v, 8);
-  }
-}
-
-void msgpack_map_builder::put_int(int64_t v) {
-  if (v >= 0)
-    return put_uint(static_cast<uint64_t>(v));
-  added_ += static_cast<char>(0xD3);
-  put_be(added_, static_cast<uint64_t>(v), 8);
-}
-
 msgpack_map_builder& msgpack_map_builder::add(std::string_view key, std::string_view text) {
-  put_str(key);
-  put_str(text);
+  msgpack_writer{added_}.str(key).str(text);
   ++added_count_;
   return *this;
 }
 
 msgpack_map_builder& msgpack_map_builder::add(std::string_view key, int64_t value) {
-  put_str(key);
-  put_int(value);
+  msgpack_writer{added_}.str(key).integer(value);
   ++added_count_;
   return *this;
 }
 
 msgpack_map_builder& msgpack_map_builder::add(std::string_view key, uint64_t value) {
-  put_str(key);
-  put_uint(value);
+  msgpack_writer{added_}.str(key).uint(value);
   ++added_count_;
   return *this;
 }
@@ -100,17 +152,8 @@ std::optional<std::string> msgpack_map_builder::finish() const {
   if (!ok_)
     return std::nullopt;
   std::string out;
-  uint64_t n = uint64_t{count_} + added_count_;
   out.reserve(5 + added_.size() + body_.size());
-  if (n < 16) {
-    out += static_cast<char>(0x80 | n);
-  } else if (n < 65536) {
-    out += static_cast<char>(0xDE);
-    put_be(out, n, 2);
-  } else {
-    out += static_cast<char>(0xDF);
-    put_be(out, n, 4);
-  }
+  msgpack_writer{out}.map(count_ + added_count_);
   out += added_;
   out.append(body_);
   return out;

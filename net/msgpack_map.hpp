@@ -1,7 +1,12 @@
 #pragma once
-// Adding fields to a MessagePack map without decoding it: the hot path stamps stored
-// messages (`type`, `mid`, `from`, `ts`) and pushed items (`seq`) this way, instead of a
-// decode into a json DOM and an encode back.
+// MessagePack without a json DOM, for the hot path.
+//
+// `msgpack_writer` appends values to a string in the smallest forms, exactly as msgpack-c packs
+// them (so a map written with keys in json's order has the bytes `net::encode` gives it).
+//
+// `msgpack_map_builder` adds fields to a MessagePack map without decoding it: the hot path
+// stamps stored messages (`type`, `mid`, `from`, `ts`) and pushed items (`seq`) this way,
+// instead of a decode into a json DOM and an encode back.
 //
 // The new pairs come first, then the map's own pairs, byte for byte. The caller guarantees
 // the map holds none of the new keys (msgpack maps may not repeat keys).
@@ -12,6 +17,23 @@
 #include <string_view>
 
 namespace tidings::net {
+
+class msgpack_writer {
+public:
+  explicit msgpack_writer(std::string& out) : out_(out) {}
+  msgpack_writer& map(uint32_t pairs);
+  msgpack_writer& array(uint32_t elements);
+  msgpack_writer& str(std::string_view text);
+  msgpack_writer& bin(std::string_view bytes);
+  msgpack_writer& uint(uint64_t value);
+  msgpack_writer& integer(int64_t value);
+  msgpack_writer& boolean(bool value);
+  msgpack_writer& nil();
+
+private:
+  void header(unsigned char tag, uint64_t n, int bytes);
+  std::string& out_;
+};
 
 class msgpack_map_builder {
 public:
@@ -26,10 +48,6 @@ public:
   std::optional<std::string> finish() const;
 
 private:
-  void put_str(std::string_view s);
-  void put_uint(uint64_t v);
-  void put_int(int64_t v);
-
   std::string_view body_; ///< the pairs of the original map
   uint32_t count_ = 0;    ///< pairs of the original map
   std::string added_;

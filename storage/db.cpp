@@ -1,10 +1,12 @@
 #include "storage/db.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_context.h>
 #include <rocksdb/perf_level.h>
@@ -18,9 +20,9 @@ namespace tidings::storage {
 namespace {
 
 constexpr std::array<const char*, table_count> names = {
-    "inbox",    "inbox_meta",    "dedupe",        "accounts", "tokens",
-    "received", "profiles",      "contacts",      "blocks",   "lastseen",
-    "media",    "media_readers", "media_pending", "avatars",  "handoff"};
+    "inbox",         "inbox_meta", "dedupe",  "accounts", "tokens", "received",
+    "profiles",      "contacts",   "blocks",  "lastseen", "media",  "media_readers",
+    "media_pending", "avatars",    "handoff", "cluster"};
 static_assert(names.back() != nullptr, "every table needs a column family name");
 
 rocksdb::Slice slice(std::string_view s) {
@@ -48,15 +50,46 @@ const char* table_name(table t) {
   return names[static_cast<std::size_t>(t)];
 }
 
+/// The ops of a batch, serialised into one buffer (one allocation per batch, not two per op):
+/// each is kind, table, be32 size of a, a, be32 size of b, b.
 struct batch::impl {
   enum class kind : uint8_t { put, del, delete_range };
-  struct op {
-    kind k;
-    table t;
-    std::string a; ///< key, or range begin
-    std::string b; ///< value, or range end
-  };
-  std::vector<op> ops;
+  std::string rep;
+  std::size_t count = 0;
+
+  void add(kind k, table t, std::string_view a, std::string_view b) {
+    if (rep.empty())
+      rep.reserve(256);
+    rep += static_cast<char>(k);
+    rep += static_cast<char>(t);
+    for (auto part : {a, b}) {
+      auto n = static_cast<uint32_t>(part.size());
+      for (int shift = 24; shift >= 0; shift -= 8)
+        rep += static_cast<char>((n >> shift) & 0xFF);
+      rep.append(part);
+    }
+    ++count;
+  }
+
+  /// Calls `f(kind, table, a, b)` for every op, in order.
+  template <class F> void each(F f) const {
+    const auto* p = reinterpret_cast<const unsigned char*>(rep.data());
+    const auto* end = p + rep.size();
+    auto part = [&p] {
+      uint32_t n = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+      rocksdb::Slice s{reinterpret_cast<const char*>(p + 4), n};
+      p += 4 + n;
+      return s;
+    };
+    while (p < end) {
+      auto k = static_cast<kind>(p[0]);
+      auto t = static_cast<table>(p[1]);
+      p += 2;
+      auto a = part();
+      auto b = part();
+      f(k, t, a, b);
+    }
+  }
 };
 
 batch::batch() : impl_(std::make_unique<impl>()) {}
@@ -65,19 +98,19 @@ batch::batch(batch&&) noexcept = default;
 batch& batch::operator=(batch&&) noexcept = default;
 
 void batch::put(table t, std::string_view key, std::string_view value) {
-  impl_->ops.push_back({impl::kind::put, t, std::string{key}, std::string{value}});
+  impl_->add(impl::kind::put, t, key, value);
 }
 
 void batch::del(table t, std::string_view key) {
-  impl_->ops.push_back({impl::kind::del, t, std::string{key}, {}});
+  impl_->add(impl::kind::del, t, key, {});
 }
 
 void batch::delete_range(table t, std::string_view begin, std::string_view end) {
-  impl_->ops.push_back({impl::kind::delete_range, t, std::string{begin}, std::string{end}});
+  impl_->add(impl::kind::delete_range, t, begin, end);
 }
 
 std::size_t batch::count() const {
-  return impl_->ops.size();
+  return impl_->count;
 }
 
 struct db::impl {
@@ -85,6 +118,11 @@ struct db::impl {
   std::unique_ptr<rocksdb::DB> handle;
   std::array<rocksdb::ColumnFamilyHandle*, table_count> cfs{};
   rocksdb::WriteOptions write_opts;
+  std::atomic<uint64_t> writes{0}, puts{0}, deletes{0}, gets{0}, iterators{0};
+
+  static void count(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
 
   rocksdb::ColumnFamilyHandle* cf(table t) const { return cfs[static_cast<std::size_t>(t)]; }
 
@@ -117,15 +155,29 @@ std::unique_ptr<db> db::open(const db_options& opts) {
   rocksdb::ColumnFamilyOptions queue_opts = cf_opts;
   queue_opts.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(1024, 128));
+  // Tables read by key on the message path: dedupe (every send asks, nearly always for a key
+  // that is not there), received (every read), profiles and accounts (the read-receipt
+  // settings). A bloom filter over the memtable's keys and one per SST file answer "absent"
+  // without a skip-list search or a block read.
+  auto with_bloom = [](rocksdb::ColumnFamilyOptions o) {
+    o.memtable_prefix_bloom_size_ratio = 0.05;
+    o.memtable_whole_key_filtering = true;
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.whole_key_filtering = true;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    return o;
+  };
   rocksdb::ColumnFamilyOptions inbox_opts = queue_opts;
   inbox_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<owner_prefix>();
   for (std::size_t i = 0; i < table_count; ++i) {
     auto t = static_cast<table>(i);
     bool queue = t == table::inbox || t == table::dedupe || t == table::received ||
                  t == table::media_pending || t == table::handoff;
-    descriptors.emplace_back(names[i], t == table::inbox ? inbox_opts
-                                       : queue           ? queue_opts
-                                                         : cf_opts);
+    bool point_reads =
+        t == table::dedupe || t == table::received || t == table::profiles || t == table::accounts;
+    auto base = t == table::inbox ? inbox_opts : queue ? queue_opts : cf_opts;
+    descriptors.emplace_back(names[i], point_reads ? with_bloom(base) : base);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -145,6 +197,7 @@ std::unique_ptr<db> db::open(const db_options& opts) {
 lookup db::get(table t, std::string_view key) {
   if (impl_->opts.read_fault && impl_->opts.read_fault(t, key))
     return lookup::failure("IO error: injected read fault");
+  impl::count(impl_->gets);
   std::string value;
   auto st = impl_->handle->Get(rocksdb::ReadOptions{}, impl_->cf(t), slice(key), &value);
   if (st.ok())
@@ -167,23 +220,28 @@ status db::write_group(const std::vector<batch*>& batches) {
   if (impl_->opts.write_fault && impl_->opts.write_fault())
     return {"IO error: injected write fault"};
   rocksdb::WriteBatch wb;
+  uint32_t puts = 0;
   for (const auto* b : batches) {
-    for (const auto& op : b->impl_->ops) {
-      auto* cf = impl_->cf(op.t);
-      switch (op.k) {
+    b->impl_->each([&](batch::impl::kind k, table t, rocksdb::Slice a, rocksdb::Slice v) {
+      auto* cf = impl_->cf(t);
+      switch (k) {
       case batch::impl::kind::put:
-        wb.Put(cf, op.a, op.b);
+        ++puts;
+        wb.Put(cf, a, v);
         break;
       case batch::impl::kind::del:
-        wb.Delete(cf, op.a);
+        wb.Delete(cf, a);
         break;
       case batch::impl::kind::delete_range:
-        wb.DeleteRange(cf, op.a, op.b);
+        wb.DeleteRange(cf, a, v);
         break;
       }
-    }
+    });
   }
   auto st = impl_->handle->Write(impl_->write_opts, &wb);
+  impl::count(impl_->writes);
+  impl::count(impl_->deletes, wb.Count() - puts);
+  impl::count(impl_->puts, puts);
   if (!st.ok())
     return {st.ToString()};
   return {};
@@ -200,6 +258,7 @@ struct db::range_iterator {
     rocksdb::ReadOptions ro;
     ro.iterate_lower_bound = &lower;
     ro.iterate_upper_bound = &upper;
+    impl::count(d.iterators);
     it.reset(d.handle->NewIterator(ro, d.cf(t)));
   }
 };
@@ -254,6 +313,11 @@ void db::compact(table t, std::string_view begin, std::string_view end) {
 
 const db_options& db::options() const {
   return impl_->opts;
+}
+
+db::counters db::stats() const {
+  auto r = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  return {r(impl_->writes), r(impl_->puts), r(impl_->deletes), r(impl_->gets), r(impl_->iterators)};
 }
 
 read_cost measure_reads(const std::function<void()>& fn) {

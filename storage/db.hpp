@@ -35,8 +35,9 @@ enum class table : uint8_t {
   media_pending, ///< sha256 hex \0 recipient \0 be64(seq) -> "" (in an unacked inbox item)
   avatars,       ///< sha256 hex \0 owner -> "" (current avatar of owner's profile)
   handoff,       ///< sends accepted for a home node that was down (storage/keys.hpp)
+  cluster,       ///< this node's member changes: its previous list, handovers received
 };
-constexpr std::size_t table_count = 15;
+constexpr std::size_t table_count = 16;
 
 /// Name of a table's column family on disk.
 const char* table_name(table t);
@@ -137,6 +138,17 @@ public:
   /// Compacts a key range of a table (after large deletions).
   void compact(table t, std::string_view begin, std::string_view end);
   const db_options& options() const;
+
+  /// What this database has been asked to do so far (read from any thread): the figures of
+  /// "writes per message" in docs/BENCHMARKS.md.
+  struct counters {
+    uint64_t writes = 0;    ///< RocksDB writes (each one WAL append; an fsync in sync mode)
+    uint64_t puts = 0;      ///< keys written (memtable inserts)
+    uint64_t deletes = 0;   ///< keys deleted (memtable inserts of tombstones)
+    uint64_t gets = 0;      ///< point reads
+    uint64_t iterators = 0; ///< iterators created (scans and reverse seeks)
+  };
+  counters stats() const;
 
 private:
   struct impl;

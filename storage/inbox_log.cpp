@@ -22,8 +22,8 @@ inbox_log::inbox_log(db& store, std::string user) : db_(store), user_(std::move(
   auto next = db_.get(table::inbox_meta, user_);
   auto first = next.failed() ? next : db_.get(table::inbox_meta, first_key(user_));
   uint64_t lower = first.found() ? from_be64(first.value()) : 0;
-  // The next seq: past the last item still stored, and past what the last removal recorded
-  // (which covers an inbox emptied by acks). Appends do not write it: their items do.
+  // The next seq: past the last item still stored and past the first live seq (which covers an
+  // inbox emptied by acks). Neither appends nor removals write a counter of their own.
   auto last = first.failed()
                   ? first
                   : db_.last_key(table::inbox, item_key(user_, lower), item_key(user_, UINT64_MAX));
@@ -31,6 +31,9 @@ inbox_log::inbox_log(db& store, std::string user) : db_(store), user_(std::move(
     loaded_ = {last.error()};
     return;
   }
+  // Every seq anyone saw is either still stored or below the first live seq (removals write
+  // it): past both is new. (`next` is what versions before this one recorded at removals.)
+  next_seq_ = std::max(next_seq_, lower);
   if (next.found())
     next_seq_ = std::max(next_seq_, from_be64(next.value()));
   if (last.found())
@@ -52,11 +55,14 @@ inbox_log::inbox_log(db& store, std::string user) : db_(store), user_(std::move(
 std::vector<uint64_t> inbox_log::stage_append(const std::vector<std::string>& items, batch& b) {
   std::vector<uint64_t> seqs;
   seqs.reserve(items.size());
-  for (const auto& item : items) {
-    seqs.push_back(next_seq_);
-    b.put(table::inbox, item_key(user_, next_seq_++), item);
-  }
-  return seqs; // the next seq is implied by the items (see the constructor)
+  for (const auto& item : items)
+    seqs.push_back(stage_append(item, b));
+  return seqs;
+}
+
+uint64_t inbox_log::stage_append(std::string_view item, batch& b) {
+  b.put(table::inbox, item_key(user_, next_seq_), item);
+  return next_seq_++; // the next seq is implied by the items (see the constructor)
 }
 
 uint64_t inbox_log::stage_remove(uint64_t upto, batch& b) {
@@ -68,9 +74,9 @@ uint64_t inbox_log::stage_remove(uint64_t upto, batch& b) {
   // (iterate_lower_bound), so these tombstones are never scanned.
   for (uint64_t seq = first_seq_; seq <= upto; ++seq)
     b.del(table::inbox, item_key(user_, seq));
+  // The first live seq also bounds the next seq from below once these items are gone (see the
+  // constructor): one meta key per removal.
   b.put(table::inbox_meta, first_key(user_), be64(upto + 1));
-  // Once these items are gone, nothing else says how far seqs went: record it.
-  b.put(table::inbox_meta, user_, be64(next_seq_));
   return upto + 1;
 }
 

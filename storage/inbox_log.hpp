@@ -1,18 +1,20 @@
 #pragma once
 // One user's durable, ordered inbox on top of `db`.
 //
-// Keys (inbox_meta): `user` -> be64(next seq) as of the last removal; `user \0 first` ->
-// be64(first live seq), written with every removal.
+// Keys (inbox_meta): `user \0 first` -> be64(first live seq), written with every removal;
+// `user` -> be64(next seq), written by removals of earlier versions (still read, never written).
 // Keys (inbox): `user \0 be64(seq)` -> item bytes.
 // Invariants: seq is strictly increasing and never reused for an item anyone saw: on opening,
-// the next seq is past the last stored item and past the next seq recorded by the last
-// removal (written in the removal's batch, so it survives an inbox emptied by acks). Only
+// the next seq is past the last stored item and at least the first live seq recorded by the
+// last removal (written in the removal's batch, so it survives an inbox emptied by acks: an
+// item anyone saw is either still stored or below that first seq). Only
 // seqs of appends whose write failed may be handed out again after a restart; no one saw them.
 // The first live seq is written with every removal, so opening an inbox reads two meta
 // records and seeks once to its last item, never walking the tombstones of acknowledged items
 // (an inbox written before the first seq was kept is scanned once). Appends write only their
-// items (one memtable insert fewer per message), so batches in flight never overwrite each
-// other's counters. Writes are staged: stage_* adds the changes to a batch that the caller
+// items and removals only their deletes and the first seq (no next-seq counter: one memtable
+// insert fewer per message and per ack), so batches in flight never overwrite each other's
+// counters. Writes are staged: stage_* adds the changes to a batch that the caller
 // writes (directly or through the group writer) and then confirms; seqs of an append whose
 // write failed stay unused while the inbox runs (a hole no reader sees).
 // Concurrency: not thread-safe; exactly one owner (the user's inbox actor) per user.
@@ -50,6 +52,8 @@ public:
 
   /// Adds `items` to `b` and reserves their seqs (returned).
   std::vector<uint64_t> stage_append(const std::vector<std::string>& items, batch& b);
+  /// Adds one item to `b` and reserves its seq (returned).
+  uint64_t stage_append(std::string_view item, batch& b);
   /// Adds the deletes of every item in [first_seq(), upto] and the new first seq to `b`;
   /// returns the first seq the inbox has once `b` is written (pass it to removed()).
   uint64_t stage_remove(uint64_t upto, batch& b);

@@ -58,4 +58,16 @@ std::string handoff_dedupe_key(std::string_view sender, std::string_view cid) {
   return "d" + pair_key(sender, cid);
 }
 
+std::string cluster_members_key() {
+  return "members";
+}
+
+std::string cluster_received_key(std::string_view peer) {
+  return pair_key("from", peer);
+}
+
+key_range cluster_received_range() {
+  return prefix_range("from");
+}
+
 } // namespace tidings::storage

@@ -43,4 +43,11 @@ std::string handoff_queue_end(std::string_view home);
 /// until the send has reached its home.
 std::string handoff_dedupe_key(std::string_view sender, std::string_view cid);
 
+/// cluster: `members` -> this node's previous member list (cluster/transition.hpp);
+/// `from \0 peer` -> the previous list of `peer` whose handover to this node completed.
+std::string cluster_members_key();
+std::string cluster_received_key(std::string_view peer);
+/// [begin, end) of every cluster_received_key.
+key_range cluster_received_range();
+
 } // namespace tidings::storage

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -66,6 +67,8 @@ struct node_config : caf::actor_system_config {
   size_t inbox_backlog = 10'000;
   size_t service_backlog = 10'000;
   size_t handoff_max = 100'000;
+  bool web_enabled = true;
+  std::string web_dir;
   std::string cluster_node_id;
   std::string cluster_bind = "0.0.0.0";
   uint16_t cluster_port = 7070;
@@ -133,6 +136,9 @@ struct node_config : caf::actor_system_config {
         .add(media_max_uploads, "max-uploads", "concurrent media uploads before 503")
         .add(media_cache_bytes, "cache-bytes",
              "cluster: bytes of local copies of blobs homed on other nodes");
+    opt_group{custom_options_, "web"}
+        .add(web_enabled, "enabled", "serve the web client (Tidings Web) at /")
+        .add(web_dir, "dir", "folder of the web client (default: 'web' next to this program)");
     opt_group{custom_options_, "cluster"}
         .add(cluster_node_id, "node-id",
              "this node's id in the cluster (1-32 of [a-z0-9_-]); unset: a single node")
@@ -152,7 +158,43 @@ struct node_config : caf::actor_system_config {
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
   }
+
+  /// Parses the command line (and the config file). CAF 0.17 takes a boolean option as a flag
+  /// only: `--web.enabled` means true and `--web.enabled=false` is an error. Here `--NAME=true`
+  /// and `--NAME=false` work for every boolean option too, still winning over the config file.
+  caf::error parse_command_line(int argc, char** argv) {
+    string_list args(argv + 1, argv + argc);
+    std::vector<const caf::config_option*> off;
+    for (auto i = args.begin(); i != args.end();) {
+      auto eq = i->find('=');
+      const caf::config_option* opt = nullptr;
+      if (i->compare(0, 2, "--") == 0 && eq != std::string::npos)
+        opt = custom_options_.cli_long_name_lookup(caf::string_view{*i}.substr(2, eq - 2));
+      auto value = eq == std::string::npos ? std::string{} : i->substr(eq + 1);
+      if (opt != nullptr && opt->is_flag() && (value == "true" || value == "false")) {
+        if (value == "false") {
+          off.push_back(opt);
+          i = args.erase(i);
+          continue;
+        }
+        i->erase(eq);
+      }
+      ++i;
+    }
+    if (auto err = parse(std::move(args)))
+      return err;
+    for (const auto* opt : off)
+      opt->store(caf::config_value{false});
+    return caf::none;
+  }
 };
+
+/// `web` next to the running program (where the build and `make install` put the client).
+std::string default_web_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string{"web"} : (exe.parent_path() / "web").string();
+}
 
 /// OpenSSL's queued errors as one line (empty if none), clearing the queue.
 std::string ssl_errors() {
@@ -294,7 +336,7 @@ int main(int argc, char** argv) {
 
   node_config cfg;
   tidings::register_types(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
+  if (auto err = cfg.parse_command_line(argc, argv)) {
     std::cerr << "tidings-node: " << cfg.render(err) << "\n";
     return 2;
   }
@@ -310,6 +352,18 @@ int main(int argc, char** argv) {
   if (auto why = node_options_of(cfg, opts); !why.empty()) {
     std::cerr << "tidings-node: " << why << "\n";
     return 2;
+  }
+  if (cfg.web_enabled) {
+    // The default folder is optional (a node built without it serves no client); one named by
+    // --web.dir must exist.
+    auto dir = cfg.web_dir.empty() ? default_web_dir() : cfg.web_dir;
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec))
+      opts.web_dir = dir;
+    else if (!cfg.web_dir.empty()) {
+      std::cerr << "tidings-node: web.dir: " << cfg.web_dir << " is not a directory\n";
+      return 2;
+    }
   }
   if (!opts.cluster.node_id.empty())
     cfg.load<caf::io::middleman>();
@@ -345,6 +399,8 @@ int main(int argc, char** argv) {
     tidings::node node{sys, opts};
     auto port = node.start();
     say("listening on " + cfg.bind + ":" + std::to_string(port));
+    say(opts.web_dir.empty() ? std::string{"web client: not served"}
+                             : "web client: serving " + opts.web_dir + " at /");
     if (!opts.cluster.node_id.empty())
       say("cluster node '" + opts.cluster.node_id + "'" + (opts.cluster.tls ? " (TLS)" : "") +
           ": peers connect to " + opts.cluster.bind + ":" + std::to_string(node.cluster_port()));

@@ -180,6 +180,9 @@ public:
           [](const attach_request&) -> caf::result<attached_inbox> {
             return make_error(errc::unavailable);
           },
+          [](atom::holds, const std::string&, uint64_t) -> caf::result<bool> {
+            return make_error(errc::unavailable);
+          },
           [](atom::blocks, const std::string&, const std::string&, bool) {},
           [=](atom::drain, const std::string& user) {
             note_sender();

@@ -47,6 +47,17 @@ std::string read_all(const std::filesystem::path& file) {
   return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
 }
 
+bool output_shows(node_process& n, const std::string& text, std::chrono::seconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const auto& line : n.recent_output())
+      if (line.find(text) != std::string::npos)
+        return true;
+    std::this_thread::sleep_for(50ms); // polling the node's own log, bounded
+  }
+  return false;
+}
+
 uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0)
@@ -80,9 +91,9 @@ test_cluster::test_cluster(std::size_t size, std::vector<std::string> extra, per
   }
 }
 
-std::vector<std::string> test_cluster::cluster_args(std::size_t i) const {
+std::vector<std::string> test_cluster::cluster_args(std::size_t i, std::size_t members) const {
   std::string peers;
-  for (std::size_t j = 0; j < ids_.size(); ++j)
+  for (std::size_t j = 0; j < (members > 0 ? members : ids_.size()); ++j)
     peers += (peers.empty() ? "" : ",") + ids_[j] + "@127.0.0.1:" + std::to_string(ports_[j]);
   return {"--cluster.node-id=" + ids_[i], "--cluster.bind=127.0.0.1",
           "--cluster.port=" + std::to_string(ports_[i]), "--cluster.peers=" + peers};

@@ -19,6 +19,9 @@ namespace tidings::test {
 /// The whole content of a file ("" if it cannot be read).
 std::string read_all(const std::filesystem::path& file);
 
+/// Waits for a line containing `text` in the node's output (bounded).
+bool output_shows(node_process& n, const std::string& text, std::chrono::seconds deadline = 20s);
+
 /// A loopback TCP port that was free a moment ago (bound, read, closed).
 uint16_t free_port();
 
@@ -44,8 +47,10 @@ public:
   std::size_t home(const std::string& user) const;
   /// Index of a node that is not `user`'s home (the next one after it).
   std::size_t elsewhere(const std::string& user) const { return (home(user) + 1) % size(); }
-  /// The cluster options of node `i` (ids, ports, peers), e.g. to restart it differently.
-  std::vector<std::string> cluster_args(std::size_t i) const;
+  /// The cluster options of node `i` (ids, ports, peers), e.g. to restart it differently;
+  /// with `members` > 0 the peer list names only the first `members` nodes (a smaller cluster
+  /// that the others join later).
+  std::vector<std::string> cluster_args(std::size_t i, std::size_t members = 0) const;
 
 private:
   std::vector<std::string> ids_;

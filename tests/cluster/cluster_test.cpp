@@ -38,18 +38,6 @@ std::vector<remote_user> users_elsewhere(test_cluster& c, std::size_t count,
   return out;
 }
 
-/// Waits for a line containing `text` in the node's output (bounded).
-bool output_shows(node_process& n, const std::string& text, std::chrono::seconds deadline = 20s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    for (const auto& line : n.recent_output())
-      if (line.find(text) != std::string::npos)
-        return true;
-    std::this_thread::sleep_for(50ms); // polling the node's own log, bounded
-  }
-  return false;
-}
-
 /// Users on nodes that are not their home exchange messages, receipts, profiles and presence.
 void exchange_away_from_home(test_cluster& c) {
   auto users = users_elsewhere(c, 6, "x");

@@ -165,3 +165,64 @@ TEST_CASE("behind HAProxy media are uploaded and sent and downloaded with ranges
               .status == 403);
   }
 }
+
+TEST_CASE("an avatar whose blob is homed on another node than its owner is visible through any "
+          "node to whom the owner has not blocked, and only while it is the avatar") {
+  test_cluster c{3, media_args()};
+  c.start();
+  scratch_dir dir;
+  auto file = dir.random_file("me.png", 5000, 11);
+  auto hash = client::file_sha256(file);
+  auto hash_home = c.home(hash);
+  // An owner and two viewers, each homed away from the blob (the owner's shard and the media
+  // actor of the blob's home then live on different nodes).
+  std::vector<test_user> users;
+  for (int i = 0; users.size() < 3 && i < 100; ++i)
+    if (auto u = make_user(c.node(0).ep(), "av"); c.home(u.name) != hash_home)
+      users.push_back(std::move(u));
+  REQUIRE(users.size() == 3);
+  auto& owner = users[0];
+  auto& viewer = users[1];
+  auto& blocked = users[2];
+  client::upload_media(c.node(hash_home).ep(), owner.token, file, "image/png");
+  auto target = "/v1/media/" + hash;
+  auto status_for = [&](std::size_t node, const test_user& who) {
+    return client::http_call(c.node(node).ep(), "GET", target, {}, {}, who.token).status;
+  };
+  CHECK(status_for(hash_home, viewer) == 403);
+
+  auto o = open_session(c.node(c.elsewhere(owner.name)).ep(), owner.token);
+  REQUIRE(o.request({{"type", "block"}, {"user", blocked.name}})["type"] == "ok");
+  auto set = o.request({{"type", "profile_set"}, {"avatar", hash}});
+  REQUIRE(set["type"] == "profile");
+  CHECK(set["avatar"] == hash);
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    CAPTURE(i);
+    CHECK(status_for(i, viewer) == 200);
+    CHECK(status_for(i, blocked) == 403); // the owner's shard, on another node, says so
+  }
+  // The viewer may forward the avatar (who may read may send); the blocked user may not.
+  auto v = open_session(c.node(hash_home).ep(), viewer.token);
+  json media{{"hash", hash}, {"mime", "image/png"}, {"size", 5000}};
+  CHECK(v.request({{"type", "send"},
+                   {"cid", "f-1"},
+                   {"to", owner.name},
+                   {"kind", "image"},
+                   {"media", media}})["type"] == "sent");
+  auto bl = open_session(c.node(hash_home).ep(), blocked.token);
+  CHECK(bl.request({{"type", "send"},
+                    {"cid", "f-2"},
+                    {"to", viewer.name},
+                    {"kind", "image"},
+                    {"media", media}})["code"] == "forbidden");
+
+  // No longer the avatar: the access it gave is withdrawn when the change is answered.
+  auto cleared = o.request({{"type", "profile_set"}, {"avatar", nullptr}});
+  REQUIRE(cleared["type"] == "profile");
+  CHECK(cleared["avatar"].is_null());
+  auto third = make_user(c.node(0).ep(), "avlate");
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    CAPTURE(i);
+    CHECK(status_for(i, third) == 403);
+  }
+}

@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "actors/directory.hpp"
 #include "actors/inbox.hpp"
 #include "actors/media.hpp"
 #include "actors/media_http.hpp"
@@ -295,31 +296,50 @@ TEST_CASE("an upload over the limit is refused and leaves no temporary file") {
 
 TEST_CASE("who may read follows uploads and grants and avatars of owners who did not block") {
   media_fixture f;
+  for (auto user : {"dave", "frank"})
+    f.add_account(user);
   auto hash = f.upload_ok("alice", random_bytes(1000, 4));
   CHECK_FALSE(f.may_read(hash, "bob"));
-  CHECK(f.ask<bool>(atom::grant::value, hash, std::string{"bob"}) == true);
+  CHECK(f.ask<bool>(atom::grant::value, hash, std::string{"bob"}, uint64_t{0}) == true);
   CHECK(f.may_read(hash, "bob"));
   CHECK_FALSE(f.may_read(hash, "carol"));
 
-  // An avatar is visible to anyone its owner has not blocked.
-  f.put(storage::table::avatars, media::pair_key(hash, "dave"));
+  // Only a user who may read it takes it as an avatar.
+  auto take = [&](const char* owner, bool on) {
+    return f.ask<bool>(atom::avatar::value, hash, std::string{owner}, on);
+  };
+  CHECK(take("dave", true) == false);
+  CHECK_FALSE(f.may_read(hash, "carol"));
+  REQUIRE(f.ask<bool>(atom::grant::value, hash, std::string{"dave"}, uint64_t{0}));
+  CHECK(take("dave", true) == true);
+  // An avatar is visible to anyone its owner has not blocked (asked of the owner's shard).
   CHECK(f.may_read(hash, "carol"));
   f.put(storage::table::blocks, media::pair_key("dave", "carol"));
   CHECK_FALSE(f.may_read(hash, "carol"));
+  CHECK(f.ask<media_blob>(atom::blob_info::value, hash, std::string{"carol"}).error() ==
+        make_error(errc::forbidden));
   CHECK(f.may_read(hash, "erin"));
+  CHECK(f.ask<media_blob>(atom::blob_info::value, hash, std::string{"erin"}));
   CHECK(f.may_read(hash, "dave")); // owners see their own avatar
   // A second owner with the same avatar who did not block carol shows it again.
-  f.put(storage::table::avatars, media::pair_key(hash, "frank"));
+  REQUIRE(f.ask<bool>(atom::grant::value, hash, std::string{"frank"}, uint64_t{0}));
+  CHECK(take("frank", true) == true);
   CHECK(f.may_read(hash, "carol"));
+  // Both leave it: it is nobody's avatar any more.
+  CHECK(take("frank", false) == true);
+  CHECK(take("dave", false) == true);
+  CHECK_FALSE(f.may_read(hash, "erin"));
+  CHECK_FALSE(media::any_with_prefix(*f.store, storage::table::avatars, hash));
 
   auto unknown = std::string(64, 'a');
   CHECK_FALSE(media::exists(*f.store, unknown));
   CHECK_FALSE(f.may_read(unknown, "alice"));
-  CHECK(f.ask<bool>(atom::grant::value, unknown, std::string{"bob"}).error() ==
+  CHECK(f.ask<bool>(atom::grant::value, unknown, std::string{"bob"}, uint64_t{0}).error() ==
         make_error(errc::not_found));
-  // The same rules as functions of the stored data.
-  CHECK(media::may_read(*f.store, hash, "bob") == storage::answer::yes);
-  CHECK(media::may_read(*f.store, unknown, "alice") == storage::answer::no);
+  CHECK(f.ask<bool>(atom::avatar::value, unknown, std::string{"bob"}, true) == false);
+  // The media tables' part of the rules as a function of the stored data.
+  CHECK(media::is_reader(*f.store, hash, "bob") == storage::answer::yes);
+  CHECK(media::is_reader(*f.store, unknown, "alice") == storage::answer::no);
   // A failed read is not a refusal.
   f.fail_reads(storage::table::media_readers);
   CHECK(f.ask<bool>(atom::may_read::value, hash, std::string{"bob"}).error() ==
@@ -330,10 +350,10 @@ TEST_CASE("a grant that cannot be written is an error and grants nothing") {
   media_fixture f;
   auto hash = f.upload_ok("alice", random_bytes(1000, 5));
   f.fail_next_writes(1);
-  CHECK(f.ask<bool>(atom::grant::value, hash, std::string{"bob"}).error() ==
+  CHECK(f.ask<bool>(atom::grant::value, hash, std::string{"bob"}, uint64_t{0}).error() ==
         make_error(errc::unavailable));
   CHECK_FALSE(f.may_read(hash, "bob"));
-  CHECK(f.ask<bool>(atom::grant::value, hash, std::string{"bob"}) == true);
+  CHECK(f.ask<bool>(atom::grant::value, hash, std::string{"bob"}, uint64_t{0}) == true);
   CHECK(f.may_read(hash, "bob"));
 }
 
@@ -342,42 +362,61 @@ TEST_CASE("retention keeps avatars and pending media and recent blobs and delete
   opts.retention_ms = 30 * day_ms;
   opts.retention_batch = 2; // several steps per pass
   media_fixture f{opts};
+  // Claims are checked with the recipients' inboxes, through the directory.
+  auto directory = f.sys->spawn(directory_actor, &f.ctx);
+  f.ctx.directory = directory;
+  f.add_account("bob");
+  f.add_account("carol");
+  {
+    // bob's inbox holds items 1..7 (unacknowledged); carol's holds nothing.
+    storage::inbox_log log{*f.store, "bob"};
+    storage::batch b;
+    log.stage_append(std::vector<std::string>(7, "item"), b);
+    REQUIRE(f.store->write(b).ok());
+  }
   auto avatar = f.upload_ok("alice", random_bytes(1000, 10));
   auto pending = f.upload_ok("alice", random_bytes(1000, 11));
   auto old = f.upload_ok("alice", random_bytes(1000, 12));
+  auto acked = f.upload_ok("alice", random_bytes(1000, 14));
   auto start = f.clock.load();
   f.clock += 20 * day_ms;
   auto recent = f.upload_ok("bob", random_bytes(1000, 13));
-  f.put(storage::table::media_readers, media::pair_key(old, "bob")); // an old grant
-  f.put(storage::table::avatars, media::pair_key(avatar, "alice"));
-  f.put(storage::table::media_pending,
-        media::pair_key(media::pair_key(pending, "bob"), storage::be64(7)));
+  REQUIRE(f.ask<bool>(atom::grant::value, old, std::string{"bob"}, uint64_t{0}));
+  REQUIRE(f.ask<bool>(atom::avatar::value, avatar, std::string{"alice"}, true) == true);
+  // Media messages: bob's item 7 and carol's item 3 name `pending`; carol's item 1 `acked`.
+  REQUIRE(f.ask<bool>(atom::grant::value, pending, std::string{"bob"}, uint64_t{7}));
+  REQUIRE(f.ask<bool>(atom::grant::value, pending, std::string{"carol"}, uint64_t{3}));
+  REQUIRE(f.ask<bool>(atom::grant::value, acked, std::string{"carol"}, uint64_t{1}));
+  f.clock = start + 20 * day_ms;
 
-  // Day 29 after the first uploads: nothing is old enough.
-  f.clock = start + 29 * day_ms;
+  // Day 49: nothing is old enough.
+  f.clock = start + 49 * day_ms;
   CHECK(f.full_pass() == 0);
-  // Day 31: `old` was used 31 days ago and nothing refers to it; the others stay.
-  f.clock = start + 31 * day_ms;
-  CHECK(f.full_pass() == 1);
-  CHECK_FALSE(media::exists(*f.store, old));
-  CHECK_FALSE(f.blobs->contains(old));
+  // Day 51: `old` and `acked` were used 31 days ago; carol's inbox no longer holds item 1, so
+  // nothing names `acked`; the others stay (bob still holds item 7 of `pending`).
+  f.clock = start + 51 * day_ms;
+  CHECK(f.full_pass() == 3); // old, acked, recent (uploaded on day 20 too)
+  for (auto& gone : {old, acked, recent}) {
+    CHECK_FALSE(media::exists(*f.store, gone));
+    CHECK_FALSE(f.blobs->contains(gone));
+  }
   CHECK_FALSE(f.may_read(old, "bob")); // grants went with it
-  for (auto& kept : {avatar, pending, recent}) {
+  for (auto& kept : {avatar, pending}) {
     CHECK(media::exists(*f.store, kept));
     CHECK(f.blobs->contains(kept));
   }
-  // Day 51: `recent` is 31 days old too; the avatar and the pending item still hold theirs.
-  f.clock = start + 51 * day_ms;
+  // carol's claim on `pending` was found acknowledged and removed; bob's stays.
+  auto claims = media::claims(*f.store, pending, 10);
+  REQUIRE(claims.value);
+  REQUIRE(claims.value->size() == 1);
+  CHECK(claims.value->front().recipient == "bob");
+  CHECK(claims.value->front().seq == 7);
+  // The avatar is left: it may go.
+  REQUIRE(f.ask<bool>(atom::avatar::value, avatar, std::string{"alice"}, false));
   CHECK(f.full_pass() == 1);
-  CHECK_FALSE(f.blobs->contains(recent));
-  // The inbox item is acknowledged and the avatar replaced: both may go.
-  f.del(storage::table::media_pending,
-        media::pair_key(media::pair_key(pending, "bob"), storage::be64(7)));
-  f.del(storage::table::avatars, media::pair_key(avatar, "alice"));
-  CHECK(f.full_pass() == 2);
   CHECK_FALSE(f.blobs->contains(avatar));
-  CHECK_FALSE(f.blobs->contains(pending));
-  CHECK_FALSE(media::exists(*f.store, pending));
+  CHECK(f.blobs->contains(pending));
+  f.stop({directory});
 }
 
 TEST_CASE("retention is off by default and a download keeps a blob alive") {
@@ -410,7 +449,8 @@ TEST_CASE("a grant in flight while retention looks at its hash keeps the blob") 
   f.hold_writes();
   caf::scoped_actor self{*f.sys};
   bool granted = false;
-  auto grant = self->request(f.media, 10s, atom::grant::value, hash, std::string{"bob"});
+  auto grant =
+      self->request(f.media, 10s, atom::grant::value, hash, std::string{"bob"}, uint64_t{0});
   // The grant's write is waiting in the group writer while retention examines the hash.
   auto stats = f.step();
   CHECK(stats.examined == 1);
@@ -434,7 +474,7 @@ TEST_CASE("a grant after retention decided to delete the blob fails and grants n
   caf::scoped_actor self{*f.sys};
   auto retention = self->request(f.media, 10s, atom::retain::value);
   // Retention's delete is waiting in the group writer: the blob is already gone for grants.
-  CHECK(f.ask<bool>(atom::grant::value, hash, std::string{"bob"}).error() ==
+  CHECK(f.ask<bool>(atom::grant::value, hash, std::string{"bob"}, uint64_t{0}).error() ==
         make_error(errc::not_found));
   CHECK_FALSE(f.may_read(hash, "alice"));
   f.hold_writes(false);
@@ -494,6 +534,58 @@ TEST_CASE("a media message is sent only once the recipient's grant is durable") 
   CHECK(send() == errc{});
   CHECK(f.may_read(hash, "bob"));
   CHECK(storage::inbox_log(*f.store, "bob").size() == 1);
-  CHECK(media::any_with_prefix(*f.store, storage::table::media_pending, hash));
+  // The grant carries the claim of bob's item on the blob.
+  auto claims = media::claims(*f.store, hash, 10);
+  REQUIRE(claims.value);
+  REQUIRE(claims.value->size() == 1);
+  CHECK(claims.value->front().recipient == "bob");
+  CHECK(claims.value->front().seq == 1);
   f.stop({inbox});
+}
+
+TEST_CASE("in a cluster the copies being fetched from other nodes are bounded: a download of "
+          "one more blob is refused as overloaded, one of a blob being fetched joins it") {
+  // This node is "a"; every hash the test names is homed on "b", whose gate keeps every chunk
+  // request unanswered, so a fetch stays under way. (Declared first: outlives the actors.)
+  cluster::view view{"a", {cluster::member{"b", "127.0.0.1", 1}}};
+  media::options opts;
+  opts.max_fetches = 1;
+  actor_fixture f;
+  opts.root = f.dir / "media";
+  media::blob_store blobs{opts.root};
+  media::blob_store cache{opts.root / "cache"};
+  auto peer = f.sys->spawn([](caf::event_based_actor* self) -> caf::behavior {
+    auto held = std::make_shared<std::vector<caf::response_promise>>();
+    return {[self, held](atom::read_chunk, const std::string&, uint64_t, uint32_t) {
+      held->push_back(self->make_response_promise());
+      return held->back();
+    }};
+  });
+  view.set_up("b", peer, 0);
+  f.ctx.cluster = &view;
+  auto hash_on_b = [&](unsigned seed) {
+    for (unsigned i = seed;; ++i) {
+      auto h = sha256_of(std::to_string(i));
+      if (view.home(h) == "b")
+        return h;
+    }
+  };
+  auto one = hash_on_b(0);
+  auto other = hash_on_b(1000);
+  REQUIRE(one != other);
+  auto media = f.sys->spawn(media_actor, &f.ctx, &blobs, &cache, opts);
+  caf::scoped_actor self{*f.sys};
+  auto first = self->request(media, 30s, atom::cached::value, one, uint64_t{1000});
+  auto joined = self->request(media, 30s, atom::cached::value, one, uint64_t{1000});
+  errc refused{};
+  self->request(media, 10s, atom::cached::value, other, uint64_t{1000})
+      .receive([](const std::string&) {}, [&](const caf::error& err) { refused = to_errc(err); });
+  CHECK(refused == errc::overloaded);
+  // The peer goes away: the fetch under way fails, for both of its downloads.
+  caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
+  int failed = 0;
+  for (auto* pending : {&first, &joined})
+    pending->receive([](const std::string&) {}, [&](const caf::error&) { ++failed; });
+  CHECK(failed == 2);
+  caf::anon_send_exit(media, caf::exit_reason::user_shutdown);
 }

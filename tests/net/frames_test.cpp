@@ -5,6 +5,7 @@
 
 #include "net/codec.hpp"
 #include "net/frames.hpp"
+#include "net/msgpack_map.hpp"
 
 using namespace tidings::net;
 
@@ -567,4 +568,179 @@ TEST_CASE("a pushed item gets its seq in either encoding, thumbs as bin or base6
         std::optional<std::string>{R"({"mid":"m1","seq":42,"thumb":"AP8=","type":"msg"})"});
   CHECK_FALSE(push_frame(encoding::msgpack, "\x01", 1));
   CHECK_FALSE(push_frame(encoding::json, "\x01", 1));
+}
+
+namespace {
+
+/// What a parse came to, in one comparable line.
+std::string summary(const client_frame& f) {
+  std::string out = std::to_string(f.index()) + "|" + refusal(f);
+  const auto& to = reply_of(f);
+  if (const auto* n = std::get_if<uint64_t>(&to.id))
+    out += "|id=" + std::to_string(*n);
+  else if (const auto* s = std::get_if<std::string>(&to.id))
+    out += "|id='" + *s + "'";
+  if (const auto* b = std::get_if<bad_request>(&f))
+    out += b->decoded ? "|decoded" : "|undecoded";
+  if (const auto* s = std::get_if<send_request>(&f))
+    out += "|" + s->cid + "|" + s->to + "|" + s->kind + "|" + s->body.value_or("-") + "|" +
+           (s->media ? s->media->hash + s->media->thumb.value_or("-") : "-");
+  if (const auto* r = std::get_if<read_request>(&f))
+    for (const auto& mid : r->mids)
+      out += "|" + mid;
+  if (const auto* a = std::get_if<ack_request>(&f))
+    out += "|" + std::to_string(a->upto);
+  return out;
+}
+
+/// The parse of `bytes` as the json DOM reads them: decoded, re-encoded canonically, parsed.
+std::string reference(const std::string& bytes) {
+  std::string error;
+  auto value = decode(bytes, encoding::msgpack, &error);
+  if (!value)
+    return summary(bad_request{{{}, encoding::msgpack}, error, false});
+  return summary(parse_client_frame(encode(*value, encoding::msgpack), true, "alice"));
+}
+
+std::string bytes_of(std::initializer_list<int> xs) {
+  std::string out;
+  for (int x : xs)
+    out += static_cast<char>(x);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("msgpack frames read directly give what their json DOM gives, byte mutations too") {
+  auto media = media_with("thumb", json::binary({1, 2, 3}));
+  media["id"] = "m-9";
+  std::vector<std::string> seeds{
+      encode(text_send(), encoding::msgpack),
+      encode(media, encoding::msgpack),
+      encode(json{{"type", "read"}, {"from", "bob"}, {"mids", {"a", "bb", "ccc"}}, {"id", 300}},
+             encoding::msgpack),
+      encode(json{{"type", "ack"}, {"upto", 70000}}, encoding::msgpack),
+  };
+  uint64_t state = 42; // a fixed LCG: the same mutations on every run
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<uint32_t>(state >> 33);
+  };
+  int compared = 0;
+  for (const auto& seed : seeds) {
+    CHECK(summary(parse_client_frame(seed, true, "alice")) == reference(seed));
+    for (int round = 0; round < 1500; ++round) {
+      auto bytes = seed;
+      switch (next() % 4) {
+      case 0: // change one byte
+        bytes[next() % bytes.size()] = static_cast<char>(next() & 0xff);
+        break;
+      case 1: // cut the end off
+        bytes.resize(next() % bytes.size());
+        break;
+      case 2: // insert a byte
+        bytes.insert(bytes.begin() + static_cast<long>(next() % bytes.size()),
+                     static_cast<char>(next() & 0xff));
+        break;
+      default: // change a few
+        for (int k = 0; k < 3; ++k)
+          bytes[next() % bytes.size()] = static_cast<char>(next() & 0xff);
+      }
+      INFO(round);
+      CHECK(summary(parse_client_frame(bytes, true, "alice")) == reference(bytes));
+      ++compared;
+    }
+  }
+  CHECK(compared == 6000);
+}
+
+TEST_CASE("non-canonical msgpack forms and repeated keys are read as the json DOM reads them") {
+  // {"type": str8 "ack", "upto": int8 5, "upto": uint16 300}: the last `upto` wins.
+  auto repeated = bytes_of({0x83, 0xa4, 't', 'y',  'p', 'e',  0xd9, 3,   'a', 'c', 'k',  0xa4, 'u',
+                            'p',  't',  'o', 0xd0, 5,   0xa4, 'u',  'p', 't', 'o', 0xcd, 1,    44});
+  auto ack = parse_client_frame(repeated, true, "alice");
+  REQUIRE(std::holds_alternative<ack_request>(ack));
+  CHECK(std::get<ack_request>(ack).upto == 300);
+  CHECK(summary(ack) == reference(repeated));
+  // A negative int8 id, a float id: refused as ids.
+  for (auto id : {bytes_of({0xd0, 0xff}), bytes_of({0xca, 0x3f, 0x80, 0, 0})}) {
+    auto frame =
+        bytes_of({0x82, 0xa4, 't', 'y', 'p', 'e', 0xa4, 'p', 'i', 'n', 'g', 0xa2, 'i', 'd'}) + id;
+    CHECK(refusal(parse_client_frame(frame, true, "alice")) ==
+          "'id' must be an unsigned integer or a string of at most 64 characters");
+  }
+  // Nesting: 6 levels deep in an ignored field is taken (through the general decoder), 9 is not.
+  auto nested = [](int levels) {
+    json inner = 1;
+    for (int i = 0; i < levels; ++i)
+      inner = json{{"x", inner}};
+    return encode(json{{"type", "ping"}, {"extra", inner}}, encoding::msgpack);
+  };
+  CHECK(std::holds_alternative<ping_request>(parse_client_frame(nested(5), true, "alice")));
+  CHECK(summary(parse_client_frame(nested(8), true, "alice")) == reference(nested(8)));
+  CHECK(refusal(parse_client_frame(nested(8), true, "alice")).rfind("malformed msgpack: ", 0) == 0);
+  // ext values, and a bin where a text is expected.
+  auto ext =
+      bytes_of({0x82, 0xa4, 't', 'y', 'p', 'e', 0xa4, 'p', 'i', 'n', 'g', 0xa1, 'x', 0xd4, 1, 2});
+  CHECK(summary(parse_client_frame(ext, true, "alice")) == reference(ext));
+  CHECK(refusal(parse_client_frame(ext, true, "alice")).rfind("malformed msgpack: ", 0) == 0);
+  auto bin_type = bytes_of({0x81, 0xa4, 't', 'y', 'p', 'e', 0xc4, 4, 'p', 'i', 'n', 'g'});
+  CHECK(refusal(parse_client_frame(bin_type, true, "alice")) == "missing field 'type'");
+}
+
+TEST_CASE("the direct msgpack writers give the bytes net::encode gives") {
+  for (int64_t v : {int64_t{0},
+                    int64_t{-1},
+                    int64_t{-32},
+                    int64_t{-33},
+                    int64_t{-128},
+                    int64_t{-129},
+                    int64_t{-32768},
+                    int64_t{-32769},
+                    int64_t{INT32_MIN},
+                    int64_t{INT32_MIN} - 1,
+                    INT64_MIN,
+                    int64_t{127},
+                    int64_t{128},
+                    int64_t{255},
+                    int64_t{256},
+                    int64_t{65535},
+                    int64_t{65536},
+                    int64_t{UINT32_MAX},
+                    int64_t{UINT32_MAX} + 1,
+                    INT64_MAX}) {
+    INFO(v);
+    std::string out;
+    msgpack_writer{out}.integer(v);
+    CHECK(out == encode(json(v), encoding::msgpack));
+  }
+  for (std::size_t n : {0, 31, 32, 255, 256, 65535, 65536}) {
+    INFO(n);
+    std::string s(n, 'x');
+    std::string out;
+    msgpack_writer{out}.str(s).bin(s);
+    CHECK(out == encode(json(s), encoding::msgpack) +
+                     encode(json::binary(std::vector<uint8_t>(n, 'x')), encoding::msgpack));
+  }
+  std::string wide;
+  msgpack_writer{wide}.map(16).array(16).boolean(true).nil();
+  CHECK(wide.substr(0, 6) == bytes_of({0xde, 0, 16, 0xdc, 0, 16}));
+  // Stored content and `sent` exactly as the json DOM encoded them: decoding and encoding the
+  // content again through the DOM gives the same bytes (with a name, a thumb and a caption).
+  auto media = media_with("thumb", json::binary({0, 1, 255}));
+  media["media"]["name"] = "cat.jpg";
+  media["body"] = "look";
+  for (const auto& frame : {text_send(), media}) {
+    auto content = stored_content(accepted<send_request>(frame, encoding::msgpack));
+    CHECK(content == encode(reply(content, encoding::msgpack), encoding::msgpack));
+  }
+  for (const auto& id : {request_id{}, request_id{7u}, request_id{"x-1"}}) {
+    reply_to to{id, encoding::msgpack};
+    json expected{{"type", "sent"}, {"cid", "c-1"}, {"mid", "m1"}, {"ts", 1'700'000'000'000}};
+    if (const auto* n = std::get_if<uint64_t>(&id))
+      expected["id"] = *n;
+    else if (const auto* text = std::get_if<std::string>(&id))
+      expected["id"] = *text;
+    CHECK(sent_frame(to, "c-1", "m1", 1'700'000'000'000) == encode(expected, encoding::msgpack));
+  }
 }

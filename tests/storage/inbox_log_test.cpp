@@ -179,7 +179,9 @@ TEST_CASE("the next seq survives a reopen whether items remain, all were acked, 
     CHECK(inbox.next_seq() == 6); // from the last item
     CHECK(inbox.first_seq() == 1);
     batch extra;
-    REQUIRE(inbox.remove_upto(5, extra).ok()); // emptied: the removal records next = 6
+    REQUIRE(inbox.remove_upto(5, extra).ok()); // emptied: the removal records first = 6
+    // ...and no counter of its own: the first seq bounds the next one.
+    CHECK_FALSE(store->get(table::inbox_meta, "fay").found());
     batch b;
     inbox.stage_append(items(5, 7), b); // seqs 6, 7 reserved, their write lost
   }
