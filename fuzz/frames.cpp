@@ -75,6 +75,15 @@ int frames(const uint8_t* data, std::size_t size) {
 
   // The codec alone: what decodes encodes, and decodes again to the same kind of value.
   if (auto value = decode(bytes, enc, nullptr)) {
+    // The direct msgpack reader (frame_doc) and the DOM must agree: the same frame, decoded and
+    // encoded again by the codec, parses to the same request (or the same refusal).
+    if (binary) {
+      auto again = parse_client_frame(encode(*value, encoding::msgpack), true, user);
+      require(again.index() == frame.index(), "the direct reader and the DOM agree");
+      if (const auto* refused = std::get_if<bad_request>(&frame))
+        require(std::get<bad_request>(again).message == refused->message,
+                "the direct reader and the DOM refuse with the same message");
+    }
     auto again = decode(encode(*value, enc), enc, nullptr);
     require(again && again->size() == value->size(), "decode(encode(decode(x))) succeeds");
     require(!encode(*value, binary ? encoding::json : encoding::msgpack).empty(),
