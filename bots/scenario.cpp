@@ -464,7 +464,7 @@ scenario parse_scenario_text(std::string_view text, const std::string& source) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) { // parse_error, or out_of_range for a number like 1e999
     throw scenario_error(source + ": not valid JSON: " + e.what());
   }
   return parse_scenario(doc, source);
