@@ -18,7 +18,8 @@ BENCH_PACKAGES := gnuplot-nox
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: all deps bench-deps configure build run test install bench clean format
+.PHONY: all deps bench-deps configure build run test install bench clean format \
+  fuzz-deps test-sanitize test-tsan fuzz
 
 all: build
 
@@ -57,6 +58,43 @@ test: build
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
 
+# Sanitizers and fuzzing (docs/SECURITY.md), each in its own build folder; Debian's libraries
+# (CAF, RocksDB, ...) stay uninstrumented. ASan/UBSan and TSan use g++, the compiler Debian
+# built CAF with (clang-built code that adds CAF config options breaks CAF's option table);
+# libFuzzer needs clang 14. Reports of a node started by a test go to files, which fail the run.
+SANITIZER_PACKAGES := clang-14 libclang-rt-14-dev
+SANITIZER_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1'
+SANITIZE_LABELS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frames msgpack_map http range scenario config
+
+fuzz-deps: deps
+	$(call install_missing,$(SANITIZER_PACKAGES))
+
+# ASan + UBSan over the whole suite. SANITIZE_LABELS=unit|net|...: only those ctest labels
+# (each label is a test binary, LABEL_tests, and only those are built).
+test-sanitize: deps
+	@[ -f build-sanitize/build.ninja ] || cmake -S . -B build-sanitize -G Ninja $(SANITIZER_FLAGS) \
+	  -DTIDINGS_SANITIZE=address,undefined
+	cmake --build build-sanitize -j $(JOBS) \
+	  $(if $(SANITIZE_LABELS),--target $(addsuffix _tests,$(subst |, ,$(SANITIZE_LABELS))))
+	tests/sanitizers/run-ctest build-sanitize $(if $(SANITIZE_LABELS),-L '^($(SANITIZE_LABELS))$$')
+
+# TSan over the integration tests (and the nodes they start).
+test-tsan: deps
+	@[ -f build-tsan/build.ninja ] || cmake -S . -B build-tsan -G Ninja $(SANITIZER_FLAGS) \
+	  -DTIDINGS_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS) --target integration_tests
+	tests/sanitizers/run-ctest build-tsan -L integration
+
+# Each libFuzzer target for FUZZ_SECONDS (default 60); the corpus grows in build-fuzz/corpus.
+fuzz: fuzz-deps
+	@[ -f build-fuzz/build.ninja ] || cmake -S . -B build-fuzz -G Ninja $(SANITIZER_FLAGS) \
+	  -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DTIDINGS_FUZZ=ON -DTIDINGS_SANITIZE=address,undefined
+	cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	fuzz/run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # The steady one-to-one table of docs/BENCHMARKS.md (QUICK=1: 10 s rows; BASELINE=DIR: also
 # run another build's node, interleaved), then Tidings and ejabberd side by side (bench/versus.py:
 # its section of docs/BENCHMARKS.md is rewritten, its plots go to docs/bench/).
@@ -68,4 +106,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-sanitize build-tsan build-fuzz

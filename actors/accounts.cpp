@@ -7,7 +7,7 @@
 #include "actors/messages.hpp"
 #include "cluster/placement.hpp"
 #include "net/codec.hpp"
-#include "net/fields.hpp"
+#include "net/http_api.hpp"
 
 namespace tidings {
 
@@ -47,29 +47,14 @@ net::http_response json_response(unsigned status, const json& body) {
   return res;
 }
 
-struct credentials {
-  std::string user;
-  std::string password;
-};
-
 /// Parses `{"user","password"}`; on failure sets `error`.
-std::optional<credentials> read_credentials(const std::string& body, net::http_response* error) {
+std::optional<net::credentials> read_credentials(const std::string& body,
+                                                 net::http_response* error) {
   std::string why;
-  auto value = net::decode(body, net::encoding::json, &why);
-  if (!value) {
-    *error = http_error(errc::bad_request, "body must be a JSON object: " + why);
-    return std::nullopt;
-  }
-  net::frame_doc doc;
-  doc.assign(std::move(*value));
-  net::field_reader r{doc.root()};
-  auto user = r.user("user");
-  auto password = r.bytes("password", 8, 256);
-  if (!r.ok()) {
-    *error = http_error(errc::bad_request, r.error());
-    return std::nullopt;
-  }
-  return credentials{*user, *password};
+  auto cred = net::read_credentials(body, &why);
+  if (!cred)
+    *error = http_error(errc::bad_request, why);
+  return cred;
 }
 
 } // namespace
@@ -89,10 +74,7 @@ net::http_response http_error(errc code, std::string_view message) {
 std::string accounts_user(const account_request& req) {
   if (req.method == "DELETE")
     return std::string{token_user(req.bearer)};
-  if (auto v = net::decode(req.body, net::encoding::json, nullptr);
-      v && v->is_object() && v->contains("user") && (*v)["user"].is_string())
-    return (*v)["user"].get<std::string>();
-  return {};
+  return net::user_named_in(req.body);
 }
 
 std::size_t accounts_shard(const account_request& req, const std::string& user,

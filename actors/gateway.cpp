@@ -4,15 +4,14 @@
 #include "actors/messages.hpp"
 #include "actors/readiness.hpp"
 #include "actors/session.hpp"
+#include "net/http_api.hpp"
 
 namespace tidings {
 
 namespace {
 
-constexpr std::string_view media_path = "/v1/media";
 constexpr auto account_timeout = std::chrono::seconds(60);
 constexpr auto token_timeout = std::chrono::seconds(10);
-constexpr std::string_view media_prefix = "/v1/media/";
 
 net::http_response unauthorized() {
   return http_error(errc::unauthorized, "missing, invalid or revoked bearer token");
@@ -50,20 +49,22 @@ std::unique_ptr<net::ws_handler> gateway::open_ws(std::shared_ptr<net::ws_peer> 
 
 namespace {
 
-http_route route_of(std::string_view method, std::string_view path) {
-  if (path == "/v1/accounts")
-    return http_route::accounts;
-  if (path == "/v1/sessions")
-    return http_route::sessions;
-  if (path == media_path && method == "POST")
+/// The route a request is timed and counted under in /metrics.
+http_route metric_route_of(const net::http_route& route) {
+  switch (route.endpoint) {
+  case net::http_endpoint::accounts:
+    return route.path == "/v1/sessions" ? http_route::sessions : http_route::accounts;
+  case net::http_endpoint::media_upload:
     return http_route::media_upload;
-  if (path.compare(0, media_prefix.size(), media_prefix) == 0)
+  case net::http_endpoint::media_download:
     return http_route::media_download;
-  if (path == "/metrics")
+  case net::http_endpoint::metrics:
     return http_route::metrics;
-  if (path == "/healthz")
+  case net::http_endpoint::healthz:
     return http_route::healthz;
-  return http_route::other;
+  default:
+    return http_route::other;
+  }
 }
 
 } // namespace
@@ -80,21 +81,28 @@ net::http_reply timed_reply(node_metrics* metrics, http_route route, net::http_r
 }
 
 void gateway::handle_http(net::http_request request, net::http_reply reply) {
-  auto path = request.target.substr(0, request.target.find('?'));
-  reply = timed_reply(ctx_.metrics, route_of(request.method, path), std::move(reply));
-  if (path == "/healthz") {
-    if (request.method != "GET" && request.method != "HEAD")
-      return reply(http_error(errc::bad_request, "use GET"));
-    return reply({200, "application/json", R"({"status":"ok"})", {}});
+  auto route = net::route_of(request.method, request.target);
+  reply = timed_reply(ctx_.metrics, metric_route_of(route), std::move(reply));
+  switch (route.endpoint) {
+  case net::http_endpoint::refused:
+    return reply(http_error(errc::bad_request, route.message));
+  case net::http_endpoint::not_found:
+    if (web_ != nullptr && (request.method == "GET" || request.method == "HEAD") &&
+        route.path.compare(0, 4, "/v1/") != 0)
+      return reply(web_->serve(request));
+    return reply(http_error(errc::not_found, "no such endpoint"));
+  case net::http_endpoint::media_upload: // streamed (route_body_async), never buffered here
+    return reply(http_error(errc::bad_request, "use POST"));
+  default:
+    break;
   }
-  if (path == "/readyz") {
-    if (request.method != "GET" && request.method != "HEAD")
-      return reply(http_error(errc::bad_request, "use GET"));
+  if (route.endpoint == net::http_endpoint::healthz)
+    return reply({200, "application/json", R"({"status":"ok"})", {}});
+  if (route.endpoint == net::http_endpoint::readyz)
     return ctx_.ready->check([reply](const readiness::verdict& v) {
       reply({v.ready ? 200u : 503u, "application/json", readiness::body(v), {}});
     });
-  }
-  if (path == "/metrics") {
+  if (route.endpoint == net::http_endpoint::metrics) {
     net::http_response res;
     res.content_type = "text/plain; version=0.0.4";
     res.body = ctx_.metrics->render();
@@ -135,11 +143,12 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
     }
     return reply(std::move(res));
   }
-  if (path == "/v1/accounts" && request.method == "POST" && !ctx_.settings.registration_open)
-    return reply(http_error(errc::forbidden, "registration is closed on this server: accounts "
-                                             "are created by its administrator"));
-  if (path == "/v1/accounts" || path == "/v1/sessions") {
-    account_request req{std::move(request.method), std::string{path}, std::move(request.bearer),
+  if (route.endpoint == net::http_endpoint::accounts) {
+    if (route.path == "/v1/accounts" && request.method == "POST" &&
+        !ctx_.settings.registration_open)
+      return reply(http_error(errc::forbidden, "registration is closed on this server: accounts "
+                                               "are created by its administrator"));
+    account_request req{std::move(request.method), std::move(route.path), std::move(request.bearer),
                         std::move(request.body)};
     auto worker = ctx_.accounts_of(req); // in a cluster, on the user's home node
     // A short-lived actor asks the worker and completes the HTTP reply: the reply function
@@ -170,29 +179,18 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
     });
     return;
   }
-  if (path == media_path) // POST is streamed (route_body); nothing else is served here
-    return reply(http_error(errc::bad_request, "use POST"));
-  if (path.compare(0, media_prefix.size(), media_prefix) == 0) {
-    if (request.method != "GET" && request.method != "HEAD")
-      return reply(http_error(errc::bad_request, "use GET or HEAD"));
-    auto hash = std::string{path.substr(media_prefix.size())};
-    auto bearer = request.bearer;
-    auto& media = media_;
-    return with_user(
-        bearer,
-        [&media, hash, request = std::move(request), reply](const std::string& user) {
-          media.download(user, hash, request, reply);
-        },
-        reply);
-  }
-  if (web_ != nullptr && (request.method == "GET" || request.method == "HEAD") &&
-      path.compare(0, 4, "/v1/") != 0)
-    return reply(web_->serve(request));
-  reply(http_error(errc::not_found, "no such endpoint"));
+  // media_download
+  auto bearer = request.bearer;
+  auto& media = media_;
+  with_user(
+      bearer,
+      [&media, hash = std::move(route.hash), request = std::move(request),
+       reply](const std::string& user) { media.download(user, hash, request, reply); },
+      reply);
 }
 
 void gateway::route_body_async(const net::http_request& head, net::body_decision decide) {
-  if (head.method != "POST" || head.target.substr(0, head.target.find('?')) != media_path)
+  if (net::route_of(head.method, head.target).endpoint != net::http_endpoint::media_upload)
     return decide({});
   auto refuse = [decide, metrics = ctx_.metrics](net::http_response res) {
     metrics->http_answered(http_route::media_upload, res.status, 0);

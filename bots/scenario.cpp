@@ -457,13 +457,17 @@ scenario load_scenario(const std::string& path) {
     throw scenario_error(path + ": cannot open the scenario file");
   std::stringstream text;
   text << in.rdbuf();
+  return parse_scenario_text(text.str(), path);
+}
+
+scenario parse_scenario_text(std::string_view text, const std::string& source) {
   json doc;
   try {
-    doc = json::parse(text.str());
-  } catch (const json::parse_error& e) {
-    throw scenario_error(path + ": not valid JSON: " + e.what());
+    doc = json::parse(text);
+  } catch (const json::exception& e) { // parse_error, or out_of_range for a number like 1e999
+    throw scenario_error(source + ": not valid JSON: " + e.what());
   }
-  return parse_scenario(doc, path);
+  return parse_scenario(doc, source);
 }
 
 } // namespace tidings::bots

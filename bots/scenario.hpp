@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -121,6 +122,9 @@ struct scenario {
 
 /// Reads a scenario from a parsed JSON document; `source` names it in error messages.
 scenario parse_scenario(const nlohmann::json& doc, const std::string& source);
+
+/// Parses a scenario from the text of a file. Throws scenario_error (not JSON, invalid).
+scenario parse_scenario_text(std::string_view text, const std::string& source);
 
 /// Reads and parses a scenario file. Throws scenario_error (unreadable, not JSON, invalid).
 scenario load_scenario(const std::string& path);

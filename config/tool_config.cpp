@@ -314,6 +314,17 @@ void tool_config::apply_file(const std::string& path, std::vector<std::string>& 
     return;
   }
   std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  apply_text(text, path, errors);
+}
+
+std::vector<std::string> tool_config::read_text(const std::string& text, const std::string& name) {
+  std::vector<std::string> errors;
+  apply_text(text, name, errors);
+  return errors;
+}
+
+void tool_config::apply_text(const std::string& text, const std::string& path,
+                             std::vector<std::string>& errors) {
   auto ini = read_ini_text(text);
   if (!ini.syntax_error.empty()) {
     auto where =

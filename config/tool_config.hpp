@@ -47,6 +47,10 @@ public:
   /// `exit_bad_config` after printing every problem found to `err`; or nothing: go on.
   std::optional<int> read(int argc, char** argv, std::ostream& out, std::ostream& err);
 
+  /// Applies `text` as the config file `name` (the same checks as --config-file), without
+  /// reading the command line; returns every problem found. For tests and the fuzz target.
+  std::vector<std::string> read_text(const std::string& text, const std::string& name);
+
   /// The tool's name, for its own messages ("tidings-node: …").
   const std::string& tool() const { return tool_; }
 
@@ -83,6 +87,9 @@ private:
   std::string apply_argument(const std::string& arg);
   /// Reads and applies the config file; appends what is wrong to `errors`.
   void apply_file(const std::string& path, std::vector<std::string>& errors);
+  /// Applies the text of a config file read from `path`; appends what is wrong to `errors`.
+  void apply_text(const std::string& text, const std::string& path,
+                  std::vector<std::string>& errors);
   std::string unknown_key(const std::string& category, const std::string& name) const;
   std::string unknown_option(const std::string& name) const;
   std::optional<caf::config_value> effective(const caf::config_option& opt) const;

@@ -11,7 +11,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include "net/codec.hpp"
 #include "net/detail/server_impl.hpp"
 #include "net/detail/ws_session.hpp"
 
@@ -21,11 +20,6 @@ namespace asio = detail::asio;
 namespace websocket = detail::websocket;
 using detail::tcp;
 using detail::ws_session;
-
-http_response error_response(unsigned status, std::string_view code, std::string_view message) {
-  json body{{"error", code}, {"message", message}};
-  return {status, "application/json", body.dump(), {}, std::nullopt};
-}
 
 void server::impl::add(const std::shared_ptr<ws_session>& s) {
   std::lock_guard<std::mutex> guard{mtx};

@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -282,23 +284,19 @@ std::string check_tls_files(const node_config& cfg) {
   return {};
 }
 
-} // namespace
+constexpr int64_t hour_ms = 3600'000;
 
-int main(int argc, char** argv) {
-  // Block the stop signals in every thread; the main thread waits for them below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+/// `count` periods of `period_ms` in milliseconds; nothing if that overflows (a number of days
+/// no one means, which would otherwise be undefined behaviour).
+std::optional<int64_t> milliseconds_of(size_t count, int64_t period_ms) {
+  if (count > static_cast<size_t>(std::numeric_limits<int64_t>::max() / period_ms))
+    return std::nullopt;
+  return static_cast<int64_t>(count) * period_ms;
+}
 
-  node_config cfg;
-  tidings::register_types(cfg);
-  if (auto status = cfg.read(argc, argv, std::cout, std::cerr))
-    return *status;
-
-  tidings::node_options opts;
+/// The node's options from the parsed configuration, checked; returns what is wrong (naming the
+/// option) or an empty string. Reads no files (the TLS files are checked by check_tls_files).
+std::string node_options_of(const node_config& cfg, tidings::node_options& opts) {
   opts.server.bind = cfg.bind;
   opts.server.port = cfg.port;
   opts.server.threads = cfg.io_threads;
@@ -321,9 +319,15 @@ int main(int argc, char** argv) {
   s.argon2_ops = static_cast<unsigned>(cfg.argon2_ops);
   s.argon2_mem_kib = cfg.argon2_mem_kib;
   s.login_failures_per_min = cfg.login_failures;
-  s.dedupe_retention_ms = static_cast<int64_t>(std::max<size_t>(cfg.dedupe_hours, 24)) * 3600'000;
+  auto dedupe_ms = milliseconds_of(std::max<size_t>(cfg.dedupe_hours, 24), hour_ms);
+  if (!dedupe_ms)
+    return "limits.dedupe-hours is too large";
+  s.dedupe_retention_ms = *dedupe_ms;
   s.sweep_interval_ms = static_cast<int64_t>(cfg.sweep_ms);
-  s.read_receipt_retention_ms = static_cast<int64_t>(cfg.read_receipt_days) * 24 * 3600'000;
+  auto read_receipt_ms = milliseconds_of(cfg.read_receipt_days, 24 * hour_ms);
+  if (!read_receipt_ms)
+    return "limits.read-receipt-days is too large";
+  s.read_receipt_retention_ms = *read_receipt_ms;
   s.inbox_backlog = cfg.inbox_backlog;
   s.service_backlog = cfg.service_backlog;
   s.handoff_max = cfg.handoff_max;
@@ -331,10 +335,54 @@ int main(int argc, char** argv) {
   s.shards = std::max<size_t>(1, cfg.shards);
   s.registration_open = cfg.registration == "open";
   opts.media.max_bytes = cfg.media_max_bytes;
-  opts.media.retention_ms = static_cast<int64_t>(cfg.media_retention_days) * 24 * 3600'000;
+  auto media_retention_ms = milliseconds_of(cfg.media_retention_days, 24 * hour_ms);
+  if (!media_retention_ms)
+    return "media.retention-days is too large";
+  opts.media.retention_ms = *media_retention_ms;
   opts.media.max_uploads = std::max<size_t>(1, cfg.media_max_uploads);
   opts.media.cache_bytes = cfg.media_cache_bytes;
 
+  if (!cfg.cluster_node_id.empty()) {
+    if (!tidings::cluster::valid_node_id(cfg.cluster_node_id))
+      return "cluster.node-id '" + cfg.cluster_node_id + "' is not 1-32 characters of [a-z0-9_-]";
+    std::string why;
+    auto peers = tidings::cluster::parse_peers(cfg.cluster_peers, &why);
+    if (!peers)
+      return "cluster.peers: " + why;
+    opts.cluster.node_id = cfg.cluster_node_id;
+    opts.cluster.bind = cfg.cluster_bind;
+    opts.cluster.port = cfg.cluster_port;
+    opts.cluster.peers = std::move(*peers);
+    opts.cluster.protocol_version = cfg.cluster_protocol;
+    opts.cluster.form_timeout = std::chrono::milliseconds(cfg.form_timeout_ms);
+  } else if (!cfg.cluster_peers.empty()) {
+    return "cluster.peers needs cluster.node-id";
+  }
+  return {};
+}
+
+} // namespace
+
+#ifndef TIDINGS_NODE_NO_MAIN // fuzz/config.cpp includes this file for node_config
+int main(int argc, char** argv) {
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  node_config cfg;
+  tidings::register_types(cfg);
+  if (auto status = cfg.read(argc, argv, std::cout, std::cerr))
+    return *status;
+
+  tidings::node_options opts;
+  if (auto why = node_options_of(cfg, opts); !why.empty()) {
+    std::cerr << "tidings-node: " << why << "\n";
+    return 2;
+  }
   if (cfg.web_enabled) {
     // The default folder is optional (a node built without it serves no client); one named by
     // --web.dir must exist.
@@ -376,24 +424,7 @@ int main(int argc, char** argv) {
   if (opts.admin.enabled || !cfg.cluster_node_id.empty())
     cfg.load<caf::io::middleman>();
 
-  if (!cfg.cluster_node_id.empty()) {
-    if (!tidings::cluster::valid_node_id(cfg.cluster_node_id)) {
-      std::cerr << "tidings-node: cluster.node-id '" << cfg.cluster_node_id
-                << "' is not 1-32 characters of [a-z0-9_-]\n";
-      return 2;
-    }
-    std::string why;
-    auto peers = tidings::cluster::parse_peers(cfg.cluster_peers, &why);
-    if (!peers) {
-      std::cerr << "tidings-node: cluster.peers: " << why << "\n";
-      return 2;
-    }
-    opts.cluster.node_id = cfg.cluster_node_id;
-    opts.cluster.bind = cfg.cluster_bind;
-    opts.cluster.port = cfg.cluster_port;
-    opts.cluster.peers = std::move(*peers);
-    opts.cluster.protocol_version = cfg.cluster_protocol;
-    opts.cluster.form_timeout = std::chrono::milliseconds(cfg.form_timeout_ms);
+  if (!opts.cluster.node_id.empty())
     opts.cluster.log = [&log](const std::string& line) {
       bool trouble = line.find(" down") != std::string::npos ||
                      line.find("refus") != std::string::npos ||
@@ -403,10 +434,6 @@ int main(int argc, char** argv) {
       else
         log.info(line);
     };
-  } else if (!cfg.cluster_peers.empty()) {
-    std::cerr << "tidings-node: cluster.peers needs cluster.node-id\n";
-    return 2;
-  }
   bool tls = !cfg.cluster_tls_certificate.empty() || !cfg.cluster_tls_key.empty() ||
              !cfg.cluster_tls_passphrase.empty() || !cfg.cluster_tls_ca.empty();
   if (tls) {
@@ -453,7 +480,7 @@ int main(int argc, char** argv) {
     node.start_draining(); // /readyz: 503 before any connection closes
     if (sig == SIGTERM && cfg.drain_ms > 0) {
       log.raw("draining on signal " + std::to_string(sig) + ": /readyz answers 503; stopping in " +
-          std::to_string(cfg.drain_ms) + " ms (a second signal stops at once)");
+              std::to_string(cfg.drain_ms) + " ms (a second signal stops at once)");
       if (auto second = wait_signal(stop_signals, std::chrono::milliseconds(cfg.drain_ms)))
         sig = second;
     }
@@ -466,3 +493,4 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+#endif

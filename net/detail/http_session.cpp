@@ -18,8 +18,10 @@
 
 #include "net/detail/file_body.hpp"
 #include "net/detail/log_failure.hpp"
+#include "net/detail/request_head.hpp"
 #include "net/detail/server_impl.hpp"
 #include "net/detail/ws_session.hpp"
+#include "net/http_api.hpp"
 
 namespace tidings::net::detail {
 
@@ -48,7 +50,7 @@ void http_session::run() {
 void http_session::do_read() {
   head_only_ = false;
   head_.emplace();
-  head_->header_limit(16 * 1024);
+  head_->header_limit(max_header_bytes);
   head_->body_limit(no_body_limit); // the body's own parser or sink limits it
   stream_.expires_after(srv_.opts.http_timeout);
   http::async_read_header(stream_, buffer_, *head_,
@@ -80,16 +82,7 @@ void http_session::on_header(beast::error_code ec, std::size_t) {
   keep_alive_ = req.keep_alive();
   version_ = req.version();
   head_only_ = req.method() == http::verb::head;
-  request_.method = std::string{req.method_string()};
-  request_.target = std::string{req.target()};
-  request_.bearer = bearer_of(req[http::field::authorization]);
-  request_.content_type = std::string{req[http::field::content_type]};
-  request_.range = std::string{req[http::field::range]};
-  request_.if_none_match = std::string{req[http::field::if_none_match]};
-  request_.content_length.reset();
-  if (auto length = head_->content_length())
-    request_.content_length = *length;
-  request_.body.clear();
+  request_ = request_head(*head_);
   // The decision may come from another thread (dispatch runs it inline when it comes at once).
   // Nothing is read meanwhile; the header's timeout keeps running, so a decision later than
   // `http_timeout` finds the next read failing and the connection ends quietly.

@@ -165,6 +165,19 @@ TEST_CASE("a file that is missing or not JSON is refused clearly") {
   std::filesystem::remove(broken);
 }
 
+TEST_CASE("a number too large for a double is refused as not valid JSON, not a crash") {
+  // Found by the `scenario` fuzz target (docs/SECURITY.md): nlohmann's out_of_range escaped and
+  // ended tidings-bots with std::terminate.
+  for (std::string text : {"3e82607022", R"({"groups": [{"name": "a", "bots": 1e999}]})"}) {
+    try {
+      parse_scenario_text(text, "f.json");
+      FAIL("parsed: " << text);
+    } catch (const scenario_error& e) {
+      CHECK(std::string{e.what()}.find("f.json: not valid JSON: ") == 0);
+    }
+  }
+}
+
 TEST_CASE("contacts are distinct and never the bot itself and stay in their pool") {
   auto doc = json::parse(R"({
     "seed": 3,

@@ -427,6 +427,21 @@ TEST_CASE("missing, unreadable or mismatched TLS files stop the node with status
   }
 }
 
+TEST_CASE("periods too long to count in milliseconds stop the node with status 2, named") {
+  // Found by the `config` fuzz target (docs/SECURITY.md): these overflowed int64 milliseconds.
+  temp_dir data;
+  for (std::string option :
+       {"limits.dedupe-hours=9000000000000000", "limits.read-receipt-days=5000000000000",
+        "media.retention-days=1000000000000"}) {
+    auto exit = run_node_to_exit(test_args(
+        {"--port=0", "--bind=127.0.0.1", "--data-dir=" + data.path.string(), "--" + option}));
+    INFO("node output:\n" << exit.output);
+    CHECK(exit.status == 2);
+    CHECK(exit.output.find(option.substr(0, option.find('=')) + " is too large") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("the handoff is bounded: past --limits.handoff-max sends get overloaded") {
   test_cluster c{2, {"--limits.handoff-max=5"}};
   c.start();
