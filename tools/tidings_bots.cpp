@@ -36,6 +36,7 @@ constexpr int exit_usage = 2;
 
 struct bots_config : caf::actor_system_config {
   std::string url;
+  std::string ca_file;
   std::string scenario;
   std::string json;
   std::string users_file;
@@ -48,7 +49,8 @@ struct bots_config : caf::actor_system_config {
     // threads sleep, not work-stealing workers that poll (CAF's default).
     set("scheduler.policy", caf::atom("sharing"));
     opt_group{custom_options_, "global"}
-        .add(url, "url", "the node, http://HOST:PORT (required)")
+        .add(url, "url", "the node, http://HOST:PORT or https://HOST:PORT (required)")
+        .add(ca_file, "ca-file", "PEM CA certificate(s) to verify an https:// node with")
         .add(scenario, "scenario", "scenario file, JSON (required; see docs/LOADTEST.md)")
         .add(json, "json", "write the full report (every figure, the histograms) to this file")
         .add(users_file, "users-file",
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
   opts.url = cfg.url;
   try {
     opts.node = tidings::client::parse_url(cfg.url);
+    opts.node.ca_file = cfg.ca_file;
     opts.plan = tidings::bots::load_scenario(cfg.scenario);
   } catch (const std::exception& e) {
     std::cerr << "tidings-bots: " << e.what() << "\n";
