@@ -103,6 +103,9 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
       [=](atom::token t, std::string& token) {
         return pass<std::string>(self, ctx->registry, t, std::move(token));
       },
+      [=](atom::token t, std::string& token, caf::actor& session) {
+        return pass<std::string>(self, ctx->registry, t, std::move(token), std::move(session));
+      },
       [=](atom::exists e, std::string& user) {
         return pass<bool>(self, ctx->registry, e, std::move(user));
       },

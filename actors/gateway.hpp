@@ -5,8 +5,9 @@
 // account requests to the accounts workers; answers /healthz itself; hands /v1/media
 // requests to the media service's HTTP side (actors/media_http.*) once the registry of the
 // token's home has said whose the bearer token is (from a short-lived actor; an upload's body
-// is not read before that). Holds no mutable state:
-// everything it touches is immutable after start, an actor handle, or thread-safe.
+// is not read before that); refuses logins from a source address with too many failed ones
+// (`login_throttle`, thread-safe). Holds no other mutable state: everything it touches is
+// immutable after start, an actor handle, or thread-safe.
 
 #include <functional>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/login_throttle.hpp"
 #include "actors/media_http.hpp"
 #include "net/server.hpp"
 
@@ -24,7 +26,7 @@ namespace tidings {
 class gateway : public net::application {
 public:
   gateway(caf::actor_system& sys, const node_context& ctx, media_http& media)
-      : sys_(sys), ctx_(ctx), media_(media) {}
+      : sys_(sys), ctx_(ctx), media_(media), logins_(ctx.settings.login_failures_per_address) {}
 
   std::unique_ptr<net::ws_handler> open_ws(std::shared_ptr<net::ws_peer> peer, std::string bearer,
                                            std::string target) override;
@@ -40,6 +42,7 @@ private:
   caf::actor_system& sys_;
   const node_context& ctx_;
   media_http& media_;
+  login_throttle logins_;
 };
 
 } // namespace tidings

@@ -74,10 +74,17 @@ using accounts_service =
 
 /// The accounts registry (actors/accounts.*): the quick questions about accounts, answered
 /// without waiting behind a password hash. `token` answers the token's user ("" for an
-/// unknown or revoked token); `exists` whether an account exists.
+/// unknown or revoked token); with a session, the registry also watches the token for it and
+/// sends the session `revoked` when the token is revoked (or at once if the session is gone
+/// before); `exists` whether an account exists.
 using registry_service =
     caf::typed_actor<caf::replies_to<atom::token, std::string>::with<std::string>,
+                     caf::replies_to<atom::token, std::string, caf::actor>::with<std::string>,
                      caf::replies_to<atom::exists, std::string>::with<bool>>;
+
+/// The registry as its own node sees it: also told by the accounts workers of every token they
+/// revoke (its tokens-table key), once the deletion is durable.
+using registry_node_service = registry_service::extend<caf::reacts_to<atom::revoked, std::string>>;
 
 /// A session as its inbox sees it: the pushes and `replaced`. Sessions are dynamically typed;
 /// the inbox views the session an attach names through this interface (an `actor_cast`), so

@@ -43,6 +43,7 @@ using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
 using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
 using token = caf::atom_constant<caf::atom("token")>;          ///< whose is this bearer token
 using exists = caf::atom_constant<caf::atom("exists")>;        ///< does this account exist
+using revoked = caf::atom_constant<caf::atom("revoked")>;      ///< a token was revoked
 using replay = caf::atom_constant<caf::atom("replay")>;        ///< handoff: try its queues
 using may_read = caf::atom_constant<caf::atom("mayread")>;     ///< -> media: may U read H
 using grant = caf::atom_constant<caf::atom("grant")>;          ///< inbox -> media: U may read H

@@ -42,6 +42,9 @@ std::string node_metrics::render() const {
        storage_errors);
   line(out, "tidings_read_receipts_failed_total", "counter",
        "Read receipts that could not be stored (the client may read again).", read_receipts_failed);
+  line(out, "tidings_connections_refused_total", "counter",
+       "TCP connections refused past the connection limits (total or per address).",
+       connections_refused);
   line(out, "tidings_frames_paused_total", "counter",
        "Times a connection stopped reading until its session caught up.", frames_paused);
   line(out, "tidings_overload_refusals_total", "counter",

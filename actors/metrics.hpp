@@ -31,6 +31,7 @@ struct node_metrics {
   counter read_receipts_failed{0}; ///< read receipts not stored (the reader may read again)
   counter frames_paused{0};        ///< times a connection's reading paused for its session
   counter overload_refusals{0};    ///< requests refused by a shared actor's bounded queue
+  counter connections_refused{0};  ///< TCP connections refused past the connection limits
   gauge handoff_queued{0};         ///< sends kept for home nodes that were down
   counter handoff_replayed{0};     ///< of those, delivered to their home
   counter handoff_dropped{0};      ///< of those, dropped at replay (no such user)

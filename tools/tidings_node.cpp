@@ -48,10 +48,18 @@ struct node_config : caf::actor_system_config {
   size_t max_inflight = 256;
   size_t write_queue_frames = 1024;
   size_t write_queue_bytes = 8 * 1024 * 1024;
+  size_t header_timeout_ms = 10'000;
+  size_t max_connections = 10'000;
+  size_t max_connections_per_address = 0;
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_passphrase;
   size_t inbox_idle_ms = 60'000;
   size_t argon2_ops = 2;
   size_t argon2_mem_kib = 19 * 1024;
   size_t login_failures = 10;
+  size_t login_failures_per_address = 100;
+  size_t account_queue = 16;
   size_t dedupe_hours = 48;
   size_t read_receipt_days = 30;
   size_t sweep_ms = 60'000;
@@ -97,7 +105,18 @@ struct node_config : caf::actor_system_config {
         .add(write_queue_frames, "write-queue-frames",
              "frames queued per connection before close 4004")
         .add(write_queue_bytes, "write-queue-bytes",
-             "bytes queued per connection before close 4004");
+             "bytes queued per connection before close 4004")
+        .add(header_timeout_ms, "header-timeout-ms",
+             "time for a request's whole header (and the TLS handshake) to arrive")
+        .add(max_connections, "max-connections",
+             "open TCP connections before new ones get 503 overloaded (0: no limit)")
+        .add(max_connections_per_address, "max-connections-per-address",
+             "open TCP connections per source address before the same (0: no limit)")
+        .add(tls_certificate, "tls-certificate",
+             "PEM certificate (chain) for clients; with tls-key the port speaks TLS only "
+             "(https://, wss://)")
+        .add(tls_key, "tls-key", "PEM private key of net.tls-certificate")
+        .add(tls_passphrase, "tls-passphrase", "passphrase of an encrypted net.tls-key");
     opt_group{custom_options_, "limits"}
         .add(push_window, "push-window", "pushed-but-unacknowledged inbox items per session")
         .add(push_window_bytes, "push-window-bytes",
@@ -111,6 +130,10 @@ struct node_config : caf::actor_system_config {
         .add(max_inflight, "max-inflight", "unanswered sends per session before 'overloaded'")
         .add(inbox_idle_ms, "inbox-idle-ms", "stop an inbox actor unused for this long")
         .add(login_failures, "login-failures", "failed logins per user and minute before 429")
+        .add(login_failures_per_address, "login-failures-per-address",
+             "failed logins per source address and minute before 429 (0: off)")
+        .add(account_queue, "account-queue",
+             "account requests waiting per accounts worker before 'overloaded' (503)")
         .add(dedupe_hours, "dedupe-hours", "hours a (sender, cid) is remembered (at least 24)")
         .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps")
         .add(read_receipt_days, "read-receipt-days",
@@ -233,6 +256,17 @@ int main(int argc, char** argv) {
   opts.server.threads = cfg.io_threads;
   opts.server.write_queue_frames = cfg.write_queue_frames;
   opts.server.write_queue_bytes = cfg.write_queue_bytes;
+  opts.server.header_timeout =
+      std::chrono::milliseconds(std::max<size_t>(1, cfg.header_timeout_ms));
+  opts.server.max_connections = cfg.max_connections;
+  opts.server.max_connections_per_address = cfg.max_connections_per_address;
+  opts.server.tls_certificate = cfg.tls_certificate;
+  opts.server.tls_key = cfg.tls_key;
+  opts.server.tls_passphrase = cfg.tls_passphrase;
+  if (cfg.tls_certificate.empty() != cfg.tls_key.empty()) {
+    std::cerr << "tidings-node: net.tls-certificate and net.tls-key go together\n";
+    return 2;
+  }
   opts.db.path = cfg.data_dir;
   opts.db.sync = cfg.sync;
   opts.writer.commit_interval = std::chrono::microseconds(cfg.group_commit_us);
@@ -250,6 +284,8 @@ int main(int argc, char** argv) {
   s.argon2_ops = static_cast<unsigned>(cfg.argon2_ops);
   s.argon2_mem_kib = cfg.argon2_mem_kib;
   s.login_failures_per_min = cfg.login_failures;
+  s.login_failures_per_address = cfg.login_failures_per_address;
+  s.account_queue = std::max<size_t>(1, cfg.account_queue);
   s.dedupe_retention_ms = static_cast<int64_t>(std::max<size_t>(cfg.dedupe_hours, 24)) * 3600'000;
   s.sweep_interval_ms = static_cast<int64_t>(cfg.sweep_ms);
   s.read_receipt_retention_ms = static_cast<int64_t>(cfg.read_receipt_days) * 24 * 3600'000;
@@ -317,7 +353,8 @@ int main(int argc, char** argv) {
   try {
     tidings::node node{sys, opts};
     auto port = node.start();
-    say("listening on " + cfg.bind + ":" + std::to_string(port));
+    say("listening on " + cfg.bind + ":" + std::to_string(port) +
+        (cfg.tls_certificate.empty() ? "" : " (TLS)"));
     if (!opts.cluster.node_id.empty())
       say("cluster node '" + opts.cluster.node_id + "'" + (opts.cluster.tls ? " (TLS)" : "") +
           ": peers connect to " + opts.cluster.bind + ":" + std::to_string(node.cluster_port()));
