@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := g++ cmake ninja-build ccache pkg-config libcaf-dev libboost-d
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: all deps configure build run test bench clean format
+.PHONY: all deps configure build run test test-long bench clean format
 
 all: build
 
@@ -34,7 +34,11 @@ run: build
 	$(BUILD_DIR)/tools/tidings-node --port=$(PORT) --data-dir=$(DATA_DIR)
 
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2 -LE long
+
+# The long forms (the crash test with 20 SIGKILLs instead of 5).
+test-long: build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900 -L long
 
 # The steady one-to-one table of docs/BENCHMARKS.md (QUICK=1: 10 s rows; BASELINE=DIR: also
 # run another build's node, interleaved).
