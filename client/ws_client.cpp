@@ -158,9 +158,6 @@ struct ws_client::impl {
               [this, finish](error_code ec, const tcp::endpoint&) {
                 if (ec)
                   return finish(ec);
-                // Small frames go out at once (no Nagle delay behind an unacknowledged one).
-                error_code ignored;
-                ws.next_layer().socket().set_option(tcp::no_delay(true), ignored);
                 auto upgrade = [this, finish] {
                   stage = "handshake";
                   ws.async_handshake(handshake_response, host_header(ep), ws_target, finish);

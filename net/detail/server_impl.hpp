@@ -53,9 +53,14 @@ private:
 struct server::impl {
   server_options opts;
   application& app;
+  // Before `ioc`: connections still queued in it at destruction release their slots here and
+  // their TLS streams use the context.
+  std::optional<detail::asio::ssl::context> tls; ///< set if every connection speaks TLS
+  mutable std::mutex conn_mtx;
+  std::size_t open = 0;                                     ///< admitted TCP connections
+  std::unordered_map<std::string, std::size_t> per_address; ///< of those, by source address
   detail::asio::io_context ioc;
   std::optional<detail::asio::executor_work_guard<detail::asio::io_context::executor_type>> work;
-  std::optional<detail::asio::ssl::context> tls; ///< set if every connection speaks TLS
   detail::listener listener{*this}; ///< after `ioc`: its acceptor runs on a strand of it
   std::vector<std::thread> threads;
 
@@ -63,10 +68,6 @@ struct server::impl {
   std::condition_variable cv;
   std::set<std::shared_ptr<detail::ws_session>> sessions; ///< open WebSocket connections
   bool stopping = false;
-
-  mutable std::mutex conn_mtx;
-  std::size_t open = 0;                                     ///< admitted TCP connections
-  std::unordered_map<std::string, std::size_t> per_address; ///< of those, by source address
 
   impl(server_options o, application& a) : opts(std::move(o)), app(a) {}
 
