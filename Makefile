@@ -18,7 +18,7 @@ BENCH_PACKAGES := gnuplot-nox
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: all deps bench-deps configure build run test install bench clean format \
+.PHONY: all deps bench-deps configure build run test test-long install bench clean format \
   fuzz-deps test-sanitize test-tsan fuzz
 
 all: build
@@ -53,7 +53,11 @@ run: build
 	$(BUILD_DIR)/tools/tidings-node --port=$(PORT) --data-dir=$(DATA_DIR)
 
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2 -LE long
+
+# The long forms (the crash test with 20 SIGKILLs instead of 5).
+test-long: build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900 -L long
 
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"

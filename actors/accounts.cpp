@@ -1,8 +1,12 @@
 #include "actors/accounts.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <sodium.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "actors/messages.hpp"
 #include "cluster/placement.hpp"
@@ -43,7 +47,9 @@ unsigned status_of(errc code) {
 net::http_response json_response(unsigned status, const json& body) {
   net::http_response res;
   res.status = status;
-  res.body = body.dump();
+  // Messages may quote what the client sent (a parse error names the bytes): invalid UTF-8 is
+  // replaced, never thrown (a throw here ended the worker: every user of its shard was down).
+  res.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return res;
 }
 
@@ -67,8 +73,14 @@ std::string token_key(std::string_view token) {
   return out;
 }
 
-net::http_response http_error(errc code, std::string_view message) {
-  return json_response(status_of(code), json{{"error", to_string(code)}, {"message", message}});
+net::http_response http_error(errc code, std::string_view message, int64_t retry_ms) {
+  json body{{"error", to_string(code)}, {"message", message}};
+  if (retry_ms < 0)
+    return json_response(status_of(code), body);
+  body["retry_ms"] = retry_ms;
+  auto res = json_response(status_of(code), body);
+  res.headers.emplace_back("Retry-After", std::to_string((retry_ms + 999) / 1000));
+  return res;
 }
 
 std::string accounts_user(const account_request& req) {
@@ -127,10 +139,8 @@ net::http_response accounts_state::login(const account_request& req) {
   if (recent.size() >= ctx->settings.login_failures_per_min) {
     node_metrics::add(ctx->metrics->logins_failed);
     ctx->logs().warn("login refused: too many failures", {{"user", cred->user}});
-    auto h = http_error(errc::rate_limited, "too many failed logins, try again later");
-    h.headers.emplace_back("Retry-After",
-                           std::to_string((60'000 - (now - recent.front())) / 1000 + 1));
-    return h;
+    return http_error(errc::rate_limited, "too many failed logins for this user, try again later",
+                      60'000 - (now - recent.front()));
   }
   auto record = ctx->store->get(storage::table::accounts, cred->user);
   if (record.failed())
@@ -175,13 +185,26 @@ net::http_response accounts_state::logout(const account_request& req) {
   b.del(storage::table::tokens, key);
   if (!ctx->store->write(b).ok())
     return http_error(errc::unavailable, "storage unavailable");
+  // Sessions authenticated with it end now (the registry watches them, on any node).
+  self->send(ctx->registry, atom::revoked::value, key);
   net::http_response res;
   res.status = 204;
   return res;
 }
 
 account_reply accounts_state::handle(const account_request& req) {
+  if (!niced) {
+    // Password hashing is the one CPU-bound job of a node: it yields to message traffic.
+    niced = true;
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+  }
   auto answer = [&]() -> net::http_response {
+    // Argon2id work waiting is bounded: past the queue limit a registration or login is
+    // refused at once (cheap), so a flood cannot build an unbounded backlog of hashes.
+    if (req.method == "POST" && self->mailbox().size() >= ctx->settings.account_queue) {
+      node_metrics::add(ctx->metrics->overload_refusals);
+      return http_error(errc::overloaded, "too many account requests, retry", jittered(500));
+    }
     if (req.path == "/v1/accounts" && req.method == "POST")
       return create(req);
     if (req.path == "/v1/sessions" && req.method == "POST")
@@ -197,28 +220,75 @@ account_reply accounts_state::handle(const account_request& req) {
   return reply;
 }
 
-registry_service::behavior_type registry_actor(registry_service::pointer, const node_context* ctx) {
+caf::result<std::string> registry_state::check(const std::string& token,
+                                               const caf::actor& session) {
+  auto key = token_key(token);
+  auto owner = ctx->store->get(storage::table::tokens, key);
+  if (owner.failed())
+    return make_error(errc::unavailable);
+  auto named = token_user(token);
+  if (!owner.found() || (!named.empty() && named != owner.value()))
+    return std::string{};
+  if (session && watched.emplace(session.address(), key).second) {
+    self->monitor(session);
+    watchers[key].push_back(session);
+  }
+  return std::move(owner.value());
+}
+
+caf::result<bool> registry_state::exists(const std::string& user) {
+  auto exists = ctx->store->contains(storage::table::accounts, user);
+  if (exists == storage::answer::failed)
+    return make_error(errc::unavailable);
+  return exists == storage::answer::yes;
+}
+
+void registry_state::revoked(const std::string& key) {
+  auto it = watchers.find(key);
+  if (it == watchers.end())
+    return;
+  for (auto& session : it->second) {
+    watched.erase(session.address());
+    self->demonitor(session);
+    caf::anon_send(session, atom::revoked::value);
+  }
+  watchers.erase(it);
+}
+
+void registry_state::on_down(const caf::down_msg& dm) {
+  auto it = watched.find(dm.source);
+  if (it == watched.end())
+    return;
+  if (auto w = watchers.find(it->second); w != watchers.end()) {
+    auto& list = w->second;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const caf::actor& a) { return a.address() == dm.source; }),
+               list.end());
+    if (list.empty())
+      watchers.erase(w);
+  }
+  watched.erase(it);
+}
+
+registry_node_service::behavior_type
+registry_actor(registry_node_service::stateful_pointer<registry_state> self,
+               const node_context* ctx) {
+  self->state.self = self;
+  self->state.ctx = ctx;
+  self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   return {
-      [ctx](atom::token, const std::string& token) -> caf::result<std::string> {
-        auto owner = ctx->store->get(storage::table::tokens, token_key(token));
-        if (owner.failed())
-          return make_error(errc::unavailable);
-        auto named = token_user(token);
-        if (!owner.found() || (!named.empty() && named != owner.value()))
-          return std::string{};
-        return std::move(owner.value());
+      [self](atom::token, const std::string& token) { return self->state.check(token, {}); },
+      [self](atom::token, const std::string& token, const caf::actor& session) {
+        return self->state.check(token, session);
       },
-      [ctx](atom::exists, const std::string& user) -> caf::result<bool> {
-        auto exists = ctx->store->contains(storage::table::accounts, user);
-        if (exists == storage::answer::failed)
-          return make_error(errc::unavailable);
-        return exists == storage::answer::yes;
-      },
+      [self](atom::exists, const std::string& user) { return self->state.exists(user); },
+      [self](atom::revoked, const std::string& key) { self->state.revoked(key); },
   };
 }
 
 accounts_service::behavior_type
 accounts_actor(accounts_service::stateful_pointer<accounts_state> self, const node_context* ctx) {
+  self->state.self = self;
   self->state.ctx = ctx;
   return {
       [self](atom::account, const account_request& req) { return self->state.handle(req); },

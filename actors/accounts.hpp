@@ -11,12 +11,20 @@
 // bits, handed out once and stored only as their BLAKE2b hash. The user in the token tells
 // any node of a cluster which node keeps it (the user's home); it grants nothing by itself.
 // The registry answers token and existence checks from other actors and nodes, so a session
-// never waits behind a password hash.
+// never waits behind a password hash. It also watches the tokens of live sessions (of any node):
+// a worker that revokes a token tells it once the deletion is durable, and it tells every
+// session using that token, which closes with 4001. A check and a revocation are handled one
+// at a time by the registry, so a session either saw the token gone or is told of its end.
+// Bounds: a worker answers `overloaded` to a registration or login while more than
+// `account_queue` requests wait in its mailbox (argon2id work queued is bounded), and runs its
+// hashes at a lower CPU priority (nice 10) than the chat actors.
 
 #include <deque>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -33,7 +41,9 @@ std::string token_key(std::string_view token);
 struct accounts_state {
   static inline const char* name = "accounts";
 
+  accounts_service::stateful_pointer<accounts_state> self = nullptr;
   const node_context* ctx = nullptr;
+  bool niced = false; ///< this worker's thread runs at a lower priority
   /// Failure times per user within the last minute.
   std::unordered_map<std::string, std::deque<int64_t>> failures;
 
@@ -46,9 +56,27 @@ struct accounts_state {
 accounts_service::behavior_type
 accounts_actor(accounts_service::stateful_pointer<accounts_state> self, const node_context* ctx);
 
+struct registry_state {
+  static inline const char* name = "registry";
+
+  registry_node_service::stateful_pointer<registry_state> self = nullptr;
+  const node_context* ctx = nullptr;
+  /// The live sessions using each token (by tokens-table key), and the key each one uses.
+  std::unordered_map<std::string, std::vector<caf::actor>> watchers;
+  std::map<caf::actor_addr, std::string> watched;
+
+  /// The token's user ("" if unknown or revoked); if `session` is set and the token is valid,
+  /// the session is told when it is revoked.
+  caf::result<std::string> check(const std::string& token, const caf::actor& session);
+  caf::result<bool> exists(const std::string& user);
+  void revoked(const std::string& key);
+  void on_down(const caf::down_msg& dm);
+};
+
 /// The accounts registry: token and existence checks (point reads, never a password hash).
-registry_service::behavior_type registry_actor(registry_service::pointer self,
-                                               const node_context* ctx);
+registry_node_service::behavior_type
+registry_actor(registry_node_service::stateful_pointer<registry_state> self,
+               const node_context* ctx);
 
 /// The user an account request is about: the body's `user`, or the user a logout's token
 /// names ("" if none).
@@ -59,7 +87,8 @@ std::size_t accounts_shard(const account_request& req, std::size_t shards);
 /// The same, when the caller already has `accounts_user(req)` (the body is decoded once).
 std::size_t accounts_shard(const account_request& req, const std::string& user, std::size_t shards);
 
-/// `{"error":CODE,"message":TEXT}` with the status of the code.
-net::http_response http_error(errc code, std::string_view message);
+/// `{"error":CODE,"message":TEXT}` with the status of the code; with `retry_ms` >= 0 also
+/// `"retry_ms"` in the body and `Retry-After` (whole seconds, rounded up) in the header.
+net::http_response http_error(errc code, std::string_view message, int64_t retry_ms = -1);
 
 } // namespace tidings

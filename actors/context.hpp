@@ -52,6 +52,8 @@ struct node_settings {
   std::size_t argon2_mem_kib = 19 * 1024;  ///< argon2id memory
   std::size_t login_failures_per_min = 10; ///< per user, then 429
   bool registration_open = true; ///< false: `POST /v1/accounts` is refused (403 forbidden)
+  std::size_t login_failures_per_address = 100; ///< per source address a minute, then 429; 0: off
+  std::size_t account_queue = 16; ///< account requests queued per worker before `overloaded`
 };
 
 class readiness;
@@ -66,7 +68,7 @@ struct node_context {
   std::vector<profile_service> profiles;  ///< profile service shards
   std::vector<lastseen_service> lastseen; ///< lastseen service shards
   std::vector<accounts_service> accounts; ///< accounts workers (argon2id, detached)
-  registry_service registry;              ///< tokens and account existence
+  registry_node_service registry;         ///< tokens and account existence
   cluster::view* cluster = nullptr;       ///< the members and who is up; null: one node
   caf::actor handoff;                     ///< sends for homes that are down (cluster only)
   media_service media;                    ///< the media tables and files
@@ -129,5 +131,9 @@ std::string_view token_user(std::string_view token);
 
 /// A random identifier: `bytes` random bytes as lowercase hex.
 std::string random_id(std::size_t bytes);
+
+/// A random back-off in [base, 2*base) milliseconds, so refused clients do not retry in
+/// lockstep (the `retry_ms` of `overloaded`, `unavailable` and the like).
+int64_t jittered(int64_t base);
 
 } // namespace tidings

@@ -117,6 +117,9 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
         auto dest = ctx->registry_of_token(token);
         return pass<std::string>(self, dest, t, std::move(token));
       },
+      [=](atom::token t, std::string& token, caf::actor& session) {
+        return pass<std::string>(self, ctx->registry, t, std::move(token), std::move(session));
+      },
       [=](atom::exists e, std::string& user) {
         auto dest = ctx->registry_of(user);
         return pass<bool>(self, dest, e, std::move(user));

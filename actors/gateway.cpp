@@ -148,12 +148,23 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
         !ctx_.settings.registration_open)
       return reply(http_error(errc::forbidden, "registration is closed on this server: accounts "
                                                "are created by its administrator"));
+    bool is_login = route.path == "/v1/sessions" && request.method == "POST";
+    if (is_login) {
+      if (auto wait = logins_.wait_ms(request.remote, ctx_.now()); wait > 0)
+        return reply(http_error(errc::rate_limited,
+                                "too many failed logins from this address, try again later", wait));
+    }
     account_request req{std::move(request.method), std::move(route.path), std::move(request.bearer),
                         std::move(request.body)};
     auto worker = ctx_.accounts_of(req); // in a cluster, on the user's home node
+    // A failed login counts against its source address.
+    auto on_status = [this, is_login, remote = std::move(request.remote)](unsigned status) {
+      if (is_login && status == 401)
+        logins_.failed(remote, ctx_.now());
+    };
     // A short-lived actor asks the worker and completes the HTTP reply: the reply function
     // stays in this process, never in a message.
-    sys_.spawn([worker, req = std::move(req),
+    sys_.spawn([worker, req = std::move(req), on_status = std::move(on_status),
                 reply = std::move(reply)](caf::event_based_actor* self) mutable {
       if (!worker) {
         auto res = http_error(errc::unavailable, "the user's home node is down, retry");
@@ -163,7 +174,8 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
       }
       self->request(worker, account_timeout, atom::account::value, std::move(req))
           .then(
-              [self, reply](const account_reply& r) {
+              [self, reply, on_status](const account_reply& r) {
+                on_status(r.status);
                 net::http_response res{r.status, "application/json", r.body, {}};
                 if (r.retry_after_s > 0)
                   res.headers.emplace_back("Retry-After", std::to_string(r.retry_after_s));

@@ -6,9 +6,10 @@
 // closed); answers /healthz and /readyz (actors/readiness.hpp) itself; hands /v1/media
 // requests to the media service's HTTP side (actors/media_http.*) once the registry of the
 // token's home has said whose the bearer token is (from a short-lived actor; an upload's body
-// is not read before that); serves the web client's files (`net::static_site`, if set) for
-// GET and HEAD of any other path. Holds no mutable state:
-// everything it touches is immutable after start, an actor handle, or thread-safe.
+// is not read before that); refuses logins from a source address with too many failed ones
+// (`login_throttle`, thread-safe); serves the web client's files (`net::static_site`, if set)
+// for GET and HEAD of any other path. Holds no other mutable state: everything it touches is
+// immutable after start, an actor handle, or thread-safe.
 
 #include <functional>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/login_throttle.hpp"
 #include "actors/media_http.hpp"
 #include "net/server.hpp"
 #include "net/static_site.hpp"
@@ -34,7 +36,8 @@ public:
   /// `web`: the web client's files, or null to serve none.
   gateway(caf::actor_system& sys, const node_context& ctx, media_http& media,
           const net::static_site* web = nullptr)
-      : sys_(sys), ctx_(ctx), media_(media), web_(web) {}
+      : sys_(sys), ctx_(ctx), media_(media), web_(web),
+        logins_(ctx.settings.login_failures_per_address) {}
 
   std::unique_ptr<net::ws_handler> open_ws(std::shared_ptr<net::ws_peer> peer, std::string bearer,
                                            std::string target) override;
@@ -51,6 +54,7 @@ private:
   const node_context& ctx_;
   media_http& media_;
   const net::static_site* web_;
+  login_throttle logins_;
 };
 
 } // namespace tidings

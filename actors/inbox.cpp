@@ -410,8 +410,8 @@ void inbox_state::end_ack(uint64_t upto, bool ok) {
   }
   if (acking)
     return; // reads and a drain wait for that round
-  for (auto& [from, mids] : std::exchange(deferred_reads, {}))
-    read(from, mids);
+  for (auto& r : std::exchange(deferred_reads, {}))
+    read(r.from, r.mids, std::move(r.done));
   if (drain_requested)
     drain();
 }
@@ -439,10 +439,17 @@ caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
   return rp;
 }
 
-void inbox_state::read(const std::string& from, const std::vector<std::string>& mids) {
+caf::result<bool> inbox_state::read(const std::string& from, const std::vector<std::string>& mids) {
+  auto done = self->make_response_promise<bool>();
+  read(from, mids, done);
+  return done;
+}
+
+void inbox_state::read(const std::string& from, const std::vector<std::string>& mids,
+                       read_promise done) {
   last_active = ctx->now();
   if (acking) {
-    deferred_reads.emplace_back(from, mids);
+    deferred_reads.push_back({from, mids, std::move(done)});
     return;
   }
   std::vector<std::string> accepted;
@@ -458,72 +465,87 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
       keys.push_back(std::move(key));
     }
   }
-  if (accepted.empty())
+  // Nothing (more) to report: not received from `from`, already reported, or being reported
+  // by an earlier `read` (whose answer tells its client whether to read again).
+  if (accepted.empty()) {
+    done.deliver(true);
     return;
+  }
   reporting.insert(keys.begin(), keys.end());
-  auto release = [this](const std::vector<std::string>& done) {
-    for (const auto& key : done)
+  auto release = [this](const std::vector<std::string>& reported) {
+    for (const auto& key : reported)
       reporting.erase(key);
   };
   // Either side switching read receipts off means no read receipt (as in WhatsApp); each
   // side's setting is asked of the profile shard that owns it. A setting that cannot be read
-  // drops this receipt (never sent against a setting not checked); the client may `read`
-  // again, reads are idempotent.
-  auto refused = [this, keys, release](const caf::error&) {
+  // fails this `read` (never sent against a setting not checked): the client reads again,
+  // reads are idempotent.
+  auto refused = [this, keys, release, done](const caf::error&) mutable {
     release(keys);
     node_metrics::add(ctx->metrics->read_receipts_failed);
+    done.deliver(make_error(errc::unavailable));
   };
   auto sender_profile = ctx->profile_of(from);
   if (!sender_profile) // the sender's home node is down
     return refused(make_error(errc::unavailable));
   self->request(ctx->profile_of(log->user()), receipt_timeout, atom::privacy::value, log->user())
       .then(
-          [this, from, accepted, keys, release, refused, sender_profile](bool exists, bool receipts,
-                                                                         const std::string&) {
-            if (!exists || !receipts)
-              return release(keys);
+          [this, from, accepted, keys, release, refused, sender_profile,
+           done](bool exists, bool receipts, const std::string&) mutable {
+            if (!exists || !receipts) {
+              release(keys);
+              done.deliver(true);
+              return;
+            }
             self->request(sender_profile, receipt_timeout, atom::privacy::value, from)
                 .then(
-                    [this, from, accepted, keys, release](bool exists, bool receipts,
-                                                          const std::string&) {
-                      if (!exists || !receipts)
-                        return release(keys);
-                      send_read_receipt(from, accepted, keys);
+                    [this, from, accepted, keys, release, done](bool exists, bool receipts,
+                                                                const std::string&) mutable {
+                      if (!exists || !receipts) {
+                        release(keys);
+                        done.deliver(true);
+                        return;
+                      }
+                      send_read_receipt(std::move(done), from, accepted, keys);
                     },
                     refused);
           },
           refused);
 }
 
-void inbox_state::send_read_receipt(const std::string& from,
+void inbox_state::send_read_receipt(read_promise done, const std::string& from,
                                     const std::vector<std::string>& accepted,
                                     const std::vector<std::string>& keys) {
-  auto release = [this](const std::vector<std::string>& done) {
-    for (const auto& key : done)
+  auto release = [this](const std::vector<std::string>& reported) {
+    for (const auto& key : reported)
       reporting.erase(key);
   };
   auto home = ctx->directory_of(from);
-  if (!home) { // the sender's home node is down: the client's next `read` retries
+  if (!home) { // the sender's home node is down: the client reads again
     release(keys);
     node_metrics::add(ctx->metrics->read_receipts_failed);
+    done.deliver(make_error(errc::unavailable));
     return;
   }
   self->request(home, receipt_timeout,
                 receipt_delivery{from, receipt_item("read", log->user(), accepted, ctx->now())})
       .then(
-          [this, keys, release](uint64_t) {
-            // Reported: a second `read` of the same messages sends nothing. If this write
-            // fails, a later `read` of them repeats the receipt (clients drop repeats).
+          [this, keys, release, done](uint64_t) mutable {
+            // Stored in the sender's inbox: the reader's `read` is answered. A second `read`
+            // of the same messages sends nothing; if this write fails, a later `read` of them
+            // repeats the receipt (clients drop repeats).
+            done.deliver(true);
             storage::batch b;
             for (const auto& key : keys)
               b.del(storage::table::received, key);
             submit(std::move(b), [keys, release](bool) { release(keys); });
           },
-          [this, keys, release](const caf::error&) {
+          [this, keys, release, done](const caf::error&) mutable {
             // Not stored (the sender's inbox was unavailable, overloaded or the node is
-            // stopping): the `received` records stay, so the client's next `read` retries.
+            // stopping): the `received` records stay, and the reader's client reads again.
             release(keys);
             node_metrics::add(ctx->metrics->read_receipts_failed);
+            done.deliver(make_error(errc::unavailable));
           });
 }
 
@@ -634,7 +656,7 @@ inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_s
       [self](const receipt_delivery& r) { return self->state.store_receipt(r.item); },
       [self](atom::holds, const std::string&, uint64_t seq) { return self->state.holds(seq); },
       [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
-        self->state.read(from, mids);
+        return self->state.read(from, mids);
       },
       [self](atom::written, uint64_t id, bool ok) { self->state.on_written(id, ok); },
       [self](atom::blocks, const std::string& other, bool is_blocked) {

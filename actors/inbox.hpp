@@ -61,6 +61,7 @@ struct inbox_state {
   static inline const char* name = "inbox";
 
   using sent_promise = caf::typed_response_promise<sent_reply>;
+  using read_promise = caf::typed_response_promise<bool>;
 
   inbox_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
@@ -78,7 +79,12 @@ struct inbox_state {
   uint64_t pending_ack = 0;     ///< highest ack that arrived while `acking`
   uint64_t retry_ack = 0;       ///< an ack whose receipts could not all be stored: retried on tick
   /// `read`s that arrived while `acking`: they may name the messages being acked.
-  std::vector<std::pair<std::string, std::vector<std::string>>> deferred_reads;
+  struct deferred_read {
+    std::string from;
+    std::vector<std::string> mids;
+    read_promise done;
+  };
+  std::vector<deferred_read> deferred_reads;
 
   uint64_t written_upto = 0; ///< every seq up to here is written (or a failed write's hole)
   pending_writes writes;     ///< writes in flight (their completions arrive in submission order)
@@ -112,8 +118,11 @@ struct inbox_state {
   /// Whether item `seq` is still in the inbox (not yet acknowledged): asked by the media
   /// service of a blob the item names before retention deletes it.
   bool holds(uint64_t seq);
-  /// Sends a `read` receipt to `from` for those of `mids` this user received from them.
-  void read(const std::string& from, const std::vector<std::string>& mids);
+  /// Sends a `read` receipt to `from` for those of `mids` this user received from them;
+  /// answered once that receipt is stored in `from`'s inbox (or none is due), an error
+  /// (`unavailable`) if it could not be: the reader's client then reads again.
+  caf::result<bool> read(const std::string& from, const std::vector<std::string>& mids);
+  void read(const std::string& from, const std::vector<std::string>& mids, read_promise done);
   /// The group writer finished write `id`.
   void on_written(uint64_t id, bool ok);
   void on_down(const caf::down_msg& dm);
@@ -147,7 +156,8 @@ private:
                                          bool described);
   /// Stores the read receipt for `accepted` (whose `received` keys are `keys`) in `from`'s
   /// inbox, then forgets the keys; on failure they stay for a later `read`.
-  void send_read_receipt(const std::string& from, const std::vector<std::string>& accepted,
+  void send_read_receipt(read_promise done, const std::string& from,
+                         const std::vector<std::string>& accepted,
                          const std::vector<std::string>& keys);
   void start_ack(uint64_t upto);
   void finish_ack(uint64_t upto, storage::batch received);

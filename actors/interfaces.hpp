@@ -84,10 +84,17 @@ using accounts_service =
 
 /// The accounts registry (actors/accounts.*): the quick questions about accounts, answered
 /// without waiting behind a password hash. `token` answers the token's user ("" for an
-/// unknown or revoked token); `exists` whether an account exists.
+/// unknown or revoked token); with a session, the registry also watches the token for it and
+/// sends the session `revoked` when the token is revoked (or at once if the session is gone
+/// before); `exists` whether an account exists.
 using registry_service =
     caf::typed_actor<caf::replies_to<atom::token, std::string>::with<std::string>,
+                     caf::replies_to<atom::token, std::string, caf::actor>::with<std::string>,
                      caf::replies_to<atom::exists, std::string>::with<bool>>;
+
+/// The registry as its own node sees it: also told by the accounts workers of every token they
+/// revoke (its tokens-table key), once the deletion is durable.
+using registry_node_service = registry_service::extend<caf::reacts_to<atom::revoked, std::string>>;
 
 /// A session as its inbox sees it: the pushes and `replaced`. Sessions are dynamically typed;
 /// the inbox views the session an attach names through this interface (an `actor_cast`), so
@@ -99,10 +106,11 @@ using attached_session = caf::typed_actor<caf::reacts_to<atom::push, uint64_t, s
 /// What reaches a user's inbox through the directory of the user's home node: the local
 /// directory, or (for a user homed elsewhere) the home's gate. An attach is answered with the
 /// inbox as its session sees it (`attached_inbox`, messages.hpp: the reply crosses nodes).
-using routing_service = caf::typed_actor<caf::replies_to<deliver_request>::with<sent_reply>,
-                                         caf::replies_to<attach_request>::with<attached_inbox>,
-                                         caf::replies_to<receipt_delivery>::with<uint64_t>,
-                                         caf::replies_to<atom::holds, std::string, uint64_t>::with<bool>>;
+using routing_service =
+    caf::typed_actor<caf::replies_to<deliver_request>::with<sent_reply>,
+                     caf::replies_to<attach_request>::with<attached_inbox>,
+                     caf::replies_to<receipt_delivery>::with<uint64_t>,
+                     caf::replies_to<atom::holds, std::string, uint64_t>::with<bool>>;
 
 /// A user's inbox (actors/inbox.*): the routed requests (from the directory), its session's
 /// acks and reads, the user's block changes (the profile shard's news, through the directory),

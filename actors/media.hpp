@@ -2,13 +2,13 @@
 // media actor: one per node (`node_context::media`, the typed `media_service`).
 //
 // Owns: the media tables (`media`: one record per blob; `media_readers`: who may read it;
-// `avatars`: whose avatar it is; `media_pending`: inbox items that name it) and the blob files under `<data-dir>/media`. Every write of those tables is decided here, one
-// message at a time: upload commits, grants (a media message lets its recipient read),
-// refreshes of `used`, and retention's deletions. Others ask instead of reading the tables:
-// the session (may the sender send this hash), the inbox (grant the recipient, durably, before
-// it answers `sent`), the profile shard (the user takes or leaves this avatar) and the HTTP gateway
-// (uploads and downloads, actors/media_http.*).
-// Invariants:
+// `avatars`: whose avatar it is; `media_pending`: inbox items that name it) and the blob files
+// under `<data-dir>/media`. Every write of those tables is decided here, one message at a time:
+// upload commits, grants (a media message lets its recipient read), refreshes of `used`, and
+// retention's deletions. Others ask instead of reading the tables: the session (may the sender send
+// this hash), the inbox (grant the recipient, durably, before it answers `sent`), the profile shard
+// (the user takes or leaves this avatar) and the HTTP gateway (uploads and downloads,
+// actors/media_http.*). Invariants:
 // - A blob's record exists only once its file is stored and synced under its hash name.
 // - Retention never deletes a hash with any work in flight here (an index write, a file job,
 //   or an upload commit), and a grant is a use: it sets `used` to now in the same write. So a

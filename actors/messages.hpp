@@ -43,14 +43,15 @@ using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
 using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
 using token = caf::atom_constant<caf::atom("token")>;          ///< whose is this bearer token
 using exists = caf::atom_constant<caf::atom("exists")>;        ///< does this account exist
+using revoked = caf::atom_constant<caf::atom("revoked")>;      ///< a token was revoked
 using replay = caf::atom_constant<caf::atom("replay")>;        ///< handoff: try its queues
 using may_read = caf::atom_constant<caf::atom("mayread")>;     ///< -> media: may U read H
 using grant = caf::atom_constant<caf::atom("grant")>;          ///< inbox -> media: U may read H
-using avatar = caf::atom_constant<caf::atom("mavatar")>;       ///< profile -> media: H is U's avatar
-using holds = caf::atom_constant<caf::atom("holds")>;          ///< media -> inbox: is seq pending
-using blob_info = caf::atom_constant<caf::atom("blobinfo")>;   ///< gateway -> media: download
-using commit = caf::atom_constant<caf::atom("mcommit")>;       ///< gateway -> media: an upload
-using retain = caf::atom_constant<caf::atom("retain")>;        ///< one media retention step
+using avatar = caf::atom_constant<caf::atom("mavatar")>;     ///< profile -> media: H is U's avatar
+using holds = caf::atom_constant<caf::atom("holds")>;        ///< media -> inbox: is seq pending
+using blob_info = caf::atom_constant<caf::atom("blobinfo")>; ///< gateway -> media: download
+using commit = caf::atom_constant<caf::atom("mcommit")>;     ///< gateway -> media: an upload
+using retain = caf::atom_constant<caf::atom("retain")>;      ///< one media retention step
 using store_blob = caf::atom_constant<caf::atom("storeblob")>; ///< media -> file worker
 using remove_blob = caf::atom_constant<caf::atom("rmblob")>;   ///< media -> file worker
 using drop_blob = caf::atom_constant<caf::atom("dropblob")>;   ///< media -> file worker
@@ -113,11 +114,13 @@ typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
 }
 
 /// The answer to an attach: the inbox as its attached session sees it, taking the session's
-/// acks (naming the acking session) and reads. A typed handle that crosses nodes, hence here
-/// and in the type-ID block (the inbox's whole interface is `inbox_service`, interfaces.hpp).
-using attached_inbox =
-    caf::typed_actor<caf::reacts_to<atom::ack, uint64_t, caf::actor>,
-                     caf::reacts_to<atom::read, std::string, std::vector<std::string>>>;
+/// acks (naming the acking session) and reads (answered once the read receipt is stored in the
+/// sender's inbox, or needs none; an error if it could not be stored: the client reads again). A
+/// typed handle that crosses nodes, hence here and in the type-ID block (the inbox's whole
+/// interface is `inbox_service`, interfaces.hpp).
+using attached_inbox = caf::typed_actor<
+    caf::reacts_to<atom::ack, uint64_t, caf::actor>,
+    caf::replies_to<atom::read, std::string, std::vector<std::string>>::with<bool>>;
 
 /// inbox -> directory -> inbox of `to`: store a receipt item (msgpack); answered with its seq
 /// once durable.

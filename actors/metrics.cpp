@@ -209,6 +209,9 @@ std::string node_metrics::render() const {
   x.single("tidings_frames_paused_total", "counter",
            "Times a connection stopped reading until its session caught up.",
            frames_paused.load(std::memory_order_relaxed));
+  x.single("tidings_connections_refused_total", "counter",
+           "TCP connections refused past the connection limits (total or per address).",
+           connections_refused.load(std::memory_order_relaxed));
   x.single("tidings_overload_refusals_total", "counter",
            "Requests refused by a service whose queue was full.", overload_refusals.load());
   x.single("tidings_handoff_queued", "gauge",

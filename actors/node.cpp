@@ -1,6 +1,7 @@
 #include "actors/node.hpp"
 
 #include <iostream>
+#include <random>
 #include <sodium.h>
 
 #include <caf/openssl/publish.hpp>
@@ -38,6 +39,11 @@ std::string random_id(std::size_t bytes) {
     out += hex[c & 0xF];
   }
   return out;
+}
+
+int64_t jittered(int64_t base) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return base + static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(1, base)));
 }
 
 void register_types(caf::actor_system_config& cfg) {
@@ -81,6 +87,7 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   ctx_.metrics = &metrics_;
   opts_.server.frame_limit = ctx_.settings.frame_limit;
   opts_.server.reads_paused = &metrics_.frames_paused;
+  opts_.server.connections_refused = &metrics_.connections_refused;
   ctx_.directory = spawn_counted(sys_, directory_actor, &ctx_);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts_.account_workers); ++i)
     ctx_.accounts.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));

@@ -13,6 +13,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "client/detail/tls.hpp"
+
 namespace tidings::bots {
 
 namespace asio = boost::asio;
@@ -34,6 +36,8 @@ struct session_setup {
   std::string host;
   network_options opts;
   int64_t (*now_ns)();
+  client::endpoint node;                   ///< for TLS: the host to verify, the CA file
+  std::shared_ptr<asio::ssl::context> tls; ///< set for https:// and wss:// nodes
 };
 
 class client_session : public ws_connection, public std::enable_shared_from_this<client_session> {
@@ -90,6 +94,18 @@ private:
           if (!proto.empty())
             req.set(http::field::sec_websocket_protocol, proto);
         }));
+    if (!setup_.tls)
+      return upgrade();
+    client::detail::start_tls(ws_.next_layer(), *setup_.tls, setup_.node);
+    ws_.next_layer().tls_stream().async_handshake(asio::ssl::stream_base::client,
+                                                  [self = shared_from_this()](error_code ec) {
+                                                    if (ec)
+                                                      return self->fail(ec, "TLS handshake");
+                                                    self->upgrade();
+                                                  });
+  }
+
+  void upgrade() {
     ws_.async_handshake(
         setup_.host, setup_.opts.target,
         beast::bind_front_handler(&client_session::on_handshake, shared_from_this()));
@@ -220,7 +236,7 @@ private:
     }
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<net::maybe_tls_stream> ws_;
   session_setup setup_;
   std::unique_ptr<connection_events> events_;
   beast::flat_buffer buffer_;
@@ -251,7 +267,9 @@ network::network(const client::endpoint& node, network_options opts, int64_t (*n
   auto endpoints = resolver.resolve(node.host, std::to_string(node.port), ec);
   if (ec)
     throw std::runtime_error("cannot resolve " + client::host_header(node) + ": " + ec.message());
-  impl_->setup = session_setup{endpoints, client::host_header(node), opts, now_ns};
+  impl_->setup = session_setup{endpoints, client::host_header(node),
+                               opts,      now_ns,
+                               node,      node.tls ? client::detail::tls_context(node) : nullptr};
   impl_->work.emplace(impl_->ioc->get_executor());
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts.threads); ++i)
     impl_->threads.emplace_back([this] { impl_->ioc->run(); });

@@ -29,11 +29,11 @@ uint16_t parse_port(std::string_view url, std::string_view text) {
 
 endpoint parse_url(std::string_view url) {
   auto rest = url;
+  bool tls = false;
   if (auto pos = rest.find("://"); pos != std::string_view::npos) {
     auto scheme = rest.substr(0, pos);
-    if (scheme == "https" || scheme == "wss")
-      bad_url(url, "TLS is not supported");
-    if (scheme != "http" && scheme != "ws")
+    tls = scheme == "https" || scheme == "wss";
+    if (scheme != "http" && scheme != "ws" && !tls)
       bad_url(url, "unknown scheme");
     rest.remove_prefix(pos + 3);
   } else {
@@ -69,7 +69,8 @@ endpoint parse_url(std::string_view url) {
   }
   if (ep.host.empty())
     bad_url(url, "missing host");
-  ep.port = port_text.empty() ? uint16_t{80} : parse_port(url, port_text);
+  ep.tls = tls;
+  ep.port = port_text.empty() ? static_cast<uint16_t>(tls ? 443 : 80) : parse_port(url, port_text);
   return ep;
 }
 
@@ -81,7 +82,7 @@ std::string host_header(const endpoint& ep) {
 }
 
 std::string to_url(const endpoint& ep) {
-  return "http://" + host_header(ep);
+  return (ep.tls ? "https://" : "http://") + host_header(ep);
 }
 
 } // namespace tidings::client

@@ -11,6 +11,7 @@
 
 #include "client/detail/beast.hpp"
 #include "client/detail/run_until.hpp"
+#include "client/detail/tls.hpp"
 
 namespace tidings::client {
 
@@ -31,7 +32,8 @@ bool method_takes_body(http::verb verb) {
 struct exchange {
   asio::io_context ioc;
   tcp::resolver resolver{ioc};
-  tcp::socket socket{ioc};
+  net::maybe_tls_stream stream{ioc};
+  std::shared_ptr<asio::ssl::context> tls; ///< for https:// endpoints
   http::request<http::string_body> request;
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
@@ -45,14 +47,23 @@ struct exchange {
   }
 
   void start(const endpoint& ep) {
+    if (ep.tls)
+      tls = detail::tls_context(ep);
     resolver.async_resolve(ep.host, std::to_string(ep.port),
-                           [this](error_code ec, const tcp::resolver::results_type& results) {
+                           [this, &ep](error_code ec, const tcp::resolver::results_type& results) {
                              if (ec)
                                return finish(ec);
                              stage = "connect";
-                             asio::async_connect(
-                                 socket, results,
-                                 [this](error_code ec, const tcp::endpoint&) { on_connect(ec); });
+                             asio::async_connect(stream.socket(), results,
+                                                 [this, &ep](error_code ec, const tcp::endpoint&) {
+                                                   if (ec || !tls)
+                                                     return on_connect(ec);
+                                                   stage = "TLS handshake";
+                                                   detail::start_tls(stream, *tls, ep);
+                                                   stream.tls_stream().async_handshake(
+                                                       asio::ssl::stream_base::client,
+                                                       [this](error_code ec) { on_connect(ec); });
+                                                 });
                            });
   }
 
@@ -60,14 +71,14 @@ struct exchange {
     if (ec)
       return finish(ec);
     stage = "write request";
-    http::async_write(socket, request, [this](error_code ec, std::size_t) { on_write(ec); });
+    http::async_write(stream, request, [this](error_code ec, std::size_t) { on_write(ec); });
   }
 
   void on_write(error_code ec) {
     if (ec)
       return finish(ec);
     stage = "read response";
-    http::async_read(socket, buffer, parser, [this](error_code ec, std::size_t) { finish(ec); });
+    http::async_read(stream, buffer, parser, [this](error_code ec, std::size_t) { finish(ec); });
   }
 };
 
@@ -146,7 +157,7 @@ http_response http_call(const endpoint& ep, std::string_view method, std::string
   if (!detail::run_until(x.ioc, deadline, [&] { return x.done; })) {
     error_code ignored;
     x.resolver.cancel();
-    x.socket.close(ignored);
+    x.stream.socket().close(ignored);
     detail::drain(x.ioc, 1s);
     throw std::runtime_error(what() + ": timed out after " + std::to_string(timeout.count()) +
                              " ms (during " + x.stage + ")");

@@ -14,6 +14,7 @@
 
 #include "client/detail/beast.hpp"
 #include "client/detail/run_until.hpp"
+#include "client/detail/tls.hpp"
 #include "media/sha256.hpp"
 
 namespace tidings::client {
@@ -25,7 +26,8 @@ constexpr uint64_t max_upload_reply = 1 << 20;
 /// One connection whose asynchronous steps each run to completion within the idle timeout.
 struct transfer {
   asio::io_context ioc;
-  tcp::socket socket{ioc};
+  net::maybe_tls_stream socket{ioc}; ///< plaintext, or TLS for https:// endpoints
+  std::shared_ptr<asio::ssl::context> tls;
   beast::flat_buffer buffer;
   std::chrono::milliseconds idle;
   std::string what;
@@ -43,7 +45,7 @@ struct transfer {
     });
     if (!detail::run_until(ioc, detail::clock::now() + idle, [&] { return done; })) {
       error_code ignored;
-      socket.close(ignored);
+      socket.socket().close(ignored);
       detail::drain(ioc, 1s);
       throw std::runtime_error(what + ": no progress for " + std::to_string(idle.count()) +
                                " ms (during " + stage + ")");
@@ -69,8 +71,18 @@ struct transfer {
                      });
                }),
           "resolve");
-    check(step("connect", [&](auto handler) { asio::async_connect(socket, results, handler); }),
+    check(step("connect",
+               [&](auto handler) { asio::async_connect(socket.socket(), results, handler); }),
           "connect");
+    if (!ep.tls)
+      return;
+    tls = detail::tls_context(ep);
+    detail::start_tls(socket, *tls, ep);
+    check(step("TLS handshake",
+               [&](auto handler) {
+                 socket.tls_stream().async_handshake(asio::ssl::stream_base::client, handler);
+               }),
+          "TLS handshake");
   }
 
   template <class Request>

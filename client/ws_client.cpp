@@ -10,6 +10,7 @@
 
 #include "client/detail/beast.hpp"
 #include "client/detail/run_until.hpp"
+#include "client/detail/tls.hpp"
 
 namespace tidings::client {
 
@@ -43,7 +44,8 @@ struct ws_client::impl {
   net::encoding enc;
   asio::io_context ioc;
   tcp::resolver resolver{ioc};
-  websocket::stream<tcp::socket> ws{ioc};
+  websocket::stream<net::maybe_tls_stream> ws{ioc};
+  std::shared_ptr<asio::ssl::context> tls; ///< for wss:// endpoints
   websocket::response_type handshake_response;
   beast::flat_buffer read_buffer;
   std::deque<received_frame> inbox;
@@ -72,7 +74,7 @@ struct ws_client::impl {
 
   ~impl() { drop(); }
 
-  std::string where() const { return "ws://" + host_header(ep) + ws_target; }
+  std::string where() const { return (ep.tls ? "wss://" : "ws://") + host_header(ep) + ws_target; }
 
   void mark_closed(uint16_t close_code, std::string why) {
     if (is_closed)
@@ -86,7 +88,7 @@ struct ws_client::impl {
   void drop() {
     error_code ignored;
     resolver.cancel();
-    ws.next_layer().close(ignored);
+    ws.next_layer().socket().close(ignored);
     detail::drain(ioc, 1s);
     mark_closed(close_abnormal, "connection dropped by the client");
   }
@@ -132,6 +134,8 @@ struct ws_client::impl {
       throw std::logic_error("ws_client::connect called twice");
     connect_started = true;
     auto deadline = detail::clock::now() + timeout;
+    if (ep.tls)
+      tls = detail::tls_context(ep);
     ws.set_option(websocket::stream_base::decorator(
         [token = std::move(bearer_token)](websocket::request_type& req) {
           req.set(http::field::user_agent, detail::user_agent);
@@ -150,11 +154,24 @@ struct ws_client::impl {
             return finish(ec);
           stage = "connect";
           asio::async_connect(
-              ws.next_layer(), results, [this, finish](error_code ec, const tcp::endpoint&) {
+              ws.next_layer().socket(), results,
+              [this, finish](error_code ec, const tcp::endpoint&) {
                 if (ec)
                   return finish(ec);
-                stage = "handshake";
-                ws.async_handshake(handshake_response, host_header(ep), ws_target, finish);
+                auto upgrade = [this, finish] {
+                  stage = "handshake";
+                  ws.async_handshake(handshake_response, host_header(ep), ws_target, finish);
+                };
+                if (!tls)
+                  return upgrade();
+                stage = "TLS handshake";
+                detail::start_tls(ws.next_layer(), *tls, ep);
+                ws.next_layer().tls_stream().async_handshake(asio::ssl::stream_base::client,
+                                                             [finish, upgrade](error_code ec) {
+                                                               if (ec)
+                                                                 return finish(ec);
+                                                               upgrade();
+                                                             });
               });
         });
     if (!detail::run_until(ioc, deadline, [this] { return op_done; })) {

@@ -35,7 +35,8 @@ namespace tidings::cluster {
 
 /// The version of the protocol between nodes (messages, handshake). Nodes refuse peers of
 /// another version. 2: the handshake carries each node's previous member list (handovers).
-constexpr uint32_t protocol_version = 2;
+/// 3: an inbox answers a session's `read` once the read receipt is stored (it was one-way).
+constexpr uint32_t protocol_version = 3;
 
 namespace atom {
 using hello = caf::atom_constant<caf::atom("clhello")>; ///< dialer -> dialed: handshake

@@ -58,7 +58,12 @@ http_request request_head(const http::request_parser<http::empty_body>& head) {
 
 http_response error_response(unsigned status, std::string_view code, std::string_view message) {
   json body{{"error", code}, {"message", message}};
-  return {status, "application/json", body.dump(), {}, std::nullopt};
+  // The message may quote client bytes: invalid UTF-8 is replaced, never thrown.
+  return {status,
+          "application/json",
+          body.dump(-1, ' ', false, json::error_handler_t::replace),
+          {},
+          std::nullopt};
 }
 
 std::optional<http_request> parse_http_request(std::string_view bytes, std::size_t body_limit,

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
@@ -32,6 +34,77 @@ void server::impl::remove(const std::shared_ptr<ws_session>& s) {
   cv.notify_all();
 }
 
+namespace detail {
+
+connection_slot& connection_slot::operator=(connection_slot&& other) noexcept {
+  if (this != &other) {
+    release();
+    srv_ = std::exchange(other.srv_, nullptr);
+    address_ = std::move(other.address_);
+  }
+  return *this;
+}
+
+void connection_slot::release() {
+  if (auto* srv = std::exchange(srv_, nullptr))
+    srv->release(address_);
+}
+
+} // namespace detail
+
+std::optional<detail::connection_slot> server::impl::admit(const std::string& address) {
+  std::lock_guard<std::mutex> guard{conn_mtx};
+  auto& mine = per_address[address];
+  if ((opts.max_connections != 0 && open >= opts.max_connections) ||
+      (opts.max_connections_per_address != 0 && mine >= opts.max_connections_per_address)) {
+    if (mine == 0)
+      per_address.erase(address);
+    if (opts.connections_refused != nullptr)
+      opts.connections_refused->fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  ++open;
+  ++mine;
+  return detail::connection_slot{this, address};
+}
+
+void server::impl::release(const std::string& address) {
+  std::lock_guard<std::mutex> guard{conn_mtx};
+  --open;
+  if (auto it = per_address.find(address); it != per_address.end() && --it->second == 0)
+    per_address.erase(it);
+}
+
+void server::impl::load_tls() {
+  namespace ssl = asio::ssl;
+  if (opts.tls_certificate.empty() && opts.tls_key.empty())
+    return;
+  if (opts.tls_certificate.empty() || opts.tls_key.empty())
+    throw std::runtime_error("TLS needs both net.tls-certificate and net.tls-key");
+  tls.emplace(ssl::context::tls_server);
+  // TLS 1.2 and 1.3 only, no renegotiation, no compression.
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::no_compression | ssl::context::single_dh_use);
+  SSL_CTX_set_options(tls->native_handle(), SSL_OP_NO_RENEGOTIATION);
+  tls->set_password_callback(
+      [pass = opts.tls_passphrase](std::size_t, ssl::context::password_purpose) { return pass; });
+  boost::system::error_code ec;
+  tls->use_certificate_chain_file(opts.tls_certificate, ec);
+  if (ec)
+    throw std::runtime_error("net.tls-certificate: " + opts.tls_certificate +
+                             " holds no PEM certificate: " + ec.message());
+  tls->use_private_key_file(opts.tls_key, ssl::context::pem, ec);
+  if (ec)
+    throw std::runtime_error("net.tls-key: " + opts.tls_key +
+                             " holds no PEM private key matching net.tls-certificate (or "
+                             "net.tls-passphrase does not open it): " +
+                             ec.message());
+  if (SSL_CTX_check_private_key(tls->native_handle()) != 1)
+    throw std::runtime_error("net.tls-key: " + opts.tls_key + " is not the key of " +
+                             opts.tls_certificate);
+}
+
 server::server(server_options opts, application& app)
     : impl_(std::make_unique<impl>(std::move(opts), app)) {}
 
@@ -40,6 +113,7 @@ server::~server() {
 }
 
 uint16_t server::start() {
+  impl_->load_tls();
   uint16_t port = 0;
   try {
     auto address = asio::ip::make_address(impl_->opts.bind);
@@ -92,6 +166,11 @@ void server::shutdown(std::chrono::milliseconds grace) {
 std::size_t server::connections() const {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   return impl_->sessions.size();
+}
+
+std::size_t server::open_connections() const {
+  std::lock_guard<std::mutex> guard{impl_->conn_mtx};
+  return impl_->open;
 }
 
 } // namespace tidings::net

@@ -7,7 +7,9 @@
 // Concurrency: Beast runs on its own thread pool; each connection runs on its own strand.
 // `ws_peer` and the `http_reply` callback may be called from any thread: they post onto
 // the connection's strand. `application` callbacks run on Beast threads and must not block.
-// Limits: frames over `frame_limit` close the connection with 1009 (Beast does it); a
+// Limits: connections in total and per source address (past them: 503 `overloaded`, closed);
+// a request header must arrive within `header_timeout`; frames over `frame_limit` close the
+// connection with 1009 (Beast does it); a
 // peer whose write queue exceeds `write_queue_frames` or `write_queue_bytes` is a slow
 // consumer and is closed with 4004 (its unacknowledged inbox items are pushed again later).
 // HTTP bodies are buffered up to `http_body_limit`, unless the application streams them into a
@@ -34,6 +36,7 @@ struct http_request {
   std::string method;
   std::string target; ///< path and query as sent
   std::string bearer; ///< the token of an `Authorization: Bearer` header, or empty
+  std::string remote; ///< the peer's IP address (the TCP connection's, not a forwarded one)
   std::string content_type;
   std::string body;
   std::string range;                      ///< the Range header, or empty
@@ -149,6 +152,21 @@ struct server_options {
   std::size_t write_queue_frames = 1024;
   std::size_t write_queue_bytes = 8 * 1024 * 1024;
   std::chrono::seconds http_timeout{30};
+  /// A request's whole header (and, with TLS, the handshake before it) must arrive within
+  /// this, however slowly it trickles; an idle keep-alive connection waits this long at most.
+  std::chrono::milliseconds header_timeout{10'000};
+  /// Open TCP connections (HTTP and WebSocket) at once, in total and per source address; a
+  /// connection past either gets `503 overloaded` (with a jittered `Retry-After`/`retry_ms`;
+  /// over TLS: closed at once) and is closed. 0: no limit.
+  std::size_t max_connections = 10'000;
+  std::size_t max_connections_per_address = 0;
+  std::atomic<uint64_t>* connections_refused = nullptr; ///< if set: counts refused connections
+  /// With both set, every connection speaks TLS (`https://`, `wss://`): PEM certificate chain
+  /// and private key (encrypted with `tls_passphrase`, if set). start() throws if they do not
+  /// load.
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_passphrase;
 };
 
 class server {
@@ -165,6 +183,8 @@ public:
   void shutdown(std::chrono::milliseconds grace);
   /// Number of open WebSocket connections.
   std::size_t connections() const;
+  /// Number of open TCP connections (HTTP and WebSocket), as counted against max_connections.
+  std::size_t open_connections() const;
 
   struct impl;
 

@@ -46,6 +46,7 @@ status: 0 the run passed, 1 it lost, duplicated or misdelivered messages (or cou
 
 struct bots_config : tidings::config::tool_config {
   std::string url;
+  std::string ca_file;
   std::string scenario;
   std::string json;
   std::string users_file;
@@ -64,7 +65,8 @@ struct bots_config : tidings::config::tool_config {
                                         "'stealing' (CAF's default: idle threads poll)");
     allow_only("scheduler.policy", {"sharing", "stealing"});
     section("global", "load test")
-        .add(url, "url", "the node, http://HOST:PORT (required)")
+        .add(url, "url", "the node, http://HOST:PORT or https://HOST:PORT (required)")
+        .add(ca_file, "ca-file", "PEM CA certificate(s) to verify an https:// node with")
         .add(scenario, "scenario", "scenario file, JSON (required; see docs/LOADTEST.md)")
         .add(json, "json", "write the full report (every figure, the histograms) to this file")
         .add(users_file, "users-file",
@@ -129,6 +131,7 @@ int main(int argc, char** argv) {
     opts.xmpp = cfg.xmpp;
   try {
     opts.node = tidings::client::parse_url(cfg.url);
+    opts.node.ca_file = cfg.ca_file;
     opts.plan = tidings::bots::load_scenario(cfg.scenario);
   } catch (const std::exception& e) {
     std::cerr << "tidings-bots: " << e.what() << "\n";

@@ -76,7 +76,10 @@ commands:
                            Range request); the result is checked against HASH
 
 options:
-  --url=URL                the node, http://HOST:PORT (default: $TIDINGS_URL)
+  --url=URL                the node, http://HOST:PORT, or https://HOST:PORT for a node
+                           or proxy speaking TLS (default: $TIDINGS_URL)
+  --ca-file=PATH           PEM CA certificate(s) to verify an https:// node with
+                           (default: the system's CAs)
   --token-file=PATH        where login stores the token
                            (default: $HOME/.tidings-token, or ./.tidings-token without HOME)
   --encoding=json|msgpack  WebSocket frame encoding (default: json)
@@ -110,6 +113,7 @@ struct reported_failure {
 
 struct options {
   std::string url;
+  std::string ca_file;
   std::string token_file;
   net::encoding enc = net::encoding::json;
   std::chrono::seconds timeout{10};
@@ -192,6 +196,8 @@ options parse_args(int argc, char** argv) {
     auto value = arg.substr(eq + 1);
     if (name == "url")
       opts.url = value;
+    else if (name == "ca-file")
+      opts.ca_file = value;
     else if (name == "token-file")
       opts.token_file = value;
     else if (name == "encoding" && (value == "json" || value == "msgpack"))
@@ -221,7 +227,9 @@ client::endpoint endpoint_of(const options& opts) {
   if (opts.url.empty())
     throw usage_error("no node given: use --url=http://HOST:PORT or set TIDINGS_URL");
   try {
-    return client::parse_url(opts.url);
+    auto ep = client::parse_url(opts.url);
+    ep.ca_file = opts.ca_file;
+    return ep;
   } catch (const std::invalid_argument& e) {
     throw usage_error(e.what());
   }

@@ -55,10 +55,18 @@ struct node_config : tidings::config::tool_config {
   size_t max_inflight = 256;
   size_t write_queue_frames = 1024;
   size_t write_queue_bytes = 8 * 1024 * 1024;
+  size_t header_timeout_ms = 10'000;
+  size_t max_connections = 10'000;
+  size_t max_connections_per_address = 0;
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_passphrase;
   size_t inbox_idle_ms = 60'000;
   size_t argon2_ops = 2;
   size_t argon2_mem_kib = 19 * 1024;
   size_t login_failures = 10;
+  size_t login_failures_per_address = 100;
+  size_t account_queue = 16;
   size_t dedupe_hours = 48;
   size_t read_receipt_days = 30;
   size_t sweep_ms = 60'000;
@@ -126,7 +134,18 @@ struct node_config : tidings::config::tool_config {
         .add(write_queue_frames, "write-queue-frames",
              "frames queued per connection before close 4004")
         .add(write_queue_bytes, "write-queue-bytes",
-             "bytes queued per connection before close 4004");
+             "bytes queued per connection before close 4004")
+        .add(header_timeout_ms, "header-timeout-ms",
+             "time for a request's whole header (and the TLS handshake) to arrive")
+        .add(max_connections, "max-connections",
+             "open TCP connections before new ones get 503 overloaded (0: no limit)")
+        .add(max_connections_per_address, "max-connections-per-address",
+             "open TCP connections per source address before the same (0: no limit)")
+        .add(tls_certificate, "tls-certificate",
+             "PEM certificate (chain) for clients; with tls-key the port speaks TLS only "
+             "(https://, wss://)")
+        .add(tls_key, "tls-key", "PEM private key of net.tls-certificate")
+        .add(tls_passphrase, "tls-passphrase", "passphrase of an encrypted net.tls-key");
     section("limits", "limits")
         .add(push_window, "push-window", "pushed-but-unacknowledged inbox items per session")
         .add(push_window_bytes, "push-window-bytes",
@@ -140,6 +159,10 @@ struct node_config : tidings::config::tool_config {
         .add(max_inflight, "max-inflight", "unanswered sends per session before 'overloaded'")
         .add(inbox_idle_ms, "inbox-idle-ms", "stop an inbox actor unused for this long")
         .add(login_failures, "login-failures", "failed logins per user and minute before 429")
+        .add(login_failures_per_address, "login-failures-per-address",
+             "failed logins per source address and minute before 429 (0: off)")
+        .add(account_queue, "account-queue",
+             "account requests waiting per accounts worker before 'overloaded' (503)")
         .add(dedupe_hours, "dedupe-hours", "hours a (sender, cid) is remembered (at least 24)")
         .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps")
         .add(read_receipt_days, "read-receipt-days",
@@ -199,6 +222,7 @@ struct node_config : tidings::config::tool_config {
     allow_only("accounts.registration", {"open", "closed"});
     keep_secret("cluster.tls-passphrase");
     keep_secret("admin.secret");
+    keep_secret("net.tls-passphrase");
     section("auth", "passwords")
         .add(argon2_ops, "argon2-ops", "argon2id passes")
         .add(argon2_mem_kib, "argon2-mem-kib", "argon2id memory in KiB");
@@ -302,6 +326,15 @@ std::string node_options_of(const node_config& cfg, tidings::node_options& opts)
   opts.server.threads = cfg.io_threads;
   opts.server.write_queue_frames = cfg.write_queue_frames;
   opts.server.write_queue_bytes = cfg.write_queue_bytes;
+  opts.server.header_timeout =
+      std::chrono::milliseconds(std::max<size_t>(1, cfg.header_timeout_ms));
+  opts.server.max_connections = cfg.max_connections;
+  opts.server.max_connections_per_address = cfg.max_connections_per_address;
+  opts.server.tls_certificate = cfg.tls_certificate;
+  opts.server.tls_key = cfg.tls_key;
+  opts.server.tls_passphrase = cfg.tls_passphrase;
+  if (cfg.tls_certificate.empty() != cfg.tls_key.empty())
+    return "net.tls-certificate and net.tls-key go together";
   opts.db.path = cfg.data_dir;
   opts.db.sync = cfg.sync;
   opts.writer.commit_interval = std::chrono::microseconds(cfg.group_commit_us);
@@ -319,6 +352,8 @@ std::string node_options_of(const node_config& cfg, tidings::node_options& opts)
   s.argon2_ops = static_cast<unsigned>(cfg.argon2_ops);
   s.argon2_mem_kib = cfg.argon2_mem_kib;
   s.login_failures_per_min = cfg.login_failures;
+  s.login_failures_per_address = cfg.login_failures_per_address;
+  s.account_queue = std::max<size_t>(1, cfg.account_queue);
   auto dedupe_ms = milliseconds_of(std::max<size_t>(cfg.dedupe_hours, 24), hour_ms);
   if (!dedupe_ms)
     return "limits.dedupe-hours is too large";
@@ -468,7 +503,8 @@ int main(int argc, char** argv) {
     // Before "listening on": whoever waits for that line finds this one already written.
     if (opts.admin.enabled)
       log.raw("admin on " + opts.admin.bind + ":" + std::to_string(node.admin_port()));
-    log.raw("listening on " + cfg.bind + ":" + std::to_string(port));
+    log.raw("listening on " + cfg.bind + ":" + std::to_string(port) +
+            (cfg.tls_certificate.empty() ? "" : " (TLS)"));
     log.raw(opts.web_dir.empty() ? std::string{"web client: not served"}
                                  : "web client: serving " + opts.web_dir + " at /");
     if (!opts.cluster.node_id.empty())

@@ -6,6 +6,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
@@ -34,17 +35,29 @@ constexpr uint64_t no_body_limit = std::numeric_limits<uint64_t>::max();
 bool quiet_end(beast::error_code ec) {
   return ec == http::error::end_of_stream || ec == beast::error::timeout ||
          ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-         ec == asio::error::eof;
+         ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
 }
 
 } // namespace
 
-http_session::http_session(tcp::socket&& socket, server::impl& srv)
-    : stream_(std::move(socket)), srv_(srv) {}
+http_session::http_session(tcp::socket&& socket, server::impl& srv, connection_slot slot)
+    : stream_(std::move(socket)), srv_(srv), slot_(std::move(slot)) {}
 
 void http_session::run() {
-  asio::dispatch(stream_.get_executor(),
-                 beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+  if (!srv_.tls)
+    return asio::dispatch(stream_.get_executor(),
+                          beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+  stream_.start_tls(*srv_.tls);
+  stream_.next_layer().expires_after(srv_.opts.header_timeout);
+  stream_.tls_stream().async_handshake(
+      asio::ssl::stream_base::server,
+      beast::bind_front_handler(&http_session::on_handshake, shared_from_this()));
+}
+
+void http_session::on_handshake(beast::error_code ec) {
+  if (ec)
+    return log_failure(ec, "tls handshake");
+  do_read();
 }
 
 void http_session::do_read() {
@@ -52,7 +65,8 @@ void http_session::do_read() {
   head_.emplace();
   head_->header_limit(max_header_bytes);
   head_->body_limit(no_body_limit); // the body's own parser or sink limits it
-  stream_.expires_after(srv_.opts.http_timeout);
+  // The whole header, however slowly it trickles in (slowloris), and the wait for it.
+  stream_.next_layer().expires_after(srv_.opts.header_timeout);
   http::async_read_header(stream_, buffer_, *head_,
                           beast::bind_front_handler(&http_session::on_header, shared_from_this()));
 }
@@ -76,13 +90,16 @@ void http_session::on_header(beast::error_code ec, std::size_t) {
       return write(error_response(404, "not_found", "no such endpoint"));
     }
     http::request_parser<http::string_body> full{std::move(*head_)};
-    std::make_shared<ws_session>(stream_.release_socket(), srv_)->run(full.release());
+    stream_.next_layer().expires_never(); // the WebSocket session sets its own timeouts
+    std::make_shared<ws_session>(std::move(stream_), srv_, std::move(slot_))->run(full.release());
     return;
   }
   keep_alive_ = req.keep_alive();
   version_ = req.version();
   head_only_ = req.method() == http::verb::head;
   request_ = request_head(*head_);
+  beast::error_code ignored;
+  request_.remote = stream_.socket().remote_endpoint(ignored).address().to_string();
   // The decision may come from another thread (dispatch runs it inline when it comes at once).
   // Nothing is read meanwhile; the header's timeout keeps running, so a decision later than
   // `http_timeout` finds the next read failing and the connection ends quietly.
@@ -135,7 +152,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     return fail(ec, "http read body");
   request_.body = std::move(parser_->get().body());
   parser_.reset();
-  stream_.expires_never(); // the application may take a while (password hashing)
+  stream_.next_layer().expires_never(); // the application may take a while (password hashing)
   srv_.app.handle_http(std::move(request_), reply_fn());
 }
 
@@ -157,7 +174,7 @@ void http_session::read_chunk() {
   auto& body = stream_parser_->get().body();
   body.data = chunk_.get();
   body.size = srv_.opts.stream_chunk;
-  stream_.expires_after(srv_.opts.http_timeout);
+  stream_.next_layer().expires_after(srv_.opts.http_timeout);
   http::async_read_some(stream_, buffer_, *stream_parser_,
                         beast::bind_front_handler(&http_session::on_chunk, shared_from_this()));
 }
@@ -182,8 +199,8 @@ void http_session::on_chunk(beast::error_code ec, std::size_t) {
 void http_session::finish_sink() {
   keep_alive_ = stream_parser_->get().keep_alive();
   stream_parser_.reset();
-  buffer_.shrink_to_fit(); // idle keep-alive connections hold no large buffers
-  stream_.expires_never(); // the sink syncs the upload to disk before it answers
+  buffer_.shrink_to_fit();              // idle keep-alive connections hold no large buffers
+  stream_.next_layer().expires_never(); // the sink syncs the upload to disk before it answers
   auto sink = std::move(sink_);
   sink->finish(reply_fn());
 }
@@ -256,7 +273,7 @@ void http_session::write_header_only(const http_response& res, uint64_t length) 
 }
 
 template <class Message> void http_session::send(std::shared_ptr<Message> msg) {
-  stream_.expires_after(srv_.opts.http_timeout);
+  stream_.next_layer().expires_after(srv_.opts.http_timeout);
   http::async_write(stream_, *msg,
                     [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
                       if (ec) {
@@ -271,10 +288,12 @@ template <class Message> void http_session::send(std::shared_ptr<Message> msg) {
 
 void http_session::linger() {
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  // Over TLS the answer's records are out; the connection ends when the drain does.
+  if (!stream_.tls())
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   if (!chunk_)
     chunk_.reset(new char[srv_.opts.stream_chunk]);
-  stream_.expires_after(srv_.opts.http_timeout);
+  stream_.next_layer().expires_after(srv_.opts.http_timeout);
   drain();
 }
 
@@ -288,6 +307,11 @@ void http_session::drain() {
 }
 
 void http_session::do_shutdown() {
+  if (stream_.tls()) {
+    // close_notify, then the socket closes with this session (bounded by the expiry).
+    stream_.next_layer().expires_after(srv_.opts.header_timeout);
+    return stream_.tls_stream().async_shutdown([self = shared_from_this()](beast::error_code) {});
+  }
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }

@@ -4,10 +4,12 @@
 // from disk) and hands a WebSocket upgrade of `/v1/ws` to a `ws_session`.
 // Concurrency: everything runs on the connection's strand; the `http_reply` it hands out may
 // be called from any thread (it posts to the strand).
-// Limits: headers up to 16 KiB; buffered bodies up to `http_body_limit` (else 413); at most one
-// `stream_chunk` of a streamed body in memory; every read and write within `http_timeout`,
-// except while the application answers. A request refused before its body was read is
-// answered, then the rest is drained (for at most `http_timeout`) before the connection closes.
+// Limits: headers up to 16 KiB, whole within `header_timeout` (TLS handshake included);
+// buffered bodies up to `http_body_limit` (else 413); at most one `stream_chunk` of a streamed
+// body in memory; every other read and write within `http_timeout`, except while the
+// application answers. The connection holds its slot of the server's connection limits. A request
+// refused before its body was read is answered, then the rest is drained (for at most
+// `http_timeout`) before the connection closes.
 
 #include <memory>
 #include <optional>
@@ -21,18 +23,22 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "net/detail/beast.hpp"
+#include "net/detail/server_impl.hpp"
 #include "net/server.hpp"
+#include "net/tls_stream.hpp"
 
 namespace tidings::net::detail {
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(tcp::socket&& socket, server::impl& srv);
+  http_session(tcp::socket&& socket, server::impl& srv, connection_slot slot);
 
-  /// Starts reading requests (on the connection's strand).
+  /// Starts reading requests (on the connection's strand), after the TLS handshake if the
+  /// server speaks TLS.
   void run();
 
 private:
+  void on_handshake(beast::error_code ec);
   void do_read();
   /// An error of a request: ends the connection quietly if it is an ordinary end, else logs
   /// it (as `what`) and answers 400.
@@ -62,8 +68,9 @@ private:
   void drain();
   void do_shutdown();
 
-  beast::tcp_stream stream_;
+  maybe_tls_stream stream_;
   server::impl& srv_;
+  connection_slot slot_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> head_;
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -1,10 +1,14 @@
 #include "net/detail/listener.hpp"
 
 #include <memory>
+#include <random>
+#include <string>
 #include <utility>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
 #include "net/detail/http_session.hpp"
 #include "net/detail/log_failure.hpp"
@@ -39,6 +43,52 @@ void listener::do_accept() {
       [this](beast::error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
 }
 
+namespace {
+
+/// A connection past the limits: answered `503 overloaded` at once (plaintext only: a TLS
+/// handshake is not worth its CPU then), its request read and dropped for a moment so the
+/// client sees the answer rather than a reset, then closed. Bounded: 2 s, 4 KiB buffer.
+class refused_connection : public std::enable_shared_from_this<refused_connection> {
+public:
+  explicit refused_connection(tcp::socket&& socket) : stream_(std::move(socket)) {}
+
+  void run() {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    auto retry_ms = 1000 + static_cast<int>(rng() % 1000);
+    auto body = std::string{R"({"error":"overloaded","message":"too many connections, retry",)"} +
+                R"("retry_ms":)" + std::to_string(retry_ms) + "}";
+    answer_ = "HTTP/1.1 503 Service Unavailable\r\nServer: tidings\r\n"
+              "Content-Type: application/json\r\nRetry-After: " +
+              std::to_string((retry_ms + 999) / 1000) +
+              "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+              "\r\n\r\n" + body;
+    stream_.expires_after(std::chrono::seconds(2));
+    asio::async_write(stream_, asio::buffer(answer_),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec)
+                          return;
+                        beast::error_code ignored;
+                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->drain();
+                      });
+  }
+
+private:
+  void drain() {
+    stream_.async_read_some(asio::buffer(buffer_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec)
+                                self->drain();
+                            });
+  }
+
+  beast::tcp_stream stream_;
+  std::string answer_;
+  char buffer_[4096];
+};
+
+} // namespace
+
 void listener::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open())
@@ -46,7 +96,14 @@ void listener::on_accept(beast::error_code ec, tcp::socket socket) {
     // Out of descriptors or similar: keep serving the connections we have.
     log_failure(ec, "accept");
   } else {
-    std::make_shared<http_session>(std::move(socket), srv_)->run();
+    beast::error_code ignored;
+    auto address = socket.remote_endpoint(ignored).address().to_string();
+    if (auto slot = srv_.admit(address))
+      std::make_shared<http_session>(std::move(socket), srv_, std::move(*slot))->run();
+    else if (srv_.tls)
+      socket.close(ignored);
+    else
+      std::make_shared<refused_connection>(std::move(socket))->run();
   }
   do_accept();
 }

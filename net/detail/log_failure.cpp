@@ -4,6 +4,7 @@
 #include <string>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/websocket/error.hpp>
@@ -14,7 +15,7 @@ bool ordinary_end(beast::error_code ec) {
   return ec == asio::error::operation_aborted || ec == asio::error::eof ||
          ec == http::error::end_of_stream || ec == websocket::error::closed ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == beast::error::timeout;
+         ec == beast::error::timeout || ec == asio::ssl::error::stream_truncated;
 }
 
 void log_failure(beast::error_code ec, const char* what) {

@@ -22,8 +22,8 @@ constexpr uint16_t close_slow_consumer = 4004;
 
 } // namespace
 
-ws_session::ws_session(tcp::socket&& socket, server::impl& srv)
-    : ws_(std::move(socket)), srv_(srv) {}
+ws_session::ws_session(maybe_tls_stream&& stream, server::impl& srv, connection_slot slot)
+    : ws_(std::move(stream)), srv_(srv), slot_(std::move(slot)) {}
 
 ws_session::~ws_session() {
   finish();

@@ -21,13 +21,16 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "net/detail/beast.hpp"
+#include "net/detail/server_impl.hpp"
 #include "net/server.hpp"
+#include "net/tls_stream.hpp"
 
 namespace tidings::net::detail {
 
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
-  ws_session(tcp::socket&& socket, server::impl& srv);
+  /// Takes over the connection (plaintext or TLS) and its slot from the HTTP session.
+  ws_session(maybe_tls_stream&& stream, server::impl& srv, connection_slot slot);
   ~ws_session();
 
   /// Answers the upgrade request `req` (its header already read), then reads frames.
@@ -59,8 +62,9 @@ private:
   /// Tells the handler (once) and leaves the server's set of open connections.
   void finish();
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<maybe_tls_stream> ws_;
   server::impl& srv_;
+  connection_slot slot_;
   http::request<http::string_body> req_;
   beast::flat_buffer buffer_;
   std::unique_ptr<ws_handler> handler_;

@@ -73,7 +73,7 @@ TEST_CASE("the answer to an attach, a typed inbox handle, round-trips in a messa
   system_fixture f;
   auto inbox = f.sys->spawn([](attached_inbox::pointer) -> attached_inbox::behavior_type {
     return {[](atom::ack, uint64_t, const caf::actor&) {},
-            [](atom::read, const std::string&, const std::vector<std::string>&) {}};
+            [](atom::read, const std::string&, const std::vector<std::string>&) { return true; }};
   });
   // A message is read back by its elements' type names: the handle's must be registered.
   auto msg = round_trip(*f.sys, caf::make_message(inbox));

@@ -154,6 +154,22 @@ TEST_CASE("one live session per user holds across nodes") {
   CHECK(second.request(json{{"type", "ping"}})["type"] == "pong");
 }
 
+TEST_CASE("revoking a token through any node closes its session on another node") {
+  test_cluster c{3};
+  c.start();
+  auto u = make_user(c.node(0).ep(), "revoked");
+  auto at = c.elsewhere(u.name);
+  auto via = (at + 1) % c.size(); // neither the session's node nor (maybe) the home
+  auto ws = open_session(c.node(at).ep(), u.token);
+  settle(ws);
+  CHECK(client::http_call(c.node(via).ep(), "DELETE", "/v1/sessions", {}, "", u.token).status ==
+        204);
+  auto error = wait_for(ws, of_type("error"), 10s);
+  CHECK(error["code"] == "unauthorized");
+  CHECK_FALSE(ws.receive(10s));
+  CHECK(ws.close_code() == 4001);
+}
+
 TEST_CASE("three nodes: 60 users away from home, 3,000 messages, each delivered once in order") {
   test_cluster c{3, {"--limits.idle-timeout-ms=600000"}};
   c.start();

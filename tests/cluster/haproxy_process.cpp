@@ -167,7 +167,7 @@ void haproxy_process::start() {
 client::endpoint haproxy_process::ep() const {
   if (port_ == 0)
     throw std::logic_error("haproxy_process::ep: HAProxy was never started");
-  return client::endpoint{"127.0.0.1", port_};
+  return client::endpoint{"127.0.0.1", port_, false, {}};
 }
 
 std::map<std::string, std::string> haproxy_process::server_status() const {

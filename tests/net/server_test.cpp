@@ -67,7 +67,7 @@ TEST_CASE("a connection reads no further ahead of its application than its read 
   opts.reads_paused = &paused;
   net::server srv{opts, app};
   auto port = srv.start();
-  client::ws_client ws{{"127.0.0.1", port}};
+  client::ws_client ws{{"127.0.0.1", port, false, {}}};
   ws.connect();
   constexpr std::size_t total = 50;
   for (std::size_t i = 0; i < total; ++i)

@@ -271,12 +271,23 @@ function scheduleFlush() {
     if (ackUpto > 0) conn.post({ type: 'ack', upto: ackUpto });
     ackUpto = 0;
     for (const [peer, mids] of reads) {
-      for (let i = 0; i < mids.length; i += READ_MAX)
-        conn.post({ type: 'read', from: peer, mids: mids.slice(i, i + READ_MAX) });
+      for (let i = 0; i < mids.length; i += READ_MAX) readLater(peer, mids.slice(i, i + READ_MAX));
     }
     reads.clear();
     renderTitle();
   }, 0);
+}
+
+/** Sends a `read`; the node answers `ok` once the receipt is stored for the sender, else an
+ * error with `retry_ms` (a node stopping, the sender's node down): the mids are read again. */
+function readLater(peer, mids) {
+  conn.request({ type: 'read', from: peer, mids }).catch((e) => {
+    if (e.code === 'bad_request' || e.code === 'not_found') return;
+    setTimeout(() => {
+      reads.set(peer, [...(reads.get(peer) || []), ...mids]);
+      scheduleFlush();
+    }, e.retryMs || 1000);
+  });
 }
 
 // -- sending
