@@ -56,14 +56,16 @@ void inbox_state::on_block(const std::string& other, bool is_blocked) {
 }
 
 void inbox_state::submit(storage::batch b, std::function<void(bool ok)> then) {
-  writes.submit(*ctx->writer, inbox_service{self}, std::move(b),
-                [this, then = std::move(then)](bool ok) {
-                  if (!ok) {
-                    node_metrics::add(ctx->metrics->storage_errors);
-                    ctx->logs().error("storage error: inbox write failed", {{"user", log->user()}});
-                  }
-                  then(ok);
-                });
+  writes.submit(
+      *ctx->writer, inbox_service{self}, std::move(b), [this, then = std::move(then)](bool ok) {
+        if (!ok) {
+          node_metrics::add(ctx->metrics->storage_errors);
+          // While the store is read-only (disk full) its one warn line says it all.
+          if (ctx->store->state().writable)
+            ctx->logs().error("storage error: inbox write failed", {{"user", log->user()}});
+        }
+        then(ok);
+      });
 }
 
 void inbox_state::on_written(uint64_t id, bool ok) {

@@ -203,6 +203,15 @@ std::string node_metrics::render() const {
   x.single("tidings_inboxes_live", "gauge", "Inbox actors running.", inboxes_live.load());
   x.single("tidings_storage_errors_total", "counter", "RocksDB reads or writes that failed.",
            storage_errors.load());
+  x.single("tidings_storage_writable", "gauge",
+           "1 when the store takes writes; 0 while it is read-only after a failed write "
+           "(disk full): sends are refused with unavailable until it recovers.",
+           storage_writable.load());
+  x.single("tidings_storage_read_only_total", "counter",
+           "Times the store went read-only after a failed write.", storage_read_only.load());
+  x.single("tidings_storage_recoveries_total", "counter",
+           "Times the store became writable again after a failed write.",
+           storage_recoveries.load());
   x.single("tidings_read_receipts_failed_total", "counter",
            "Read receipts that could not be stored (the client may read again).",
            read_receipts_failed.load());

@@ -123,6 +123,9 @@ struct node_metrics {
   counter items_acked;
   gauge inboxes_live{0};
   counter storage_errors;                 ///< reads or writes that RocksDB failed
+  gauge storage_writable{1};              ///< 0 while the store is read-only after a failed write
+  counter storage_read_only;              ///< times the store went read-only
+  counter storage_recoveries;             ///< times it became writable again
   counter read_receipts_failed;           ///< read receipts not stored (the reader may read again)
   std::atomic<uint64_t> frames_paused{0}; ///< times a connection's reading paused (net/)
   counter overload_refusals;              ///< requests refused by a shared actor's bounded queue

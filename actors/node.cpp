@@ -82,6 +82,7 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   ctx_.log = opts_.log;
   ctx_.started_ms = ctx_.now();
   ctx_.store = store_.get();
+  store_->on_health([this](const storage::health& h) { storage_health_changed(h); });
   writer_ = std::make_unique<storage::group_writer>(*store_, opts_.writer);
   ctx_.writer = writer_.get();
   ctx_.metrics = &metrics_;
@@ -171,6 +172,20 @@ void node::start_draining() {
   readiness_->start_draining();
 }
 
+void node::storage_health_changed(const storage::health& h) {
+  metrics_.storage_writable = h.writable ? 1 : 0;
+  if (!h.writable) {
+    node_metrics::add(metrics_.storage_read_only);
+    ctx_.logs().warn("storage read-only: a write failed; sends are refused (unavailable) "
+                     "until the store recovers",
+                     {{"error", h.error}, {"times", h.read_only}});
+    return;
+  }
+  node_metrics::add(metrics_.storage_recoveries);
+  ctx_.logs().warn("storage writable again: sends are accepted",
+                   {{"read_only_ms", h.read_only_ms}, {"reopened", h.reopens}});
+}
+
 void node::stop() {
   if (stopped_)
     return;
@@ -215,6 +230,7 @@ void node::stop() {
   ctx_.inspector = nullptr;
   ctx_.media = nullptr;
   writer_->stop(); // every inbox has quit, so nothing waits on a write any more
+  store_->on_health({});
   if (auto st = store_->flush(); !st.ok())
     std::cerr << "tidings: flush at shutdown failed: " << st.error << "\n";
 }

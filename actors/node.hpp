@@ -80,6 +80,9 @@ public:
   void stop();
 
 private:
+  /// Logs and counts the store going read-only after a failed write, and recovering.
+  void storage_health_changed(const storage::health& h);
+
   caf::actor_system& sys_;
   node_options opts_;
   std::unique_ptr<storage::db> store_;

@@ -1,12 +1,27 @@
 #include "storage/db.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_context.h>
 #include <rocksdb/perf_level.h>
@@ -43,6 +58,86 @@ public:
     return std::memchr(key.data(), '\0', key.size()) != nullptr;
   }
 };
+
+/// Keeps RocksDB from recovering from a background error by itself: the store's own recovery
+/// thread does it (after a headroom check, on its backoff), so there is one recovery at a
+/// time and a manual Resume() never meets "Busy".
+class no_auto_recovery : public rocksdb::EventListener {
+public:
+  const char* Name() const override { return "tidings.no_auto_recovery"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
+/// RocksDB's info log (the LOG file), written with plain write(2) whose failures are ignored.
+/// RocksDB 7.8's own logger (EnvLogger) asserts on its next write after a failed one, and
+/// Debian 12's librocksdb keeps its assertions: on a full disk it would abort the node. Rolled
+/// at each start as RocksDB rolls it: the previous LOG becomes LOG.old.<µs since the epoch>,
+/// and only the newest `keep - 1` of those stay.
+class plain_info_log : public rocksdb::Logger {
+public:
+  plain_info_log(const std::string& dir, std::size_t keep) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    auto path = fs::path{dir} / "LOG";
+    timeval now{};
+    ::gettimeofday(&now, nullptr);
+    auto micros = static_cast<int64_t>(now.tv_sec) * 1'000'000 + now.tv_usec;
+    if (fs::exists(path, ec))
+      fs::rename(path, fs::path{dir} / ("LOG.old." + std::to_string(micros)), ec);
+    std::vector<std::string> old;
+    for (const auto& e : fs::directory_iterator{dir, ec})
+      if (e.path().filename().string().rfind("LOG.old.", 0) == 0)
+        old.push_back(e.path().string());
+    std::sort(old.begin(), old.end());
+    for (std::size_t i = 0; i + keep - 1 < old.size(); ++i)
+      fs::remove(old[i], ec);
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+  ~plain_info_log() override {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  plain_info_log(const plain_info_log&) = delete;
+  plain_info_log& operator=(const plain_info_log&) = delete;
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (fd_ < 0)
+      return;
+    timeval now{};
+    ::gettimeofday(&now, nullptr);
+    tm t{};
+    ::localtime_r(&now.tv_sec, &t);
+    char prefix[64];
+    int n = std::snprintf(prefix, sizeof prefix, "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ",
+                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                          static_cast<long>(now.tv_usec));
+    std::string line{prefix, static_cast<std::size_t>(std::max(n, 0))};
+    va_list copy;
+    va_copy(copy, ap);
+    int size = std::vsnprintf(nullptr, 0, format, copy);
+    va_end(copy);
+    if (size > 0) {
+      auto at = line.size();
+      line.resize(at + static_cast<std::size_t>(size) + 1);
+      std::vsnprintf(line.data() + at, static_cast<std::size_t>(size) + 1, format, ap);
+      line.resize(at + static_cast<std::size_t>(size));
+    }
+    if (line.empty() || line.back() != '\n')
+      line += '\n';
+    // A full disk: the line is lost, as any log line then; nothing else depends on it.
+    [[maybe_unused]] auto written = ::write(fd_, line.data(), line.size());
+  }
+
+private:
+  int fd_ = -1;
+};
+
+constexpr const char* reopening = "IO error: the store is reopening after a failed write";
 
 } // namespace
 
@@ -115,10 +210,24 @@ std::size_t batch::count() const {
 
 struct db::impl {
   db_options opts;
+  /// Shared by every use of `handle` and `cfs`, exclusive to a reopen. Users only try it, so
+  /// a call during a reopen fails at once (`reopening`) instead of blocking its thread.
+  mutable std::shared_mutex handle_mutex;
   std::unique_ptr<rocksdb::DB> handle;
   std::array<rocksdb::ColumnFamilyHandle*, table_count> cfs{};
+  std::shared_ptr<rocksdb::Logger> info_log; ///< kept across reopens (one LOG per start)
   rocksdb::WriteOptions write_opts;
   std::atomic<uint64_t> writes{0}, puts{0}, deletes{0}, gets{0}, iterators{0};
+
+  std::atomic<bool> writable{true}; ///< the fast check of every write
+  mutable std::mutex health_mutex;  ///< guards the members down to `recoverer`
+  std::condition_variable health_cv;
+  health state;
+  std::chrono::steady_clock::time_point read_only_since;
+  bool stopping = false;
+  std::mutex listener_mutex;
+  health_fn listener;
+  std::thread recoverer;
 
   static void count(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
@@ -126,25 +235,60 @@ struct db::impl {
 
   rocksdb::ColumnFamilyHandle* cf(table t) const { return cfs[static_cast<std::size_t>(t)]; }
 
+  /// A use of the handle; check `usable(lock)` before touching it.
+  std::shared_lock<std::shared_mutex> share() const { return {handle_mutex, std::try_to_lock}; }
+  bool usable(const std::shared_lock<std::shared_mutex>& lock) const {
+    return lock.owns_lock() && handle != nullptr;
+  }
+
+  rocksdb::Status open_handle();
+  void close_handle();
+  void went_read_only(const std::string& error);
+  std::string read_only_error() const;
+  void notify(const health& h);
+  void recover_loop();
+  std::string reserve_headroom() const;
+  std::string try_recover(bool& reopened);
+
   ~impl() {
-    for (auto* h : cfs)
-      if (h != nullptr)
-        handle->DestroyColumnFamilyHandle(h);
-    if (handle)
-      handle->Close();
+    {
+      std::lock_guard<std::mutex> guard{health_mutex};
+      stopping = true;
+    }
+    health_cv.notify_all();
+    if (recoverer.joinable())
+      recoverer.join();
+    close_handle();
   }
 };
+
+void db::impl::close_handle() {
+  for (auto*& h : cfs)
+    if (h != nullptr) {
+      handle->DestroyColumnFamilyHandle(h);
+      h = nullptr;
+    }
+  if (handle)
+    handle->Close().PermitUncheckedError();
+  handle.reset();
+}
 
 db::db(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 db::~db() = default;
 
-std::unique_ptr<db> db::open(const db_options& opts) {
+rocksdb::Status db::impl::open_handle() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   options.max_background_jobs = 2;
   options.keep_log_file_num = 4;
+  if (!info_log)
+    info_log = std::make_shared<plain_info_log>(opts.path, options.keep_log_file_num);
+  options.info_log = info_log;
+  // Recovery from a failed write is the store's own (see db.hpp), never RocksDB's.
+  options.max_bgerror_resume_count = 0;
+  options.listeners.push_back(std::make_shared<no_auto_recovery>());
   rocksdb::ColumnFamilyOptions cf_opts;
   cf_opts.level_compaction_dynamic_level_bytes = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -182,6 +326,19 @@ std::unique_ptr<db> db::open(const db_options& opts) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(options, opts.path, descriptors, &handles, &raw);
+  if (!st.ok())
+    return st;
+  handle.reset(raw);
+  raw->DestroyColumnFamilyHandle(handles[0]); // the default family is unused
+  for (std::size_t i = 0; i < table_count; ++i)
+    cfs[i] = handles[i + 1];
+  return st;
+}
+
+std::unique_ptr<db> db::open(const db_options& opts) {
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  auto st = p->open_handle();
   if (!st.ok()) {
     auto why = st.ToString();
     if (why.find("lock file") != std::string::npos)
@@ -191,20 +348,125 @@ std::unique_ptr<db> db::open(const db_options& opts) {
                                why);
     throw std::runtime_error("cannot open the database in " + opts.path + ": " + why);
   }
-  auto p = std::make_unique<impl>();
-  p->opts = opts;
-  p->handle.reset(raw);
-  raw->DestroyColumnFamilyHandle(handles[0]); // the default family is unused
-  for (std::size_t i = 0; i < table_count; ++i)
-    p->cfs[i] = handles[i + 1];
   p->write_opts.sync = opts.sync;
+  auto* raw = p.get();
+  p->recoverer = std::thread{[raw] { raw->recover_loop(); }};
   return std::unique_ptr<db>(new db(std::move(p)));
+}
+
+void db::impl::went_read_only(const std::string& error) {
+  health copy;
+  {
+    std::lock_guard<std::mutex> guard{health_mutex};
+    if (!state.writable)
+      return; // already read-only: the first failure is the one reported
+    state.writable = false;
+    writable.store(false, std::memory_order_release);
+    state.error = error;
+    state.last_attempt.clear();
+    ++state.read_only;
+    read_only_since = std::chrono::steady_clock::now();
+    copy = state;
+  }
+  health_cv.notify_all();
+  notify(copy);
+}
+
+std::string db::impl::read_only_error() const {
+  std::lock_guard<std::mutex> guard{health_mutex};
+  return "IO error: the store is read-only after a failed write (" + state.error + "); recovering";
+}
+
+void db::impl::notify(const health& h) {
+  std::lock_guard<std::mutex> guard{listener_mutex};
+  if (listener)
+    listener(h);
+}
+
+void db::impl::recover_loop() {
+  std::unique_lock<std::mutex> lock{health_mutex};
+  for (;;) {
+    health_cv.wait(lock, [this] { return stopping || !state.writable; });
+    auto delay = opts.recovery_first_delay;
+    while (!state.writable) {
+      if (health_cv.wait_for(lock, delay, [this] { return stopping; }))
+        return;
+      lock.unlock();
+      bool reopened = false;
+      auto why = try_recover(reopened);
+      lock.lock();
+      if (!why.empty()) {
+        state.last_attempt = std::move(why);
+        delay = std::min(delay * 2, opts.recovery_max_delay);
+        continue;
+      }
+      state.writable = true;
+      writable.store(true, std::memory_order_release);
+      state.error.clear();
+      state.last_attempt.clear();
+      ++state.recoveries;
+      state.reopens += reopened ? 1 : 0;
+      state.read_only_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - read_only_since)
+                               .count();
+      auto copy = state;
+      lock.unlock();
+      notify(copy);
+      lock.lock();
+    }
+    if (stopping)
+      return;
+  }
+}
+
+std::string db::impl::reserve_headroom() const {
+  if (opts.recovery_headroom == 0)
+    return {};
+  auto path = opts.path + "/tidings-headroom-probe";
+  auto failed = [&](const char* what, int err) {
+    return std::string{what} + " " + std::to_string(opts.recovery_headroom >> 20) + " MiB in " +
+           opts.path + ": " + std::error_code{err, std::generic_category()}.message();
+  };
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return failed("cannot reserve", errno);
+  int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(opts.recovery_headroom));
+  ::close(fd);
+  ::unlink(path.c_str());
+  return rc == 0 ? std::string{} : failed("no room for", rc);
+}
+
+std::string db::impl::try_recover(bool& reopened) {
+  if (auto why = reserve_headroom(); !why.empty())
+    return why;
+  {
+    std::shared_lock<std::shared_mutex> lock{handle_mutex};
+    if (handle) {
+      auto st = handle->Resume();
+      if (st.ok())
+        return {};
+      if (st.IsBusy())
+        return "RocksDB is busy recovering: " + st.ToString();
+    }
+  }
+  // RocksDB will not resume (a "fatal" background error) or the last reopen failed: close
+  // and open again, which replays the WAL as after a crash.
+  std::unique_lock<std::shared_mutex> lock{handle_mutex};
+  close_handle();
+  auto st = open_handle();
+  if (!st.ok())
+    return "reopening the database failed: " + st.ToString();
+  reopened = true;
+  return {};
 }
 
 lookup db::get(table t, std::string_view key) {
   if (impl_->opts.read_fault && impl_->opts.read_fault(t, key))
     return lookup::failure("IO error: injected read fault");
   impl::count(impl_->gets);
+  auto use = impl_->share();
+  if (!impl_->usable(use))
+    return lookup::failure(reopening);
   std::string value;
   auto st = impl_->handle->Get(rocksdb::ReadOptions{}, impl_->cf(t), slice(key), &value);
   if (st.ok())
@@ -226,6 +488,11 @@ status db::write(batch& b) {
 status db::write_group(const std::vector<batch*>& batches) {
   if (impl_->opts.write_fault && impl_->opts.write_fault())
     return {"IO error: injected write fault"};
+  if (!impl_->writable.load(std::memory_order_acquire))
+    return {impl_->read_only_error()};
+  auto use = impl_->share();
+  if (!impl_->usable(use))
+    return {reopening};
   rocksdb::WriteBatch wb;
   uint32_t puts = 0;
   for (const auto* b : batches) {
@@ -249,9 +516,12 @@ status db::write_group(const std::vector<batch*>& batches) {
   impl::count(impl_->writes);
   impl::count(impl_->deletes, wb.Count() - puts);
   impl::count(impl_->puts, puts);
-  if (!st.ok())
-    return {st.ToString()};
-  return {};
+  if (st.ok())
+    return {};
+  // RocksDB stops taking writes after such a failure until it is resumed: so does the store.
+  if (st.IsIOError() || st.IsCorruption())
+    impl_->went_read_only(st.ToString());
+  return {st.ToString()};
 }
 
 /// An iterator bounded to [begin, end) of a table (the bounds live as long as it does).
@@ -274,6 +544,9 @@ status db::scan(table t, std::string_view begin, std::string_view end, std::size
                 const std::function<bool(std::string_view, std::string_view)>& visit) {
   if (impl_->opts.read_fault && impl_->opts.read_fault(t, begin))
     return {"IO error: injected read fault"};
+  auto use = impl_->share();
+  if (!impl_->usable(use))
+    return {reopening};
   range_iterator range{*impl_, t, begin, end};
   auto& it = range.it;
   std::size_t n = 0;
@@ -291,6 +564,9 @@ status db::scan(table t, std::string_view begin, std::string_view end, std::size
 lookup db::last_key(table t, std::string_view begin, std::string_view end) {
   if (impl_->opts.read_fault && impl_->opts.read_fault(t, begin))
     return lookup::failure("IO error: injected read fault");
+  auto use = impl_->share();
+  if (!impl_->usable(use))
+    return lookup::failure(reopening);
   range_iterator range{*impl_, t, begin, end};
   auto& it = range.it;
   it->SeekToLast();
@@ -302,6 +578,9 @@ lookup db::last_key(table t, std::string_view begin, std::string_view end) {
 }
 
 status db::flush() {
+  auto use = impl_->share();
+  if (!impl_->usable(use))
+    return {reopening};
   rocksdb::FlushOptions fo;
   std::vector<rocksdb::ColumnFamilyHandle*> all(impl_->cfs.begin(), impl_->cfs.end());
   auto st = impl_->handle->Flush(fo, all);
@@ -315,11 +594,24 @@ status db::flush() {
 void db::compact(table t, std::string_view begin, std::string_view end) {
   rocksdb::Slice b = slice(begin);
   rocksdb::Slice e = slice(end);
+  auto use = impl_->share();
+  if (!impl_->usable(use))
+    return; // compacted later: nothing depends on it
   impl_->handle->CompactRange(rocksdb::CompactRangeOptions{}, impl_->cf(t), &b, &e);
 }
 
 const db_options& db::options() const {
   return impl_->opts;
+}
+
+health db::state() const {
+  std::lock_guard<std::mutex> guard{impl_->health_mutex};
+  return impl_->state;
+}
+
+void db::on_health(health_fn fn) {
+  std::lock_guard<std::mutex> guard{impl_->listener_mutex};
+  impl_->listener = std::move(fn);
 }
 
 db::counters db::stats() const {

@@ -7,7 +7,24 @@
 // Concurrency: thread-safe (RocksDB is); callers serialise per key themselves (each inbox
 // has exactly one owning actor). May block: every call does disk I/O.
 // No RocksDB header leaks out of this file: the implementation is behind a pimpl.
+//
+// A full disk (or a quota, or a file-size limit): a write that RocksDB fails with an I/O
+// error makes the store read-only at once (RocksDB itself stops taking writes after such a
+// failure: its "background error" state). Every later write fails fast with that error, so
+// callers answer `unavailable`; reads go on. A recovery thread then tries, on a bounded
+// backoff, to make the store writable again: first a headroom check (reserving
+// `recovery_headroom` bytes in the data directory with fallocate, which fails on ENOSPC,
+// EDQUOT and EFBIG alike, so a store does not flap between writable and full), then
+// RocksDB's Resume() (it flushes the memtables and starts a new WAL), and when RocksDB
+// refuses that (an I/O error other than ENOSPC is "fatal" to RocksDB 7.8: EFBIG, EDQUOT, EIO)
+// a close and reopen of the database, which replays the WAL as after a crash. While it
+// reopens, every call fails fast ("the store is reopening") instead of blocking its caller.
+// Nothing acknowledged is lost: a failed write was never acknowledged, and everything
+// acknowledged is in the WAL or the SST files the recovery reads back. A write reported as
+// failed may still be applied (its WAL record complete, its fsync failed) and show after the
+// recovery; every caller's retry is idempotent (dedupe keys, acks, receipts).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,7 +75,26 @@ struct db_options {
   /// Fault injection for tests: when set and it returns true, a write fails as a RocksDB I/O
   /// error would, and nothing of it is applied. Never set in production.
   std::function<bool()> write_fault;
+  /// Bytes a recovery from a failed write reserves (fallocate, then removes) in the data
+  /// directory before it tries RocksDB: the room a flush of the memtables and some traffic
+  /// need. 0 skips the check.
+  uint64_t recovery_headroom = uint64_t{64} << 20;
+  std::chrono::milliseconds recovery_first_delay{20}; ///< first wait before a recovery
+  std::chrono::milliseconds recovery_max_delay{1000}; ///< the backoff doubles up to this
 };
+
+/// Whether the store takes writes (see the top of this file).
+struct health {
+  bool writable = true;
+  std::string error;        ///< when read-only: the write failure that made it so
+  std::string last_attempt; ///< when read-only: why the last recovery attempt failed
+  uint64_t read_only = 0;   ///< times the store went read-only since it was opened
+  uint64_t recoveries = 0;  ///< times it became writable again
+  uint64_t reopens = 0;     ///< of those recoveries, the ones that reopened RocksDB
+  int64_t read_only_ms = 0; ///< how long the last read-only spell lasted (ms)
+};
+/// Called on every change of `writable` (from the thread that saw it; must not block).
+using health_fn = std::function<void(const health&)>;
 
 /// The answer of a point read: the value, "absent", or "failed" (I/O error, corruption).
 /// A failure is never "absent": callers answer `unavailable` (with `retry_ms`) instead of
@@ -138,6 +174,12 @@ public:
   /// Compacts a key range of a table (after large deletions).
   void compact(table t, std::string_view begin, std::string_view end);
   const db_options& options() const;
+
+  /// Whether writes are taken now, and the history of read-only spells.
+  health state() const;
+  /// `fn` hears every change of writability from now on; an empty `fn` stops that (and
+  /// waits for a call in progress to end).
+  void on_health(health_fn fn);
 
   /// What this database has been asked to do so far (read from any thread): the figures of
   /// "writes per message" in docs/BENCHMARKS.md.

@@ -407,6 +407,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // A write past the file-size limit (RLIMIT_FSIZE) fails with EFBIG instead of killing the
+  // process: the store goes read-only and recovers like after a full disk (storage/db.hpp).
+  std::signal(SIGXFSZ, SIG_IGN);
 
   node_config cfg;
   tidings::register_types(cfg);
