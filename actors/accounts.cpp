@@ -1,5 +1,6 @@
 #include "actors/accounts.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <sodium.h>
@@ -73,6 +74,25 @@ std::optional<credentials> read_credentials(const std::string& body, net::http_r
 }
 
 } // namespace
+
+bool account_disabled(std::string_view record) {
+  auto v = net::decode(record, net::encoding::msgpack, nullptr);
+  return v && v->is_object() && v->value("disabled", false);
+}
+
+std::vector<std::string> token_keys_of(storage::db& store, const std::string& user, bool* failed) {
+  std::vector<std::string> keys;
+  // Every key is a 32-byte hash: all sort below 33 bytes of 0xff.
+  auto st = store.scan(storage::table::tokens, "", std::string(33, '\xff'), SIZE_MAX,
+                       [&](std::string_view key, std::string_view owner) {
+                         if (owner == user)
+                           keys.emplace_back(key);
+                         return true;
+                       });
+  if (!st.ok())
+    *failed = true;
+  return keys;
+}
 
 std::string token_key(std::string_view token) {
   std::string out(crypto_generichash_BYTES, '\0');
@@ -167,6 +187,10 @@ net::http_response accounts_state::login(const account_request& req) {
   }
   if (recent.empty())
     failures.erase(cred->user);
+  if (account_disabled(record.value())) {
+    ctx->logs().warn("login refused: account disabled", {{"user", cred->user}});
+    return http_error(errc::forbidden, "account disabled");
+  }
   // The token names its user, so any node knows where it is kept (the user's home).
   auto token = cred->user + ":" + random_id(32);
   storage::batch b;
@@ -193,6 +217,8 @@ net::http_response accounts_state::logout(const account_request& req) {
   b.del(storage::table::tokens, key);
   if (!ctx->store->write(b).ok())
     return http_error(errc::unavailable, "storage unavailable");
+  // Sessions authenticated with it end now (the registry watches them, on any node).
+  self->send(ctx->registry, atom::revoked::value, key);
   net::http_response res;
   res.status = 204;
   return res;
@@ -215,31 +241,151 @@ account_reply accounts_state::handle(const account_request& req) {
   return reply;
 }
 
-registry_service::behavior_type registry_actor(registry_service::pointer, const node_context* ctx) {
+caf::result<std::vector<std::string>> accounts_state::manage(const std::string& command,
+                                                             const std::string& user,
+                                                             const std::string& password) {
+  using keys = std::vector<std::string>;
+  if (command == "create") {
+    account_request req;
+    req.method = "POST";
+    req.path = "/v1/accounts";
+    req.body = json{{"user", user}, {"password", password}}.dump();
+    auto res = create(req);
+    if (res.status == 201)
+      return keys{};
+    auto body = json::parse(res.body, nullptr, false);
+    auto why = body.is_object() ? body.value("message", std::string{}) : std::string{};
+    return make_error(res.status == 409   ? errc::user_exists
+                      : res.status == 400 ? errc::bad_request
+                                          : errc::unavailable,
+                      why);
+  }
+  if (command != "disable" && command != "enable" && command != "revoke" && command != "delete")
+    return make_error(errc::bad_request, "unknown account change '" + command + "'");
+  auto record = ctx->store->get(storage::table::accounts, user);
+  if (record.failed())
+    return make_error(errc::unavailable, "storage unavailable, retry");
+  if (!record.found())
+    return make_error(errc::not_found, "no such user");
+  storage::batch b;
+  keys revoked;
+  if (command != "enable") {
+    bool failed = false;
+    revoked = token_keys_of(*ctx->store, user, &failed);
+    if (failed)
+      return make_error(errc::unavailable, "storage unavailable, retry");
+    for (const auto& key : revoked)
+      b.del(storage::table::tokens, key);
+  }
+  if (command == "delete") {
+    b.del(storage::table::accounts, user);
+  } else if (command != "revoke") {
+    auto v = net::decode(record.value(), net::encoding::msgpack, nullptr);
+    if (!v || !v->is_object())
+      return make_error(errc::internal, "the account record cannot be read");
+    if (command == "disable")
+      (*v)["disabled"] = true;
+    else
+      v->erase("disabled");
+    b.put(storage::table::accounts, user, net::encode(*v, net::encoding::msgpack));
+  }
+  if (!ctx->store->write(b).ok()) {
+    ctx->logs().error("storage error: account change not written", {{"user", user}});
+    return make_error(errc::unavailable, "storage unavailable, retry");
+  }
+  // Sessions using these tokens end now, told why (the registry watches them, on any node).
+  auto why = command == "disable"  ? "account disabled"
+             : command == "delete" ? "account deleted"
+                                   : "token revoked";
+  if (!revoked.empty())
+    self->send(ctx->registry, atom::revoked::value, revoked, std::string{why});
+  ctx->logs().info("account changed by the administrator",
+                   {{"user", user}, {"change", command}, {"tokens_revoked", revoked.size()}});
+  return revoked;
+}
+
+caf::result<std::string> registry_state::check(const std::string& token,
+                                               const caf::actor& session) {
+  auto key = token_key(token);
+  auto owner = ctx->store->get(storage::table::tokens, key);
+  if (owner.failed())
+    return make_error(errc::unavailable);
+  auto named = token_user(token);
+  if (!owner.found() || (!named.empty() && named != owner.value()))
+    return std::string{};
+  if (session && watched.emplace(session.address(), key).second) {
+    self->monitor(session);
+    watchers[key].push_back(session);
+  }
+  return std::move(owner.value());
+}
+
+caf::result<bool> registry_state::exists(const std::string& user) {
+  auto exists = ctx->store->contains(storage::table::accounts, user);
+  if (exists == storage::answer::failed)
+    return make_error(errc::unavailable);
+  return exists == storage::answer::yes;
+}
+
+void registry_state::revoked(const std::string& key) {
+  revoked(key, "token revoked");
+}
+
+void registry_state::revoked(const std::string& key, const std::string& why) {
+  auto it = watchers.find(key);
+  if (it == watchers.end())
+    return;
+  for (auto& session : it->second) {
+    watched.erase(session.address());
+    self->demonitor(session);
+    caf::anon_send(session, atom::revoked::value, why);
+  }
+  watchers.erase(it);
+}
+
+void registry_state::on_down(const caf::down_msg& dm) {
+  auto it = watched.find(dm.source);
+  if (it == watched.end())
+    return;
+  if (auto w = watchers.find(it->second); w != watchers.end()) {
+    auto& list = w->second;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const caf::actor& a) { return a.address() == dm.source; }),
+               list.end());
+    if (list.empty())
+      watchers.erase(w);
+  }
+  watched.erase(it);
+}
+
+registry_node_service::behavior_type
+registry_actor(registry_node_service::stateful_pointer<registry_state> self,
+               const node_context* ctx) {
+  self->state.self = self;
+  self->state.ctx = ctx;
+  self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   return {
-      [ctx](atom::token, const std::string& token) -> caf::result<std::string> {
-        auto owner = ctx->store->get(storage::table::tokens, token_key(token));
-        if (owner.failed())
-          return make_error(errc::unavailable);
-        auto named = token_user(token);
-        if (!owner.found() || (!named.empty() && named != owner.value()))
-          return std::string{};
-        return std::move(owner.value());
+      [self](atom::token, const std::string& token) { return self->state.check(token, {}); },
+      [self](atom::token, const std::string& token, const caf::actor& session) {
+        return self->state.check(token, session);
       },
-      [ctx](atom::exists, const std::string& user) -> caf::result<bool> {
-        auto exists = ctx->store->contains(storage::table::accounts, user);
-        if (exists == storage::answer::failed)
-          return make_error(errc::unavailable);
-        return exists == storage::answer::yes;
+      [self](atom::exists, const std::string& user) { return self->state.exists(user); },
+      [self](atom::revoked, const std::string& key) { self->state.revoked(key); },
+      [self](atom::revoked, const std::vector<std::string>& keys, const std::string& why) {
+        for (const auto& key : keys)
+          self->state.revoked(key, why);
       },
   };
 }
 
 accounts_service::behavior_type
 accounts_actor(accounts_service::stateful_pointer<accounts_state> self, const node_context* ctx) {
+  self->state.self = self;
   self->state.ctx = ctx;
   return {
       [self](atom::account, const account_request& req) { return self->state.handle(req); },
+      [self](atom::manage, const std::string& command, const std::string& user,
+             const std::string& password) { return self->state.manage(command, user, password); },
   };
 }
 

@@ -11,12 +11,21 @@
 // bits, handed out once and stored only as their BLAKE2b hash. The user in the token tells
 // any node of a cluster which node keeps it (the user's home); it grants nothing by itself.
 // The registry answers token and existence checks from other actors and nodes, so a session
-// never waits behind a password hash.
+// never waits behind a password hash. It also watches the tokens of live sessions (of any node):
+// a worker that revokes a token tells it once the deletion is durable, and it tells every
+// session using that token, which closes with 4001. A check and a revocation are handled one
+// at a time by the registry, so a session either saw the token gone or is told of its end.
+// The administrator's account changes (`manage`: create, disable, enable, revoke, delete; asked
+// by the steward of the user's home, actors/steward.*) run on the user's worker too, so they
+// are serialised with that user's registration and logins: a login racing a `disable` either
+// finished before it (its token is revoked with the others) or sees the account disabled.
 
 #include <deque>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -33,6 +42,7 @@ std::string token_key(std::string_view token);
 struct accounts_state {
   static inline const char* name = "accounts";
 
+  accounts_service::stateful_pointer<accounts_state> self = nullptr;
   const node_context* ctx = nullptr;
   /// Failure times per user within the last minute.
   std::unordered_map<std::string, std::deque<int64_t>> failures;
@@ -41,14 +51,46 @@ struct accounts_state {
   net::http_response login(const account_request& req);
   net::http_response logout(const account_request& req);
   account_reply handle(const account_request& req);
+  /// An administrator's change to `user`'s account (`create` with `password`, `disable`,
+  /// `enable`, `revoke`, `delete`); answers the tokens-table keys it revoked (the registry is
+  /// told of each), or `not_found`, `user_exists`, `bad_request`, `unavailable`.
+  caf::result<std::vector<std::string>> manage(const std::string& command, const std::string& user,
+                                               const std::string& password);
 };
 
 accounts_service::behavior_type
 accounts_actor(accounts_service::stateful_pointer<accounts_state> self, const node_context* ctx);
 
+struct registry_state {
+  static inline const char* name = "registry";
+
+  registry_node_service::stateful_pointer<registry_state> self = nullptr;
+  const node_context* ctx = nullptr;
+  /// The live sessions using each token (by tokens-table key), and the key each one uses.
+  std::unordered_map<std::string, std::vector<caf::actor>> watchers;
+  std::map<caf::actor_addr, std::string> watched;
+
+  /// The token's user ("" if unknown or revoked); if `session` is set and the token is valid,
+  /// the session is told when it is revoked.
+  caf::result<std::string> check(const std::string& token, const caf::actor& session);
+  caf::result<bool> exists(const std::string& user);
+  void revoked(const std::string& key);
+  /// The same, the sessions told `why` ("account disabled", "account deleted").
+  void revoked(const std::string& key, const std::string& why);
+  void on_down(const caf::down_msg& dm);
+};
+
 /// The accounts registry: token and existence checks (point reads, never a password hash).
-registry_service::behavior_type registry_actor(registry_service::pointer self,
-                                               const node_context* ctx);
+registry_node_service::behavior_type
+registry_actor(registry_node_service::stateful_pointer<registry_state> self,
+               const node_context* ctx);
+
+/// The tokens-table keys of every token of `user` (a scan of the whole table: tokens are keyed
+/// by their hash). Blocking; on a storage error sets `failed`.
+std::vector<std::string> token_keys_of(storage::db& store, const std::string& user, bool* failed);
+
+/// Whether an account record (msgpack) says the account is disabled.
+bool account_disabled(std::string_view record);
 
 /// The user an account request is about: the body's `user`, or the user a logout's token
 /// names ("" if none).

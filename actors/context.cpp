@@ -46,12 +46,13 @@ lastseen_service node_context::lastseen_of(const std::string& user) const {
 }
 
 registry_service node_context::registry_of(const std::string& user) const {
-  return is_home(user) ? registry : caf::actor_cast<registry_service>(home_gate(user));
+  return is_home(user) ? registry_service{registry}
+                       : caf::actor_cast<registry_service>(home_gate(user));
 }
 
 registry_service node_context::registry_of_token(const std::string& token) const {
   auto named = std::string{token_user(token)};
-  return named.empty() ? registry : registry_of(named);
+  return named.empty() ? registry_service{registry} : registry_of(named);
 }
 
 media_api node_context::media_of(const std::string& hash) const {
@@ -62,6 +63,12 @@ accounts_service node_context::accounts_of(const account_request& req) const {
   auto user = accounts_user(req);
   if (user.empty() || is_home(user))
     return accounts[accounts_shard(req, user, accounts.size())];
+  return caf::actor_cast<accounts_service>(home_gate(user));
+}
+
+accounts_service node_context::accounts_of_user(const std::string& user) const {
+  if (is_home(user))
+    return accounts[cluster::shard_of(user, accounts.size())];
   return caf::actor_cast<accounts_service>(home_gate(user));
 }
 

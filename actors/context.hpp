@@ -66,7 +66,7 @@ struct node_context {
   std::vector<profile_service> profiles;  ///< profile service shards
   std::vector<lastseen_service> lastseen; ///< lastseen service shards
   std::vector<accounts_service> accounts; ///< accounts workers (argon2id, detached)
-  registry_service registry;              ///< tokens and account existence
+  registry_node_service registry;         ///< tokens and account existence
   cluster::view* cluster = nullptr;       ///< the members and who is up; null: one node
   caf::actor handoff;                     ///< sends for homes that are down (cluster only)
   media_service media;                    ///< the media tables and files
@@ -106,6 +106,8 @@ struct node_context {
   /// Whether this node is the home of blob `hash` (always, on a single node).
   bool is_media_home(const std::string& hash) const { return is_home(hash); }
   accounts_service accounts_of(const account_request& req) const;
+  /// The accounts worker of `user` (on the user's home).
+  accounts_service accounts_of_user(const std::string& user) const;
   /// `users` grouped by the lastseen actor each one's presence lives in (local shards, or the
   /// gates of their homes); users whose home is down are left out.
   std::vector<std::pair<lastseen_service, std::vector<std::string>>>

@@ -43,14 +43,15 @@ using subscribe = caf::atom_constant<caf::atom("presub")>;     ///< presence_sub
 using unsubscribe = caf::atom_constant<caf::atom("preunsub")>; ///< presence_unsub
 using token = caf::atom_constant<caf::atom("token")>;          ///< whose is this bearer token
 using exists = caf::atom_constant<caf::atom("exists")>;        ///< does this account exist
+using revoked = caf::atom_constant<caf::atom("revoked")>;      ///< a token was revoked
 using replay = caf::atom_constant<caf::atom("replay")>;        ///< handoff: try its queues
 using may_read = caf::atom_constant<caf::atom("mayread")>;     ///< -> media: may U read H
 using grant = caf::atom_constant<caf::atom("grant")>;          ///< inbox -> media: U may read H
-using avatar = caf::atom_constant<caf::atom("mavatar")>;       ///< profile -> media: H is U's avatar
-using holds = caf::atom_constant<caf::atom("holds")>;          ///< media -> inbox: is seq pending
-using blob_info = caf::atom_constant<caf::atom("blobinfo")>;   ///< gateway -> media: download
-using commit = caf::atom_constant<caf::atom("mcommit")>;       ///< gateway -> media: an upload
-using retain = caf::atom_constant<caf::atom("retain")>;        ///< one media retention step
+using avatar = caf::atom_constant<caf::atom("mavatar")>;     ///< profile -> media: H is U's avatar
+using holds = caf::atom_constant<caf::atom("holds")>;        ///< media -> inbox: is seq pending
+using blob_info = caf::atom_constant<caf::atom("blobinfo")>; ///< gateway -> media: download
+using commit = caf::atom_constant<caf::atom("mcommit")>;     ///< gateway -> media: an upload
+using retain = caf::atom_constant<caf::atom("retain")>;      ///< one media retention step
 using store_blob = caf::atom_constant<caf::atom("storeblob")>; ///< media -> file worker
 using remove_blob = caf::atom_constant<caf::atom("rmblob")>;   ///< media -> file worker
 using drop_blob = caf::atom_constant<caf::atom("dropblob")>;   ///< media -> file worker
@@ -65,6 +66,7 @@ using probe = caf::atom_constant<caf::atom("probe")>;          ///< inspector ->
 using census = caf::atom_constant<caf::atom("census")>;        ///< inspector: the inbox depths
 using admin = caf::atom_constant<caf::atom("admin")>;          ///< tidings-inspect -> admin
 using report = caf::atom_constant<caf::atom("report")>;        ///< admin -> inspector
+using manage = caf::atom_constant<caf::atom("manage")>;        ///< admin -> steward, accounts
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
@@ -329,6 +331,11 @@ constexpr caf::atom_value error_category = caf::atom("tidings");
 
 inline caf::error make_error(errc e) {
   return caf::error{static_cast<uint8_t>(e), error_category};
+}
+
+/// The same, with a message saying why (tidings-inspect prints it).
+inline caf::error make_error(errc e, std::string why) {
+  return caf::error{static_cast<uint8_t>(e), error_category, caf::make_message(std::move(why))};
 }
 
 /// Maps any CAF error to a protocol code (errors of other categories become `unavailable`).

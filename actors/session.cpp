@@ -83,14 +83,15 @@ void session_state::authenticate(const std::string& token, const net::reply_to& 
   };
   // The token is kept by the registry of the user's home (the user it names); an old-style
   // token, naming nobody, by this node's.
-  auto named = std::string{token_user(token)};
-  auto registry = named.empty() ? ctx->registry : ctx->registry_of(named);
+  auto registry = ctx->registry_of_token(token);
   if (!registry)
     return unavailable("the user's home node is down, retry");
   state = phase::authenticating;
-  // `await`: frames a client sends right behind its auth wait until the answer is in.
+  token_in_use = token;
+  // `await`: frames a client sends right behind its auth wait until the answer is in. The
+  // registry watches the token for this session: revoking it ends the session (on_revoked).
   self->request(registry, std::chrono::milliseconds(ctx->settings.auth_timeout_ms),
-                atom::token::value, token)
+                atom::token::value, token, caf::actor_cast<caf::actor>(self))
       .await(
           [this, to](std::string& owner) {
             if (state == phase::closing)
@@ -370,8 +371,30 @@ void session_state::on_replaced() {
 
 void session_state::on_inbox_down() {
   inbox = nullptr;
-  if (state == phase::live)
-    attach();
+  if (state != phase::live)
+    return;
+  // The user's home may have restarted, its registry with it: it must watch the token again
+  // (and may find it revoked meanwhile).
+  auto registry = ctx->registry_of_token(token_in_use);
+  if (registry)
+    self->request(registry, request_timeout, atom::token::value, token_in_use,
+                  caf::actor_cast<caf::actor>(self))
+        .then(
+            [this](const std::string& owner) {
+              if (owner.empty())
+                on_revoked();
+            },
+            [](const caf::error&) {
+              // The attach below fails the same way and closes the session.
+            });
+  attach();
+}
+
+void session_state::on_revoked(const std::string& why) {
+  if (state == phase::closing)
+    return;
+  send_error(errc::unauthorized, why, unprompted());
+  close(close_code::unauthorized, why);
 }
 
 void session_state::tick() {
@@ -469,6 +492,8 @@ caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node
       },
       [self](atom::push, uint64_t seq, const std::string& item) { self->state.on_push(seq, item); },
       [self](atom::replaced) { self->state.on_replaced(); },
+      [self](atom::revoked) { self->state.on_revoked(); },
+      [self](atom::revoked, const std::string& why) { self->state.on_revoked(why); },
       [self](atom::presence, const std::string& user, bool online, int64_t last_seen) {
         self->state.on_presence(user, online, last_seen);
       },

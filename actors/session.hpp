@@ -36,6 +36,7 @@ struct session_state {
   std::shared_ptr<net::ws_peer> peer;
   phase state = phase::awaiting_auth;
   std::string user;
+  std::string token_in_use; ///< the token the session authenticated with (watched for revocation)
   net::encoding enc = net::encoding::json; ///< for frames the server starts
   attached_inbox inbox;
   uint64_t forwarded_upto = 0; ///< highest seq sent to the client on this connection
@@ -57,6 +58,8 @@ struct session_state {
   /// Makes `handle` this session's inbox (monitored), if it is not already.
   void adopt_inbox(attached_inbox handle);
   void on_replaced();
+  /// The session's token was revoked: `unauthorized` (`why`), then close 4001.
+  void on_revoked(const std::string& why = "token revoked");
   void on_inbox_down();
   void on_presence(const std::string& user, bool online, int64_t last_seen);
   /// The connection ended with `code` (net's on_close): counted and logged, then the actor quits.
