@@ -485,6 +485,21 @@ inspector_api admin_state::inspector_of(const std::string& id) const {
   return gate ? caf::actor_cast<inspector_api>(gate) : inspector_api{};
 }
 
+template <class Fan, class Ask> void admin_state::for_each_member(json& rows, Fan& fan, Ask ask) {
+  for (const auto& m : members_of(*ctx)) {
+    auto id = display_id(m.id);
+    rows.push_back({{"id", id}, {"up", m.up}, {"answered", false}});
+    auto i = rows.size() - 1;
+    auto insp = inspector_of(m.id);
+    if (!insp) {
+      rows[i]["error"] = "down";
+      continue;
+    }
+    fan.expect();
+    ask(insp, i, id);
+  }
+}
+
 caf::result<std::string> admin_state::handle(const std::string& secret, const std::string& command,
                                              const std::vector<std::string>& args) {
   if (!secret_matches(digest, secret)) {
@@ -637,38 +652,30 @@ caf::result<std::string> admin_state::users(const std::vector<std::string>& args
       doc["next"] = rows.back().value("user", std::string{});
     rp.deliver(doc.dump());
   });
-  for (const auto& m : members_of(*ctx)) {
-    auto id = display_id(m.id);
-    acc->nodes.push_back({{"id", id}, {"up", m.up}, {"answered", false}});
-    auto i = acc->nodes.size() - 1;
-    auto insp = inspector_of(m.id);
-    if (!insp) {
-      acc->nodes[i]["error"] = "down";
-      continue;
-    }
-    fan->expect();
-    self->request(insp, opts.manage_timeout, atom::manage::value, std::string{"users"},
-                  std::vector<std::string>{after, std::to_string(limit)})
-        .then(
-            [acc, i, id, fan](const std::string& text) {
-              auto page = json::parse(text, nullptr, false);
-              if (!page.is_discarded()) {
-                acc->nodes[i]["answered"] = true;
-                for (auto row : page["users"]) {
-                  row["home"] = id;
-                  acc->rows.push_back(std::move(row));
-                }
-                acc->more = acc->more || page.value("more", false);
-                if (page.contains("error"))
-                  acc->nodes[i]["error"] = page["error"];
-              }
-              fan->arrived();
-            },
-            [this, acc, i, fan](const caf::error& err) {
-              acc->nodes[i]["error"] = describe(self->system(), err);
-              fan->arrived();
-            });
-  }
+  for_each_member(
+      acc->nodes, *fan, [&](const inspector_api& insp, std::size_t i, const std::string& id) {
+        self->request(insp, opts.manage_timeout, atom::manage::value, std::string{"users"},
+                      std::vector<std::string>{after, std::to_string(limit)})
+            .then(
+                [acc, i, id, fan](const std::string& text) {
+                  auto page = json::parse(text, nullptr, false);
+                  if (!page.is_discarded()) {
+                    acc->nodes[i]["answered"] = true;
+                    for (auto row : page["users"]) {
+                      row["home"] = id;
+                      acc->rows.push_back(std::move(row));
+                    }
+                    acc->more = acc->more || page.value("more", false);
+                    if (page.contains("error"))
+                      acc->nodes[i]["error"] = page["error"];
+                  }
+                  fan->arrived();
+                },
+                [this, acc, i, fan](const caf::error& err) {
+                  acc->nodes[i]["error"] = describe(self->system(), err);
+                  fan->arrived();
+                });
+      });
   fan->arrived();
   return rp;
 }
@@ -740,7 +747,6 @@ caf::result<std::string> admin_state::backup(const std::vector<std::string>& arg
 }
 
 caf::result<std::string> admin_state::inboxes(uint32_t top) {
-  auto members = members_of(*ctx);
   struct gathered {
     json nodes = json::array();
     std::vector<std::pair<std::string, inbox_row>> rows;
@@ -766,36 +772,28 @@ caf::result<std::string> admin_state::inboxes(uint32_t top) {
     doc["deepest"] = std::move(deepest);
     rp.deliver(doc.dump());
   });
-  for (const auto& m : members) {
-    auto id = display_id(m.id);
-    acc->nodes.push_back({{"id", id}, {"up", m.up}, {"answered", false}});
-    auto i = acc->nodes.size() - 1;
-    auto insp = inspector_of(m.id);
-    if (!insp) {
-      acc->nodes[i]["error"] = "down";
-      continue;
-    }
-    fan->expect();
-    self->request(insp, opts.census_timeout, atom::census::value, top)
-        .then(
-            [acc, i, id, fan, top](const census_report& c) {
-              auto& row = acc->nodes[i];
-              row["answered"] = true;
-              row["taken_ms"] = c.taken_ms;
-              row["inboxes"] = c.inboxes;
-              row["items"] = c.items;
-              row["complete"] = c.complete;
-              acc->inboxes += c.inboxes;
-              acc->items += c.items;
-              for (std::size_t k = 0; k < c.deepest.size() && k < top; ++k)
-                acc->rows.emplace_back(id, c.deepest[k]);
-              fan->arrived();
-            },
-            [this, acc, i, fan](const caf::error& err) {
-              acc->nodes[i]["error"] = describe(self->system(), err);
-              fan->arrived();
-            });
-  }
+  for_each_member(acc->nodes, *fan,
+                  [&](const inspector_api& insp, std::size_t i, const std::string& id) {
+                    self->request(insp, opts.census_timeout, atom::census::value, top)
+                        .then(
+                            [acc, i, id, fan, top](const census_report& c) {
+                              auto& row = acc->nodes[i];
+                              row["answered"] = true;
+                              row["taken_ms"] = c.taken_ms;
+                              row["inboxes"] = c.inboxes;
+                              row["items"] = c.items;
+                              row["complete"] = c.complete;
+                              acc->inboxes += c.inboxes;
+                              acc->items += c.items;
+                              for (std::size_t k = 0; k < c.deepest.size() && k < top; ++k)
+                                acc->rows.emplace_back(id, c.deepest[k]);
+                              fan->arrived();
+                            },
+                            [this, acc, i, fan](const caf::error& err) {
+                              acc->nodes[i]["error"] = describe(self->system(), err);
+                              fan->arrived();
+                            });
+                  });
   fan->arrived();
   return rp;
 }

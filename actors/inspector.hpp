@@ -135,6 +135,9 @@ private:
                                        const std::vector<std::string>& args);
   caf::result<std::string> backup(const std::vector<std::string>& args);
 
+  /// For every member: a row `{id, up, answered: false}` in `rows`; for a member that is up,
+  /// `fan.expect()` and `ask(its inspector, the row's index, its id)`; else the row's error.
+  template <class Fan, class Ask> void for_each_member(net::json& rows, Fan& fan, Ask ask);
   /// The inspector of member `id` (this node's, or a peer's through its gate); invalid if down.
   inspector_api inspector_of(const std::string& id) const;
 };

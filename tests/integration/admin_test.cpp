@@ -33,14 +33,28 @@ json admin_create(const std::string& node, const std::string& name, const temp_d
   return inspect_json(node, secret, {"create", name, "--password-file=" + file.string()});
 }
 
+/// A node with an admin port, and its address.
+struct admin_node {
+  node_process node;
+  std::string admin;
+  explicit admin_node(std::vector<std::string> more = {})
+      : node{test_args([&] {
+          std::vector<std::string> a{"--admin.port=0", "--admin.secret=" + secret};
+          a.insert(a.end(), more.begin(), more.end());
+          return a;
+        }())} {
+    node.start();
+    admin = admin_address(node);
+  }
+};
+
 } // namespace
 
 TEST_CASE("the admin creates, lists, disables, enables and revokes users of a closed node") {
   temp_dir tmp;
-  node_process node{
-      test_args({"--admin.port=0", "--admin.secret=" + secret, "--accounts.registration=closed"})};
-  node.start();
-  auto admin = admin_address(node);
+  admin_node n{{"--accounts.registration=closed"}};
+  auto& node = n.node;
+  const auto& admin = n.admin;
   auto alice = unique_user("alice");
   auto bob = unique_user("bob");
 
@@ -131,10 +145,9 @@ TEST_CASE("the admin creates, lists, disables, enables and revokes users of a cl
 }
 
 TEST_CASE("delete removes a user's account, tokens, inbox, profile, contacts and blocks") {
-  temp_dir tmp;
-  node_process node{test_args({"--admin.port=0", "--admin.secret=" + secret})};
-  node.start();
-  auto admin = admin_address(node);
+  admin_node n;
+  auto& node = n.node;
+  const auto& admin = n.admin;
   auto alice = make_user(node.ep(), "alice");
   auto bob = make_user(node.ep(), "bob");
   auto carol = make_user(node.ep(), "carol");
@@ -179,9 +192,9 @@ TEST_CASE("delete removes a user's account, tokens, inbox, profile, contacts and
 
 TEST_CASE("a backup of a live node restores into a new node that delivers the pending messages") {
   temp_dir tmp;
-  node_process node{test_args({"--admin.port=0", "--admin.secret=" + secret})};
-  node.start();
-  auto admin = admin_address(node);
+  admin_node n;
+  auto& node = n.node;
+  const auto& admin = n.admin;
   auto alice = make_user(node.ep(), "alice");
   auto bob = make_user(node.ep(), "bob");
   auto a = open_session(node.ep(), alice.token);
