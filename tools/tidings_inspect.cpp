@@ -2,8 +2,10 @@
 //
 // Connects to a node's admin port (`--admin.port` of tidings-node) over CAF's middleman, sends
 // one request carrying the admin secret, and prints the node's JSON answer as aligned tables
-// (or as is, with --json). In a cluster any node answers for every member. The commands and
-// their output: docs/OPERATIONS.md ("Inspecting a node"); the JSON: docs/PROTOCOL.md.
+// (or as is, with --json). In a cluster any node answers for every member. It also administers
+// users (users, create, disable, enable, revoke, delete: each run on the user's home node) and
+// takes backups of the node asked. The commands and their output: docs/OPERATIONS.md
+// ("Inspecting a node", "User administration", "Backups"); the JSON: docs/PROTOCOL.md.
 //
 // Exit status: 0 on success, 1 when the node cannot be reached or refuses (a wrong secret),
 // 2 on usage errors.
@@ -38,7 +40,8 @@ constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
 
-constexpr const char* help = R"help(tidings-inspect: look inside a running Tidings node or cluster
+constexpr const char* help =
+    R"help(tidings-inspect: look inside a running Tidings node or cluster, administer its users
 
 usage: tidings-inspect --node=HOST:PORT --secret=S COMMAND [ARGS] [--json]
 
