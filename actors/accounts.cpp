@@ -65,6 +65,25 @@ std::optional<net::credentials> read_credentials(const std::string& body,
 
 } // namespace
 
+bool account_disabled(std::string_view record) {
+  auto v = net::decode(record, net::encoding::msgpack, nullptr);
+  return v && v->is_object() && v->value("disabled", false);
+}
+
+std::vector<std::string> token_keys_of(storage::db& store, const std::string& user, bool* failed) {
+  std::vector<std::string> keys;
+  // Every key is a 32-byte hash: all sort below 33 bytes of 0xff.
+  auto st = store.scan(storage::table::tokens, "", std::string(33, '\xff'), SIZE_MAX,
+                       [&](std::string_view key, std::string_view owner) {
+                         if (owner == user)
+                           keys.emplace_back(key);
+                         return true;
+                       });
+  if (!st.ok())
+    *failed = true;
+  return keys;
+}
+
 std::string token_key(std::string_view token) {
   std::string out(crypto_generichash_BYTES, '\0');
   crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
@@ -159,6 +178,10 @@ net::http_response accounts_state::login(const account_request& req) {
   }
   if (recent.empty())
     failures.erase(cred->user);
+  if (account_disabled(record.value())) {
+    ctx->logs().warn("login refused: account disabled", {{"user", cred->user}});
+    return http_error(errc::forbidden, "account disabled");
+  }
   // The token names its user, so any node knows where it is kept (the user's home).
   auto token = cred->user + ":" + random_id(32);
   storage::batch b;
@@ -220,6 +243,69 @@ account_reply accounts_state::handle(const account_request& req) {
   return reply;
 }
 
+caf::result<std::vector<std::string>> accounts_state::manage(const std::string& command,
+                                                             const std::string& user,
+                                                             const std::string& password) {
+  using keys = std::vector<std::string>;
+  if (command == "create") {
+    account_request req;
+    req.method = "POST";
+    req.path = "/v1/accounts";
+    req.body = json{{"user", user}, {"password", password}}.dump();
+    auto res = create(req);
+    if (res.status == 201)
+      return keys{};
+    auto body = json::parse(res.body, nullptr, false);
+    auto why = body.is_object() ? body.value("message", std::string{}) : std::string{};
+    return make_error(res.status == 409   ? errc::user_exists
+                      : res.status == 400 ? errc::bad_request
+                                          : errc::unavailable,
+                      why);
+  }
+  if (command != "disable" && command != "enable" && command != "revoke" && command != "delete")
+    return make_error(errc::bad_request, "unknown account change '" + command + "'");
+  auto record = ctx->store->get(storage::table::accounts, user);
+  if (record.failed())
+    return make_error(errc::unavailable, "storage unavailable, retry");
+  if (!record.found())
+    return make_error(errc::not_found, "no such user");
+  storage::batch b;
+  keys revoked;
+  if (command != "enable") {
+    bool failed = false;
+    revoked = token_keys_of(*ctx->store, user, &failed);
+    if (failed)
+      return make_error(errc::unavailable, "storage unavailable, retry");
+    for (const auto& key : revoked)
+      b.del(storage::table::tokens, key);
+  }
+  if (command == "delete") {
+    b.del(storage::table::accounts, user);
+  } else if (command != "revoke") {
+    auto v = net::decode(record.value(), net::encoding::msgpack, nullptr);
+    if (!v || !v->is_object())
+      return make_error(errc::internal, "the account record cannot be read");
+    if (command == "disable")
+      (*v)["disabled"] = true;
+    else
+      v->erase("disabled");
+    b.put(storage::table::accounts, user, net::encode(*v, net::encoding::msgpack));
+  }
+  if (!ctx->store->write(b).ok()) {
+    ctx->logs().error("storage error: account change not written", {{"user", user}});
+    return make_error(errc::unavailable, "storage unavailable, retry");
+  }
+  // Sessions using these tokens end now, told why (the registry watches them, on any node).
+  auto why = command == "disable"  ? "account disabled"
+             : command == "delete" ? "account deleted"
+                                   : "token revoked";
+  if (!revoked.empty())
+    self->send(ctx->registry, atom::revoked::value, revoked, std::string{why});
+  ctx->logs().info("account changed by the administrator",
+                   {{"user", user}, {"change", command}, {"tokens_revoked", revoked.size()}});
+  return revoked;
+}
+
 caf::result<std::string> registry_state::check(const std::string& token,
                                                const caf::actor& session) {
   auto key = token_key(token);
@@ -244,13 +330,17 @@ caf::result<bool> registry_state::exists(const std::string& user) {
 }
 
 void registry_state::revoked(const std::string& key) {
+  revoked(key, "token revoked");
+}
+
+void registry_state::revoked(const std::string& key, const std::string& why) {
   auto it = watchers.find(key);
   if (it == watchers.end())
     return;
   for (auto& session : it->second) {
     watched.erase(session.address());
     self->demonitor(session);
-    caf::anon_send(session, atom::revoked::value);
+    caf::anon_send(session, atom::revoked::value, why);
   }
   watchers.erase(it);
 }
@@ -283,6 +373,10 @@ registry_actor(registry_node_service::stateful_pointer<registry_state> self,
       },
       [self](atom::exists, const std::string& user) { return self->state.exists(user); },
       [self](atom::revoked, const std::string& key) { self->state.revoked(key); },
+      [self](atom::revoked, const std::vector<std::string>& keys, const std::string& why) {
+        for (const auto& key : keys)
+          self->state.revoked(key, why);
+      },
   };
 }
 
@@ -292,6 +386,8 @@ accounts_actor(accounts_service::stateful_pointer<accounts_state> self, const no
   self->state.ctx = ctx;
   return {
       [self](atom::account, const account_request& req) { return self->state.handle(req); },
+      [self](atom::manage, const std::string& command, const std::string& user,
+             const std::string& password) { return self->state.manage(command, user, password); },
   };
 }
 

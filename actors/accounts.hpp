@@ -18,6 +18,10 @@
 // Bounds: a worker answers `overloaded` to a registration or login while more than
 // `account_queue` requests wait in its mailbox (argon2id work queued is bounded), and runs its
 // hashes at a lower CPU priority (nice 10) than the chat actors.
+// The administrator's account changes (`manage`: create, disable, enable, revoke, delete; asked
+// by the steward of the user's home, actors/steward.*) run on the user's worker too, so they
+// are serialised with that user's registration and logins: a login racing a `disable` either
+// finished before it (its token is revoked with the others) or sees the account disabled.
 
 #include <deque>
 #include <map>
@@ -51,6 +55,11 @@ struct accounts_state {
   net::http_response login(const account_request& req);
   net::http_response logout(const account_request& req);
   account_reply handle(const account_request& req);
+  /// An administrator's change to `user`'s account (`create` with `password`, `disable`,
+  /// `enable`, `revoke`, `delete`); answers the tokens-table keys it revoked (the registry is
+  /// told of each), or `not_found`, `user_exists`, `bad_request`, `unavailable`.
+  caf::result<std::vector<std::string>> manage(const std::string& command, const std::string& user,
+                                               const std::string& password);
 };
 
 accounts_service::behavior_type
@@ -70,6 +79,8 @@ struct registry_state {
   caf::result<std::string> check(const std::string& token, const caf::actor& session);
   caf::result<bool> exists(const std::string& user);
   void revoked(const std::string& key);
+  /// The same, the sessions told `why` ("account disabled", "account deleted").
+  void revoked(const std::string& key, const std::string& why);
   void on_down(const caf::down_msg& dm);
 };
 
@@ -77,6 +88,13 @@ struct registry_state {
 registry_node_service::behavior_type
 registry_actor(registry_node_service::stateful_pointer<registry_state> self,
                const node_context* ctx);
+
+/// The tokens-table keys of every token of `user` (a scan of the whole table: tokens are keyed
+/// by their hash). Blocking; on a storage error sets `failed`.
+std::vector<std::string> token_keys_of(storage::db& store, const std::string& user, bool* failed);
+
+/// Whether an account record (msgpack) says the account is disabled.
+bool account_disabled(std::string_view record);
 
 /// The user an account request is about: the body's `user`, or the user a logout's token
 /// names ("" if none).

@@ -66,6 +66,12 @@ accounts_service node_context::accounts_of(const account_request& req) const {
   return caf::actor_cast<accounts_service>(home_gate(user));
 }
 
+accounts_service node_context::accounts_of_user(const std::string& user) const {
+  if (is_home(user))
+    return accounts[cluster::shard_of(user, accounts.size())];
+  return caf::actor_cast<accounts_service>(home_gate(user));
+}
+
 std::vector<std::pair<lastseen_service, std::vector<std::string>>>
 node_context::lastseen_groups(std::vector<std::string> users) const {
   std::vector<std::pair<lastseen_service, std::vector<std::string>>> out;

@@ -108,6 +108,8 @@ struct node_context {
   /// Whether this node is the home of blob `hash` (always, on a single node).
   bool is_media_home(const std::string& hash) const { return is_home(hash); }
   accounts_service accounts_of(const account_request& req) const;
+  /// The accounts worker of `user` (on the user's home).
+  accounts_service accounts_of_user(const std::string& user) const;
   /// `users` grouped by the lastseen actor each one's presence lives in (local shards, or the
   /// gates of their homes); users whose home is down are left out.
   std::vector<std::pair<lastseen_service, std::vector<std::string>>>

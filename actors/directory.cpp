@@ -44,6 +44,11 @@ void directory_state::on_down(const caf::down_msg& dm) {
     inboxes.erase(it->second);
     users_by_inbox.erase(it);
   }
+  if (auto it = evicting.find(dm.source); it != evicting.end()) {
+    for (auto& rp : it->second)
+      rp.deliver(true);
+    evicting.erase(it);
+  }
   if (stopping && inboxes.empty())
     self->quit(stop_reason);
 }
@@ -83,6 +88,19 @@ caf::result<inbox_facts> directory_state::probe_user(const std::string& user) {
   if (failed)
     return make_error(errc::unavailable);
   return facts;
+}
+
+caf::result<bool> directory_state::evict(const std::string& user) {
+  auto it = inboxes.find(user);
+  if (it == inboxes.end())
+    return true;
+  auto addr = it->second.inbox.address();
+  self->send(it->second.inbox, atom::stop::value);
+  users_by_inbox.erase(addr);
+  inboxes.erase(it);
+  auto rp = self->make_response_promise<bool>();
+  evicting[addr].push_back(rp);
+  return rp;
 }
 
 std::vector<caf::actor> directory_state::running_inboxes() const {
@@ -153,6 +171,7 @@ directory_actor(directory_actor_t::stateful_pointer<directory_state> self,
       },
       [self](atom::probe, const std::string& user) { return self->state.probe_user(user); },
       [self](atom::probe, atom::list) { return self->state.running_inboxes(); },
+      [self](atom::stop, const std::string& user) { return self->state.evict(user); },
   };
 }
 

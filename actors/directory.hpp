@@ -38,6 +38,8 @@ struct directory_state {
   bool releasing = false; ///< every inbox drained: they have been told to quit
   caf::error stop_reason;
   uint64_t handled = 0; ///< messages handled (spawn_counted)
+  /// Inboxes told to stop by `evict`, and who waits for each to be gone.
+  std::map<caf::actor_addr, std::vector<caf::typed_response_promise<bool>>> evicting;
 
   /// The entry of `user`, spawning the inbox if needed; nullptr (and why: `not_found` for
   /// unknown users, `unavailable` when storage fails or the node is stopping) otherwise.
@@ -65,6 +67,11 @@ struct directory_state {
   /// storage holds (no inbox is started for it).
   caf::result<inbox_facts> probe_user(const std::string& user);
   std::vector<caf::actor> running_inboxes() const;
+  /// The administrator deletes `user` (whose account is already gone): the running inbox is
+  /// told to stop at once, whatever is still on its way to it (those requests fail), and the
+  /// answer comes once it is gone (its writes in flight done), so nothing of it is written
+  /// after. True at once when no inbox runs.
+  caf::result<bool> evict(const std::string& user);
 };
 
 /// What storage holds of `user`'s inbox (depth, oldest item's time) with no actor running.

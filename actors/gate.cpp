@@ -113,12 +113,18 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
         auto dest = ctx->accounts_of(req);
         return pass<account_reply>(self, dest, a, std::move(req));
       },
+      [=](atom::manage m, std::string& command, std::string& user, std::string& password) {
+        auto dest = ctx->accounts_of_user(user);
+        return pass<std::vector<std::string>>(self, dest, m, std::move(command), std::move(user),
+                                              std::move(password));
+      },
       [=](atom::token t, std::string& token) {
         auto dest = ctx->registry_of_token(token);
         return pass<std::string>(self, dest, t, std::move(token));
       },
       [=](atom::token t, std::string& token, caf::actor& session) {
-        return pass<std::string>(self, ctx->registry, t, std::move(token), std::move(session));
+        auto dest = ctx->registry_of_token(token);
+        return pass<std::string>(self, dest, t, std::move(token), std::move(session));
       },
       [=](atom::exists e, std::string& user) {
         auto dest = ctx->registry_of(user);
@@ -158,6 +164,9 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
       },
       [=](atom::census c, uint32_t top) {
         return pass<census_report>(self, ctx->inspector, c, top);
+      },
+      [=](atom::manage m, std::string& command, std::vector<std::string>& args) {
+        return pass<std::string>(self, ctx->inspector, m, std::move(command), std::move(args));
       },
   };
 }

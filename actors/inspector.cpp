@@ -7,6 +7,7 @@
 
 #include "actors/directory.hpp"
 #include "actors/handoff.hpp"
+#include "actors/steward.hpp"
 #include "cluster/placement.hpp"
 #include "net/codec.hpp"
 
@@ -35,10 +36,6 @@ private:
   std::size_t left_ = 1;
   std::function<void()> done_;
 };
-
-caf::error refusal(errc code, std::string why) {
-  return caf::error{static_cast<uint8_t>(code), error_category, caf::make_message(std::move(why))};
-}
 
 /// Keeps, of `all`, the `top` largest by `key` and the `top` largest by `other` (each once).
 template <class Key, class Other>
@@ -129,6 +126,8 @@ void inspector_state::init(inspector_actor_t::pointer s, const node_context* c,
   self = s;
   ctx = c;
   opts = std::move(o);
+  // Its commands block on RocksDB (and a backup copies the database): a thread of its own.
+  steward = self->spawn<caf::linked + caf::detached>(steward_actor, ctx);
 }
 
 void inspector_state::tick() {
@@ -425,6 +424,10 @@ inspector_actor(inspector_actor_t::stateful_pointer<inspector_state> self, const
       [self](atom::report, const std::string& user) { return self->state.report_user(user); },
       [self](atom::census, uint32_t top) { return self->state.report_census(top); },
       [self](atom::census, census_report& r) { self->state.on_census(std::move(r)); },
+      [self](atom::manage m, std::string& command, std::vector<std::string>& args) {
+        self->delegate(self->state.steward, m, std::move(command), std::move(args));
+        return caf::delegated<std::string>{};
+      },
       [self](atom::timer) {
         self->state.tick();
         self->delayed_send(self, std::chrono::seconds(1), atom::timer::value);
@@ -482,11 +485,26 @@ inspector_api admin_state::inspector_of(const std::string& id) const {
   return gate ? caf::actor_cast<inspector_api>(gate) : inspector_api{};
 }
 
+template <class Fan, class Ask> void admin_state::for_each_member(json& rows, Fan& fan, Ask ask) {
+  for (const auto& m : members_of(*ctx)) {
+    auto id = display_id(m.id);
+    rows.push_back({{"id", id}, {"up", m.up}, {"answered", false}});
+    auto i = rows.size() - 1;
+    auto insp = inspector_of(m.id);
+    if (!insp) {
+      rows[i]["error"] = "down";
+      continue;
+    }
+    fan.expect();
+    ask(insp, i, id);
+  }
+}
+
 caf::result<std::string> admin_state::handle(const std::string& secret, const std::string& command,
                                              const std::vector<std::string>& args) {
   if (!secret_matches(digest, secret)) {
     ctx->logs().warn("admin: refused a request with a wrong or missing secret");
-    return refusal(errc::unauthorized, "wrong or missing admin secret");
+    return make_error(errc::unauthorized, "wrong or missing admin secret");
   }
   ctx->logs().info("admin request", {{"command", command}});
   if (command == "nodes" || command == "top")
@@ -495,14 +513,28 @@ caf::result<std::string> admin_state::handle(const std::string& secret, const st
     return nodes(command, count_arg(args, 10));
   if (command == "user") {
     if (args.size() != 1 || args.front().empty())
-      return refusal(errc::bad_request, "user needs one NAME");
+      return make_error(errc::bad_request, "user needs one NAME");
     return user(args.front());
   }
   if (command == "inboxes")
     return inboxes(count_arg(args, 10));
+  if (command == "users")
+    return users(args);
+  if (command == "create" || command == "disable" || command == "enable" || command == "revoke" ||
+      command == "delete") {
+    if (args.empty() || args.front().empty() || args.size() > (command == "create" ? 2 : 1))
+      return make_error(errc::bad_request, command + " needs one NAME");
+    ctx->logs().info("admin: user administration", {{"command", command}, {"user", args[0]}});
+    return manage_user(command, args);
+  }
+  if (command == "backup") {
+    if (args.size() != 1 || args.front().empty())
+      return make_error(errc::bad_request, "backup needs one DIR");
+    return backup(args);
+  }
   if (command == "ring")
     return ring(args);
-  return refusal(errc::bad_request, "unknown command '" + command + "'");
+  return make_error(errc::bad_request, "unknown command '" + command + "'");
 }
 
 caf::result<std::string> admin_state::nodes(const std::string& command, uint32_t top) {
@@ -558,23 +590,163 @@ caf::result<std::string> admin_state::user(const std::string& name) {
   }
   doc["home_up"] = true;
   auto rp = self->make_response_promise<std::string>();
+  auto acc = std::make_shared<json>(std::move(doc));
+  auto fan = std::make_shared<fan_in>([rp, acc]() mutable { rp.deliver(acc->dump()); });
+  fan->expect();
   self->request(insp, opts.node_timeout, atom::report::value, name)
       .then(
-          [rp, doc](const user_report& r) mutable {
-            doc["answered"] = true;
-            doc["report"] = to_json(r);
-            doc["report"]["home"] = doc["home"];
-            rp.deliver(doc.dump());
+          [acc, fan](const user_report& r) {
+            (*acc)["answered"] = true;
+            (*acc)["report"] = to_json(r);
+            (*acc)["report"]["home"] = (*acc)["home"];
+            fan->arrived();
           },
-          [this, rp, doc](const caf::error& err) mutable {
-            doc["error"] = describe(self->system(), err);
-            rp.deliver(doc.dump());
+          [this, acc, fan](const caf::error& err) {
+            (*acc)["error"] = describe(self->system(), err);
+            fan->arrived();
           });
+  // The account itself (created, disabled, tokens, profile), from the home's steward.
+  fan->expect();
+  self->request(insp, opts.node_timeout, atom::manage::value, std::string{"account"},
+                std::vector<std::string>{name})
+      .then(
+          [acc, fan](const std::string& text) {
+            auto account = json::parse(text, nullptr, false);
+            if (!account.is_discarded())
+              (*acc)["account"] = std::move(account);
+            fan->arrived();
+          },
+          [this, acc, fan](const caf::error& err) {
+            (*acc)["account_error"] = describe(self->system(), err);
+            fan->arrived();
+          });
+  fan->arrived();
+  return rp;
+}
+
+caf::result<std::string> admin_state::users(const std::vector<std::string>& args) {
+  auto after = args.empty() ? std::string{} : args[0];
+  auto limit = args.size() > 1 ? count_arg({args[1]}, 100) : uint32_t{100};
+  limit = std::max<uint32_t>(1, limit);
+  struct gathered {
+    std::vector<json> rows;
+    json nodes = json::array();
+    bool more = false;
+  };
+  auto acc = std::make_shared<gathered>();
+  auto rp = self->make_response_promise<std::string>();
+  auto fan = std::make_shared<fan_in>([rp, acc, after, limit]() mutable {
+    auto& rows = acc->rows;
+    std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) {
+      return a.value("user", std::string{}) < b.value("user", std::string{});
+    });
+    // Each member gave its first `limit` after `after`: the first `limit` of all of them are
+    // the page (a member's next names all sort after its last one given).
+    bool more = acc->more || rows.size() > limit;
+    if (rows.size() > limit)
+      rows.resize(limit);
+    json doc{{"command", "users"}, {"after", after}, {"limit", limit}, {"nodes", acc->nodes}};
+    doc["users"] = json(rows);
+    doc["more"] = more;
+    if (more && !rows.empty())
+      doc["next"] = rows.back().value("user", std::string{});
+    rp.deliver(doc.dump());
+  });
+  for_each_member(
+      acc->nodes, *fan, [&](const inspector_api& insp, std::size_t i, const std::string& id) {
+        self->request(insp, opts.manage_timeout, atom::manage::value, std::string{"users"},
+                      std::vector<std::string>{after, std::to_string(limit)})
+            .then(
+                [acc, i, id, fan](const std::string& text) {
+                  auto page = json::parse(text, nullptr, false);
+                  if (!page.is_discarded()) {
+                    acc->nodes[i]["answered"] = true;
+                    for (auto row : page["users"]) {
+                      row["home"] = id;
+                      acc->rows.push_back(std::move(row));
+                    }
+                    acc->more = acc->more || page.value("more", false);
+                    if (page.contains("error"))
+                      acc->nodes[i]["error"] = page["error"];
+                  }
+                  fan->arrived();
+                },
+                [this, acc, i, fan](const caf::error& err) {
+                  acc->nodes[i]["error"] = describe(self->system(), err);
+                  fan->arrived();
+                });
+      });
+  fan->arrived();
+  return rp;
+}
+
+caf::result<std::string> admin_state::manage_user(const std::string& command,
+                                                  const std::vector<std::string>& args) {
+  const auto& name = args.front();
+  auto home = ctx->cluster != nullptr ? ctx->cluster->home(name) : std::string{};
+  auto insp = inspector_of(home);
+  if (!insp)
+    return make_error(errc::unavailable,
+                      "the home node of '" + name + "' (" + display_id(home) + ") is down, retry");
+  auto rp = self->make_response_promise<std::string>();
+  self->request(insp, opts.manage_timeout, atom::manage::value, command, args)
+      .then(
+          [this, rp, command, name, home](const std::string& text) mutable {
+            auto doc = json::parse(text, nullptr, false);
+            if (doc.is_discarded())
+              doc = json::object();
+            doc["home"] = display_id(home);
+            if (command != "delete" || ctx->cluster == nullptr) {
+              rp.deliver(doc.dump());
+              return;
+            }
+            // The media rows naming the user that the other members keep (the blobs homed
+            // there): every member that is up.
+            auto acc = std::make_shared<json>(std::move(doc));
+            (*acc)["members"] = json::array();
+            auto fan = std::make_shared<fan_in>([rp, acc]() mutable { rp.deliver(acc->dump()); });
+            for (const auto& m : members_of(*ctx)) {
+              if (m.id == home)
+                continue;
+              auto& rows = (*acc)["members"];
+              rows.push_back({{"id", display_id(m.id)}, {"up", m.up}});
+              auto i = rows.size() - 1;
+              auto other = inspector_of(m.id);
+              if (!other) {
+                rows[i]["error"] = "down: its media rows naming the user stay";
+                continue;
+              }
+              fan->expect();
+              self->request(other, opts.manage_timeout, atom::manage::value,
+                            std::string{"purge-media"}, std::vector<std::string>{name})
+                  .then(
+                      [acc, i, fan](const std::string& text) {
+                        auto done = json::parse(text, nullptr, false);
+                        if (!done.is_discarded())
+                          (*acc)["members"][i]["media_removed"] = done["removed"];
+                        fan->arrived();
+                      },
+                      [this, acc, i, fan](const caf::error& err) {
+                        (*acc)["members"][i]["error"] = describe(self->system(), err);
+                        fan->arrived();
+                      });
+            }
+            fan->arrived();
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<std::string> admin_state::backup(const std::vector<std::string>& args) {
+  auto rp = self->make_response_promise<std::string>();
+  self->request(ctx->inspector, opts.manage_timeout, atom::manage::value, std::string{"backup"},
+                args)
+      .then([rp](const std::string& text) mutable { rp.deliver(text); },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
 caf::result<std::string> admin_state::inboxes(uint32_t top) {
-  auto members = members_of(*ctx);
   struct gathered {
     json nodes = json::array();
     std::vector<std::pair<std::string, inbox_row>> rows;
@@ -600,36 +772,28 @@ caf::result<std::string> admin_state::inboxes(uint32_t top) {
     doc["deepest"] = std::move(deepest);
     rp.deliver(doc.dump());
   });
-  for (const auto& m : members) {
-    auto id = display_id(m.id);
-    acc->nodes.push_back({{"id", id}, {"up", m.up}, {"answered", false}});
-    auto i = acc->nodes.size() - 1;
-    auto insp = inspector_of(m.id);
-    if (!insp) {
-      acc->nodes[i]["error"] = "down";
-      continue;
-    }
-    fan->expect();
-    self->request(insp, opts.census_timeout, atom::census::value, top)
-        .then(
-            [acc, i, id, fan, top](const census_report& c) {
-              auto& row = acc->nodes[i];
-              row["answered"] = true;
-              row["taken_ms"] = c.taken_ms;
-              row["inboxes"] = c.inboxes;
-              row["items"] = c.items;
-              row["complete"] = c.complete;
-              acc->inboxes += c.inboxes;
-              acc->items += c.items;
-              for (std::size_t k = 0; k < c.deepest.size() && k < top; ++k)
-                acc->rows.emplace_back(id, c.deepest[k]);
-              fan->arrived();
-            },
-            [this, acc, i, fan](const caf::error& err) {
-              acc->nodes[i]["error"] = describe(self->system(), err);
-              fan->arrived();
-            });
-  }
+  for_each_member(acc->nodes, *fan,
+                  [&](const inspector_api& insp, std::size_t i, const std::string& id) {
+                    self->request(insp, opts.census_timeout, atom::census::value, top)
+                        .then(
+                            [acc, i, id, fan, top](const census_report& c) {
+                              auto& row = acc->nodes[i];
+                              row["answered"] = true;
+                              row["taken_ms"] = c.taken_ms;
+                              row["inboxes"] = c.inboxes;
+                              row["items"] = c.items;
+                              row["complete"] = c.complete;
+                              acc->inboxes += c.inboxes;
+                              acc->items += c.items;
+                              for (std::size_t k = 0; k < c.deepest.size() && k < top; ++k)
+                                acc->rows.emplace_back(id, c.deepest[k]);
+                              fan->arrived();
+                            },
+                            [this, acc, i, fan](const caf::error& err) {
+                              acc->nodes[i]["error"] = describe(self->system(), err);
+                              fan->arrived();
+                            });
+                  });
   fan->arrived();
   return rp;
 }

@@ -34,6 +34,7 @@
 #include "actors/context.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
+#include "net/codec.hpp"
 
 namespace tidings {
 
@@ -69,6 +70,7 @@ struct inspector_state {
   /// Requests, each with the number of the first census that may answer it.
   std::vector<std::pair<uint64_t, caf::typed_response_promise<census_report>>> census_waiting;
   uint64_t handled = 0; ///< messages handled (spawn_counted)
+  steward_api steward;  ///< runs this node's user-administration commands (linked, detached)
 
   void init(inspector_actor_t::pointer s, const node_context* c, inspector_options o);
   void tick();
@@ -98,8 +100,9 @@ census_report take_census(storage::db& store, std::size_t keep, const clock_fn& 
 
 struct admin_options {
   std::string secret;
-  std::chrono::milliseconds node_timeout{3'000};    ///< a peer's report
-  std::chrono::milliseconds census_timeout{15'000}; ///< a peer's census
+  std::chrono::milliseconds node_timeout{3'000};     ///< a peer's report
+  std::chrono::milliseconds census_timeout{15'000};  ///< a peer's census
+  std::chrono::milliseconds manage_timeout{120'000}; ///< a user-administration command, a backup
 };
 
 /// Whether `given` is the secret whose digest is `digest` (constant time in the secret).
@@ -124,6 +127,17 @@ private:
   caf::result<std::string> user(const std::string& name);
   caf::result<std::string> inboxes(uint32_t top);
   std::string ring(const std::vector<std::string>& args) const;
+  /// User administration (docs/OPERATIONS.md, "User administration"): `users` asks every
+  /// member, a command naming a user asks the steward of the user's home, `delete` then every
+  /// other member (the media rows they keep), `backup` this node's steward.
+  caf::result<std::string> users(const std::vector<std::string>& args);
+  caf::result<std::string> manage_user(const std::string& command,
+                                       const std::vector<std::string>& args);
+  caf::result<std::string> backup(const std::vector<std::string>& args);
+
+  /// For every member: a row `{id, up, answered: false}` in `rows`; for a member that is up,
+  /// `fan.expect()` and `ask(its inspector, the row's index, its id)`; else the row's error.
+  template <class Fan, class Ask> void for_each_member(net::json& rows, Fan& fan, Ask ask);
   /// The inspector of member `id` (this node's, or a peer's through its gate); invalid if down.
   inspector_api inspector_of(const std::string& id) const;
 };

@@ -78,9 +78,13 @@ using media_service =
                       caf::reacts_to<atom::written, uint64_t, bool>, caf::reacts_to<atom::timer>,
                       caf::replies_to<atom::probe>::with<actor_probe>>;
 
-/// An accounts worker (actors/accounts.*): registration, login, logout.
+/// An accounts worker (actors/accounts.*): registration, login, logout; and the administrator's
+/// account changes (`manage`: command, user, password), answered with the tokens-table keys
+/// they revoked.
 using accounts_service =
-    caf::typed_actor<caf::replies_to<atom::account, account_request>::with<account_reply>>;
+    caf::typed_actor<caf::replies_to<atom::account, account_request>::with<account_reply>,
+                     caf::replies_to<atom::manage, std::string, std::string,
+                                     std::string>::with<std::vector<std::string>>>;
 
 /// The accounts registry (actors/accounts.*): the quick questions about accounts, answered
 /// without waiting behind a password hash. `token` answers the token's user ("" for an
@@ -94,7 +98,9 @@ using registry_service =
 
 /// The registry as its own node sees it: also told by the accounts workers of every token they
 /// revoke (its tokens-table key), once the deletion is durable.
-using registry_node_service = registry_service::extend<caf::reacts_to<atom::revoked, std::string>>;
+using registry_node_service =
+    registry_service::extend<caf::reacts_to<atom::revoked, std::string>>::extend<
+        caf::reacts_to<atom::revoked, std::vector<std::string>, std::string>>;
 
 /// A session as its inbox sees it: the pushes and `replaced`. Sessions are dynamically typed;
 /// the inbox views the session an attach names through this interface (an `actor_cast`), so
@@ -140,15 +146,25 @@ using handover_service = caf::typed_actor<caf::replies_to<handover_batch>::with<
 using directory_actor_t = directory_service::extend<
     caf::replies_to<atom::probe>::with<actor_probe>,
     caf::replies_to<atom::probe, std::string>::with<inbox_facts>,
-    caf::replies_to<atom::probe, atom::list>::with<std::vector<caf::actor>>>;
+    caf::replies_to<atom::probe, atom::list>::with<std::vector<caf::actor>>,
+    caf::replies_to<atom::stop, std::string>::with<bool>>;
 
 /// A node's inspector (actors/inspector.*), asked by the admin actor of any node of the
 /// cluster (through this node's gate): the node's own report (with the `top` busiest inboxes),
 /// a user homed here, and the census of the stored inboxes (the `top` deepest).
-using inspector_api =
-    caf::typed_actor<caf::replies_to<atom::report, uint32_t>::with<node_report>,
-                     caf::replies_to<atom::report, std::string>::with<user_report>,
-                     caf::replies_to<atom::census, uint32_t>::with<census_report>>;
+/// `manage` is a user-administration command run by the node's steward (actors/steward.*) on
+/// this node (the home of the user it names, or each member): the command and its arguments,
+/// answered with a JSON document.
+using inspector_api = caf::typed_actor<
+    caf::replies_to<atom::report, uint32_t>::with<node_report>,
+    caf::replies_to<atom::report, std::string>::with<user_report>,
+    caf::replies_to<atom::census, uint32_t>::with<census_report>,
+    caf::replies_to<atom::manage, std::string, std::vector<std::string>>::with<std::string>>;
+
+/// A node's steward (actors/steward.*): the user-administration commands the admin actors of
+/// the cluster run on this node (through its inspector), and backups.
+using steward_api = caf::typed_actor<
+    caf::replies_to<atom::manage, std::string, std::vector<std::string>>::with<std::string>>;
 
 /// What tidings-inspect asks of a node's admin actor (published on the admin port): the
 /// secret, a command and its arguments; answered with a JSON document (docs/PROTOCOL.md,

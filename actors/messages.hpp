@@ -66,6 +66,7 @@ using probe = caf::atom_constant<caf::atom("probe")>;          ///< inspector ->
 using census = caf::atom_constant<caf::atom("census")>;        ///< inspector: the inbox depths
 using admin = caf::atom_constant<caf::atom("admin")>;          ///< tidings-inspect -> admin
 using report = caf::atom_constant<caf::atom("report")>;        ///< admin -> inspector
+using manage = caf::atom_constant<caf::atom("manage")>;        ///< admin -> steward, accounts
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
@@ -332,6 +333,11 @@ constexpr caf::atom_value error_category = caf::atom("tidings");
 
 inline caf::error make_error(errc e) {
   return caf::error{static_cast<uint8_t>(e), error_category};
+}
+
+/// The same, with a message saying why (tidings-inspect prints it).
+inline caf::error make_error(errc e, std::string why) {
+  return caf::error{static_cast<uint8_t>(e), error_category, caf::make_message(std::move(why))};
 }
 
 /// Maps any CAF error to a protocol code (errors of other categories become `unavailable`).

@@ -390,11 +390,11 @@ void session_state::on_inbox_down() {
   attach();
 }
 
-void session_state::on_revoked() {
+void session_state::on_revoked(const std::string& why) {
   if (state == phase::closing)
     return;
-  send_error(errc::unauthorized, "token revoked", unprompted());
-  close(close_code::unauthorized, "token revoked");
+  send_error(errc::unauthorized, why, unprompted());
+  close(close_code::unauthorized, why);
 }
 
 void session_state::tick() {
@@ -492,7 +492,7 @@ caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node
       },
       [self](atom::push, uint64_t seq, const std::string& item) { self->state.on_push(seq, item); },
       [self](atom::replaced) { self->state.on_replaced(); },
-      [self](atom::revoked) { self->state.on_revoked(); },
+      [self](atom::revoked, const std::string& why) { self->state.on_revoked(why); },
       [self](atom::presence, const std::string& user, bool online, int64_t last_seen) {
         self->state.on_presence(user, online, last_seen);
       },

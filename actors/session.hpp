@@ -58,8 +58,8 @@ struct session_state {
   /// Makes `handle` this session's inbox (monitored), if it is not already.
   void adopt_inbox(attached_inbox handle);
   void on_replaced();
-  /// The session's token was revoked: `unauthorized`, then close 4001.
-  void on_revoked();
+  /// The session's token was revoked: `unauthorized` (`why`), then close 4001.
+  void on_revoked(const std::string& why = "token revoked");
   void on_inbox_down();
   void on_presence(const std::string& user, bool online, int64_t last_seen);
   /// The connection ended with `code` (net's on_close): counted and logged, then the actor quits.

@@ -27,6 +27,7 @@
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
@@ -586,6 +587,18 @@ status db::flush() {
   auto st = impl_->handle->Flush(fo, all);
   if (st.ok())
     st = impl_->handle->SyncWAL();
+  if (!st.ok())
+    return {st.ToString()};
+  return {};
+}
+
+status db::checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto st = rocksdb::Checkpoint::Create(impl_->handle.get(), &raw);
+  if (!st.ok())
+    return {st.ToString()};
+  std::unique_ptr<rocksdb::Checkpoint> cp{raw};
+  st = cp->CreateCheckpoint(dir);
   if (!st.ok())
     return {st.ToString()};
   return {};

@@ -171,6 +171,11 @@ public:
   lookup last_key(table t, std::string_view begin, std::string_view end);
   /// Flushes memtables and syncs the WAL (used at shutdown).
   status flush();
+  /// A consistent copy of the whole database as it is now, in `dir` (which must not exist;
+  /// on the same filesystem its SST files are hard links, else copies). RocksDB's Checkpoint:
+  /// the memtables are flushed first, so the copy needs no WAL replay beyond what it holds.
+  /// Blocks for as long as the copy takes.
+  status checkpoint(const std::string& dir);
   /// Compacts a key range of a table (after large deletions).
   void compact(table t, std::string_view begin, std::string_view end);
   const db_options& options() const;

@@ -2,8 +2,10 @@
 //
 // Connects to a node's admin port (`--admin.port` of tidings-node) over CAF's middleman, sends
 // one request carrying the admin secret, and prints the node's JSON answer as aligned tables
-// (or as is, with --json). In a cluster any node answers for every member. The commands and
-// their output: docs/OPERATIONS.md ("Inspecting a node"); the JSON: docs/PROTOCOL.md.
+// (or as is, with --json). In a cluster any node answers for every member. It also administers
+// users (users, create, disable, enable, revoke, delete: each run on the user's home node) and
+// takes backups of the node asked. The commands and their output: docs/OPERATIONS.md
+// ("Inspecting a node", "User administration", "Backups"); the JSON: docs/PROTOCOL.md.
 //
 // Exit status: 0 on success, 1 when the node cannot be reached or refuses (a wrong secret),
 // 2 on usage errors.
@@ -14,6 +16,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -37,7 +40,8 @@ constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
 
-constexpr const char* help = R"help(tidings-inspect: look inside a running Tidings node or cluster
+constexpr const char* help =
+    R"help(tidings-inspect: look inside a running Tidings node or cluster, administer its users
 
 usage: tidings-inspect --node=HOST:PORT --secret=S COMMAND [ARGS] [--json]
 
@@ -53,11 +57,28 @@ commands:
   top [--once]       messages/s, sessions, inbox depth, mailboxes and send latency per node,
                      refreshed every second until Ctrl-C (--once: one frame, then exit)
 
+user administration (each goes to the user's home node, from any node):
+  users [--after NAME] [--limit N]
+                     the accounts of the cluster in name order, N a page (default 100), with
+                     their home, creation time and whether disabled
+  create NAME        create an account (also when registration is closed); the password is
+                     read from --password-file, else the first line of standard input
+  disable NAME       NAME can no longer log in (403 forbidden); their tokens are revoked and
+                     live sessions closed (4001)
+  enable NAME        NAME may log in again (with their password: old tokens stay revoked)
+  revoke NAME        revoke every token of NAME and close their live sessions (4001)
+  delete NAME --yes  delete NAME: account, tokens, inbox, profile, contacts, blocks, last
+                     seen, media grants (what stays: docs/OPERATIONS.md)
+  backup DIR         a consistent copy (RocksDB checkpoint and blob files) of the node asked,
+                     written to DIR (absolute, new) on that node's machine
+
 options:
   --node=HOST:PORT   the admin port of any node of the cluster
   --secret=S         the nodes' admin.secret (default: $TIDINGS_ADMIN_SECRET)
   --json             print the node's answer as JSON (one document; `top`: one per line)
-  --timeout=S        seconds to wait for an answer (default 20)
+  --timeout=S        seconds to wait for an answer (default 20; 600 for backup)
+  --password-file=F  create: the password is the first line of F
+  --yes              delete: confirm
   --help             this text
 )help";
 
@@ -70,7 +91,11 @@ struct options {
   uint32_t top = 10;
   bool json = false;
   bool once = false;
-  int timeout_s = 20;
+  bool yes = false;
+  int timeout_s = 0; ///< 0: the command's default
+  std::string after;
+  std::string limit;
+  std::string password_file;
 };
 
 std::atomic<bool> interrupted{false};
@@ -263,7 +288,92 @@ void print_user(const json& doc, std::ostream& out) {
   t.add({"blocked", count(r["blocked"])});
   for (const auto& note : r["notes"])
     t.add({"note", note.get<std::string>()});
+  if (doc.contains("account") && doc["account"].value("exists", false)) {
+    const auto& a = doc["account"];
+    auto created = a.value("created", int64_t{0});
+    t.add({"created", created > 0 ? tidings::iso_time(created) : "-"});
+    t.add({"disabled", a.value("disabled", false) ? "yes" : "no"});
+    t.add({"tokens", str(a["tokens"])});
+    const auto& p = a["profile"];
+    if (p.is_object()) {
+      auto avatar = p.value("avatar", std::string{});
+      t.add({"profile", "name '" + p.value("name", std::string{}) + "', about '" +
+                            p.value("about", std::string{}) + "', " +
+                            (avatar.empty() ? std::string{"no avatar"}
+                                            : "avatar " + avatar.substr(0, 12) + "…")});
+    } else {
+      t.add({"profile", "never set"});
+    }
+  } else if (doc.contains("account_error")) {
+    t.add({"account", "(" + doc.value("account_error", std::string{}) + ")"});
+  }
   t.print(out);
+  if (!r.value("exists", true))
+    out << "no such user\n";
+}
+
+void print_users(const json& doc, std::ostream& out) {
+  table t{{"USER", "HOME", "CREATED", "DISABLED"}, true};
+  for (const auto& u : doc["users"]) {
+    auto created = u.value("created", int64_t{0});
+    t.add({u.value("user", std::string{}), u.value("home", std::string{}),
+           created > 0 ? tidings::iso_time(created) : "-",
+           u.value("disabled", false) ? "yes" : "no"});
+  }
+  t.print(out);
+  for (const auto& n : doc["nodes"])
+    if (!n.value("answered", false) || n.contains("error"))
+      out << "node " << n.value("id", std::string{}) << ": "
+          << n.value("error", std::string{"no answer"}) << " (its users are missing)\n";
+  if (doc.value("more", false))
+    out << "more: --after " << doc.value("next", std::string{}) << "\n";
+}
+
+void print_change(const json& doc, std::ostream& out) {
+  auto command = doc.value("command", std::string{});
+  auto user = doc.value("user", std::string{});
+  auto revoked = doc.value("tokens_revoked", uint64_t{0});
+  auto tokens = std::to_string(revoked) + (revoked == 1 ? " token" : " tokens");
+  if (command == "create")
+    out << user << ": created on " << doc.value("home", std::string{}) << "\n";
+  else if (command == "disable")
+    out << user << ": disabled; " << tokens << " revoked, live sessions closed\n";
+  else if (command == "enable")
+    out << user << ": enabled (logs in again with the password)\n";
+  else
+    out << user << ": " << tokens << " revoked, live sessions closed\n";
+}
+
+void print_delete(const json& doc, std::ostream& out) {
+  out << doc.value("user", std::string{}) << ": deleted on " << doc.value("home", std::string{})
+      << "\n";
+  table t{{"REMOVED", "ROWS"}};
+  for (const auto& part : {"removed", "media_removed"})
+    if (doc.contains(part))
+      for (const auto& [name, n] : doc[part].items())
+        t.add({name, str(n)});
+  t.print(out);
+  if (doc.contains("members"))
+    for (const auto& m : doc["members"]) {
+      out << "node " << m.value("id", std::string{}) << ": ";
+      if (m.contains("error")) {
+        out << m.value("error", std::string{}) << "\n";
+        continue;
+      }
+      std::string rows;
+      for (const auto& [name, n] : m["media_removed"].items())
+        rows += (rows.empty() ? "" : ", ") + name + " " + str(n);
+      out << "media rows removed: " << rows << "\n";
+    }
+}
+
+void print_backup(const json& doc, std::ostream& out) {
+  auto node = doc.value("node", std::string{});
+  out << "backup of node " << (node.empty() ? "local" : node) << " in "
+      << doc.value("dir", std::string{}) << ": RocksDB checkpoint and " << str(doc["blobs"])
+      << " blob files (" << str(doc["blob_bytes"]) << " bytes), " << str(doc["ms"]) << " ms\n";
+  if (doc.contains("error"))
+    out << "warning: " << doc.value("error", std::string{}) << "\n";
 }
 
 void print_inboxes(const json& doc, std::ostream& out) {
@@ -378,6 +488,14 @@ std::optional<int> parse(int argc, char** argv, options& o) {
       o.json = true;
     } else if (a == "--once") {
       o.once = true;
+    } else if (a == "--yes") {
+      o.yes = true;
+    } else if (auto v = value("--after")) {
+      o.after = *v;
+    } else if (auto v = value("--limit")) {
+      o.limit = *v;
+    } else if (auto v = value("--password-file")) {
+      o.password_file = *v;
     } else if (auto v = value("--node")) {
       auto colon = v->rfind(':');
       if (colon == std::string::npos) {
@@ -421,18 +539,49 @@ std::optional<int> parse(int argc, char** argv, options& o) {
   }
   o.command = words.front();
   o.args.assign(words.begin() + 1, words.end());
-  static const std::vector<std::string> commands{"nodes",   "actors", "user",
-                                                 "inboxes", "ring",   "top"};
+  static const std::vector<std::string> commands{"nodes",  "actors", "user",   "inboxes", "ring",
+                                                 "top",    "users",  "create", "disable", "enable",
+                                                 "revoke", "delete", "backup"};
   if (std::find(commands.begin(), commands.end(), o.command) == commands.end()) {
     std::cerr << "tidings-inspect: unknown command '" << o.command << "' (see --help)\n";
     return exit_usage;
   }
-  if (o.command == "user" && o.args.size() != 1) {
-    std::cerr << "tidings-inspect: user needs one NAME\n";
+  static const std::vector<std::string> one_name{"user",   "create", "disable",
+                                                 "enable", "revoke", "delete"};
+  if (std::find(one_name.begin(), one_name.end(), o.command) != one_name.end() &&
+      o.args.size() != 1) {
+    std::cerr << "tidings-inspect: " << o.command << " needs one NAME\n";
     return exit_usage;
   }
+  if (o.command == "backup" && o.args.size() != 1) {
+    std::cerr << "tidings-inspect: backup needs one DIR (absolute, on the node's machine)\n";
+    return exit_usage;
+  }
+  if (o.command == "delete" && !o.yes) {
+    std::cerr << "tidings-inspect: delete removes " << o.args[0]
+              << "'s account and data for good: add --yes\n";
+    return exit_usage;
+  }
+  if (o.timeout_s == 0)
+    o.timeout_s = o.command == "backup" ? 600 : 20;
   if (o.command == "actors" || o.command == "inboxes")
     o.args = {std::to_string(o.top)};
+  if (o.command == "users")
+    o.args = {o.after, o.limit.empty() ? std::string{"100"} : o.limit};
+  if (o.command == "create") {
+    std::string password;
+    if (!o.password_file.empty()) {
+      std::ifstream in{o.password_file};
+      if (!in || !std::getline(in, password)) {
+        std::cerr << "tidings-inspect: cannot read a password from " << o.password_file << "\n";
+        return exit_usage;
+      }
+    } else if (!std::getline(std::cin, password)) {
+      std::cerr << "tidings-inspect: create reads the password from standard input\n";
+      return exit_usage;
+    }
+    o.args.push_back(password);
+  }
   return std::nullopt;
 }
 
@@ -478,6 +627,14 @@ void render(const options& o, const json& doc) {
     print_inboxes(doc, std::cout);
   else if (o.command == "ring")
     print_ring(doc, std::cout);
+  else if (o.command == "users")
+    print_users(doc, std::cout);
+  else if (o.command == "delete")
+    print_delete(doc, std::cout);
+  else if (o.command == "backup")
+    print_backup(doc, std::cout);
+  else if (o.command != "top")
+    print_change(doc, std::cout);
   else
     print_top(doc, std::cout);
 }

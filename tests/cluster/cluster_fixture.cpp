@@ -1,6 +1,8 @@
 #include "tests/cluster/cluster_fixture.hpp"
 #include "tests/support/child_process.hpp"
 
+#include "client/http.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -120,6 +122,22 @@ std::size_t test_cluster::home(const std::string& user) const {
     if (ids_[i] == id)
       return i;
   throw std::logic_error("home outside the cluster");
+}
+
+std::string name_homed_on(const test_cluster& c, std::size_t home, const std::string& prefix) {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    auto name = unique_user(prefix);
+    if (c.home(name) == home)
+      return name;
+  }
+  throw std::runtime_error("no name homed on node " + std::to_string(home));
+}
+
+test_user user_homed_on(test_cluster& c, std::size_t home, const std::string& prefix) {
+  test_user user{name_homed_on(c, home, prefix), "correct-horse-battery", {}};
+  client::register_user(c.node(home).ep(), user.name, user.password);
+  user.token = client::login(c.node(home).ep(), user.name, user.password);
+  return user;
 }
 
 test_ca::test_ca(std::string name) {

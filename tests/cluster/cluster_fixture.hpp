@@ -93,4 +93,10 @@ struct node_exit {
 };
 node_exit run_node_to_exit(const std::vector<std::string>& args);
 
+/// A fresh user name (unique_user(prefix)) whose home is node `home` of `c`.
+std::string name_homed_on(const test_cluster& c, std::size_t home, const std::string& prefix);
+
+/// A user homed on node `home` of `c` (registered and logged in through that node).
+test_user user_homed_on(test_cluster& c, std::size_t home, const std::string& prefix);
+
 } // namespace tidings::test

@@ -18,20 +18,6 @@ std::vector<std::string> admin_args() {
   return {"--admin.port=0", "--admin.secret=" + secret};
 }
 
-/// A user homed on node `home` of `c` (registered and logged in through that node).
-test_user user_homed_on(test_cluster& c, std::size_t home, const std::string& prefix) {
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    auto name = unique_user(prefix);
-    if (c.home(name) != home)
-      continue;
-    test_user user{name, "correct-horse-battery", {}};
-    client::register_user(c.node(home).ep(), user.name, user.password);
-    user.token = client::login(c.node(home).ep(), user.name, user.password);
-    return user;
-  }
-  throw std::runtime_error("no name homed on node " + std::to_string(home));
-}
-
 } // namespace
 
 TEST_CASE("any node of a cluster answers the inspector for every member") {

@@ -1,5 +1,7 @@
 #include "tests/integration/fixtures.hpp"
 
+#include "client/http.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -158,6 +160,23 @@ json inspect_json(const std::string& node, const std::string& secret,
   auto doc = json::parse(run.out, nullptr, false);
   REQUIRE_FALSE(doc.is_discarded());
   return doc;
+}
+
+std::pair<json, uint16_t> closed_by_server(client::ws_client& ws) {
+  auto error = wait_for(ws, of_type("error"), 10s);
+  for (int i = 0; i < 100 && !ws.closed(); ++i)
+    ws.receive(100ms); // bounded: the close follows the error frame
+  return {error, ws.close_code()};
+}
+
+unsigned login_status(const client::endpoint& ep, const std::string& name,
+                      const std::string& password) {
+  try {
+    client::login(ep, name, password);
+    return 200;
+  } catch (const client::api_error& e) {
+    return e.status();
+  }
 }
 
 } // namespace tidings::test

@@ -78,4 +78,12 @@ inspect_run run_inspect(const std::vector<std::string>& args);
 json inspect_json(const std::string& node, const std::string& secret,
                   const std::vector<std::string>& args);
 
+/// The error frame a session gets before the server closes it, and the close code (waits
+/// at most 10 s for each).
+std::pair<json, uint16_t> closed_by_server(client::ws_client& ws);
+
+/// The status of POST /v1/sessions for `name` with `password` (200 when it logs in).
+unsigned login_status(const client::endpoint& ep, const std::string& name,
+                      const std::string& password);
+
 } // namespace tidings::test
