@@ -52,6 +52,9 @@ struct node_settings {
   std::size_t argon2_mem_kib = 19 * 1024;  ///< argon2id memory
   std::size_t login_failures_per_min = 10; ///< per user, then 429
   bool registration_open = true; ///< false: `POST /v1/accounts` is refused (403 forbidden)
+  std::size_t max_devices = 5;   ///< live sessions per user, one per device
+  int64_t device_retention_ms =
+      30LL * 24 * 3600 * 1000; ///< a device unseen this long no longer holds inbox items back
 };
 
 class readiness;

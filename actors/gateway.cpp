@@ -138,7 +138,8 @@ void gateway::handle_http(net::http_request request, net::http_reply reply) {
   if (path == "/v1/accounts" && request.method == "POST" && !ctx_.settings.registration_open)
     return reply(http_error(errc::forbidden, "registration is closed on this server: accounts "
                                              "are created by its administrator"));
-  if (path == "/v1/accounts" || path == "/v1/sessions") {
+  if (path == "/v1/accounts" || path == "/v1/sessions" || path == "/v1/devices" ||
+      path.compare(0, 12, "/v1/devices/") == 0) {
     account_request req{std::move(request.method), std::string{path}, std::move(request.bearer),
                         std::move(request.body)};
     auto worker = ctx_.accounts_of(req); // in a cluster, on the user's home node

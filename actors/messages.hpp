@@ -46,11 +46,11 @@ using exists = caf::atom_constant<caf::atom("exists")>;        ///< does this ac
 using replay = caf::atom_constant<caf::atom("replay")>;        ///< handoff: try its queues
 using may_read = caf::atom_constant<caf::atom("mayread")>;     ///< -> media: may U read H
 using grant = caf::atom_constant<caf::atom("grant")>;          ///< inbox -> media: U may read H
-using avatar = caf::atom_constant<caf::atom("mavatar")>;       ///< profile -> media: H is U's avatar
-using holds = caf::atom_constant<caf::atom("holds")>;          ///< media -> inbox: is seq pending
-using blob_info = caf::atom_constant<caf::atom("blobinfo")>;   ///< gateway -> media: download
-using commit = caf::atom_constant<caf::atom("mcommit")>;       ///< gateway -> media: an upload
-using retain = caf::atom_constant<caf::atom("retain")>;        ///< one media retention step
+using avatar = caf::atom_constant<caf::atom("mavatar")>;     ///< profile -> media: H is U's avatar
+using holds = caf::atom_constant<caf::atom("holds")>;        ///< media -> inbox: is seq pending
+using blob_info = caf::atom_constant<caf::atom("blobinfo")>; ///< gateway -> media: download
+using commit = caf::atom_constant<caf::atom("mcommit")>;     ///< gateway -> media: an upload
+using retain = caf::atom_constant<caf::atom("retain")>;      ///< one media retention step
 using store_blob = caf::atom_constant<caf::atom("storeblob")>; ///< media -> file worker
 using remove_blob = caf::atom_constant<caf::atom("rmblob")>;   ///< media -> file worker
 using drop_blob = caf::atom_constant<caf::atom("dropblob")>;   ///< media -> file worker
@@ -65,6 +65,9 @@ using probe = caf::atom_constant<caf::atom("probe")>;          ///< inspector ->
 using census = caf::atom_constant<caf::atom("census")>;        ///< inspector: the inbox depths
 using admin = caf::atom_constant<caf::atom("admin")>;          ///< tidings-inspect -> admin
 using report = caf::atom_constant<caf::atom("report")>;        ///< admin -> inspector
+using devices = caf::atom_constant<caf::atom("devices")>;      ///< a user's devices (inbox)
+using devlimit = caf::atom_constant<caf::atom("devlimit")>;    ///< inbox -> session: too many
+using devgone = caf::atom_constant<caf::atom("devgone")>;      ///< inbox -> session: removed
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
@@ -98,18 +101,20 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("sent_reply"), x.mid, x.ts);
 }
 
-/// session -> directory -> inbox of `user`: `session` is the user's live session, its
-/// connection opened at `since` (an older connection never replaces a newer one). Answered
-/// with the inbox's handle.
+/// session -> directory -> inbox of `user`: `session` is a live session of the user, its
+/// connection opened at `since` (an older connection of the same device never replaces a newer
+/// one). `token_key`: the hex of the tokens-table key of the session's token, which names its
+/// device (a token of no named device: the unnamed device). Answered with the inbox's handle.
 struct attach_request {
   std::string user;
   caf::actor session;
   int64_t since = 0;
+  std::string token_key = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
-  return f(caf::meta::type_name("attach_request"), x.user, x.session, x.since);
+  return f(caf::meta::type_name("attach_request"), x.user, x.session, x.since, x.token_key);
 }
 
 /// The answer to an attach: the inbox as its attached session sees it, taking the session's

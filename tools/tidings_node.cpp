@@ -59,6 +59,8 @@ struct node_config : tidings::config::tool_config {
   size_t login_failures = 10;
   size_t dedupe_hours = 48;
   size_t read_receipt_days = 30;
+  size_t devices = 5;
+  size_t device_retention_days = 30;
   size_t sweep_ms = 60'000;
   size_t media_max_bytes = 64 * 1024 * 1024;
   size_t media_retention_days = 0;
@@ -140,6 +142,9 @@ struct node_config : tidings::config::tool_config {
         .add(login_failures, "login-failures", "failed logins per user and minute before 429")
         .add(dedupe_hours, "dedupe-hours", "hours a (sender, cid) is remembered (at least 24)")
         .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps")
+        .add(devices, "devices", "live sessions per user (one per device)")
+        .add(device_retention_days, "device-retention-days",
+             "a device unseen this long no longer holds its user's inbox items back")
         .add(read_receipt_days, "read-receipt-days",
              "days after delivery during which a message may still be reported read")
         .add(inbox_backlog, "inbox-backlog", "queued messages before an inbox answers overloaded")
@@ -324,6 +329,8 @@ int main(int argc, char** argv) {
   s.dedupe_retention_ms = static_cast<int64_t>(std::max<size_t>(cfg.dedupe_hours, 24)) * 3600'000;
   s.sweep_interval_ms = static_cast<int64_t>(cfg.sweep_ms);
   s.read_receipt_retention_ms = static_cast<int64_t>(cfg.read_receipt_days) * 24 * 3600'000;
+  s.max_devices = std::max<size_t>(1, cfg.devices);
+  s.device_retention_ms = static_cast<int64_t>(cfg.device_retention_days) * 24 * 3600'000;
   s.inbox_backlog = cfg.inbox_backlog;
   s.service_backlog = cfg.service_backlog;
   s.handoff_max = cfg.handoff_max;
@@ -453,7 +460,7 @@ int main(int argc, char** argv) {
     node.start_draining(); // /readyz: 503 before any connection closes
     if (sig == SIGTERM && cfg.drain_ms > 0) {
       log.raw("draining on signal " + std::to_string(sig) + ": /readyz answers 503; stopping in " +
-          std::to_string(cfg.drain_ms) + " ms (a second signal stops at once)");
+              std::to_string(cfg.drain_ms) + " ms (a second signal stops at once)");
       if (auto second = wait_signal(stop_signals, std::chrono::milliseconds(cfg.drain_ms)))
         sig = second;
     }
