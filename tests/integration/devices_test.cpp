@@ -77,8 +77,8 @@ struct two_devices {
 
 } // namespace
 
-TEST_CASE("two devices both get a message; it is deleted once both acked; the first ack tells "
-          "the sender delivered; cursors survive a restart") {
+TEST_CASE("two devices both get a message, deleted once both acked, the first ack tells the "
+          "sender delivered, and cursors survive a restart") {
   two_devices f;
   auto& [node, alice, bob, phone, laptop] = f;
   CHECK(phone.id != laptop.id);
@@ -213,7 +213,7 @@ TEST_CASE("devices are listed, and revoking one closes its session and releases 
   CHECK(left[0]["online"] == true);
 }
 
-TEST_CASE("at most --limits.devices devices online; the same device again replaces the older") {
+TEST_CASE("at most --limits.devices devices online, and the same device again replaces the older") {
   node_process node{test_args({"--limits.devices=2"})};
   node.start();
   auto bob = make_user(node.ep(), "bob");
