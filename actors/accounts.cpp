@@ -53,6 +53,16 @@ net::http_response json_response(unsigned status, const json& body) {
   return res;
 }
 
+account_reply to_reply(net::http_response answer) {
+  account_reply reply{static_cast<uint16_t>(answer.status), std::move(answer.body), 0};
+  for (const auto& [name, value] : answer.headers)
+    if (name == "Retry-After")
+      reply.retry_after_s = static_cast<uint32_t>(std::stoul(value));
+  return reply;
+}
+
+constexpr auto inbox_timeout = std::chrono::seconds(30);
+
 /// Parses `{"user","password"}`; on failure sets `error`.
 std::optional<net::credentials> read_credentials(const std::string& body,
                                                  net::http_response* error) {
@@ -92,6 +102,16 @@ std::string token_key(std::string_view token) {
   return out;
 }
 
+std::string token_key_hex(std::string_view token) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : token_key(token)) {
+    out += hex[c >> 4];
+    out += hex[c & 0xF];
+  }
+  return out;
+}
+
 net::http_response http_error(errc code, std::string_view message, int64_t retry_ms) {
   json body{{"error", to_string(code)}, {"message", message}};
   if (retry_ms < 0)
@@ -103,7 +123,7 @@ net::http_response http_error(errc code, std::string_view message, int64_t retry
 }
 
 std::string accounts_user(const account_request& req) {
-  if (req.method == "DELETE")
+  if (req.method == "DELETE" || req.path.compare(0, 11, "/v1/devices") == 0)
     return std::string{token_user(req.bearer)};
   return net::user_named_in(req.body);
 }
@@ -146,11 +166,11 @@ net::http_response accounts_state::create(const account_request& req) {
   return json_response(201, json{{"user", cred->user}});
 }
 
-net::http_response accounts_state::login(const account_request& req) {
+caf::result<account_reply> accounts_state::login(const account_request& req) {
   net::http_response error;
   auto cred = read_credentials(req.body, &error);
   if (!cred)
-    return error;
+    return to_reply(error);
   auto now = ctx->now();
   auto& recent = failures[cred->user];
   while (!recent.empty() && now - recent.front() >= 60'000)
@@ -158,12 +178,13 @@ net::http_response accounts_state::login(const account_request& req) {
   if (recent.size() >= ctx->settings.login_failures_per_min) {
     node_metrics::add(ctx->metrics->logins_failed);
     ctx->logs().warn("login refused: too many failures", {{"user", cred->user}});
-    return http_error(errc::rate_limited, "too many failed logins for this user, try again later",
-                      60'000 - (now - recent.front()));
+    return to_reply(http_error(errc::rate_limited,
+                               "too many failed logins for this user, try again later",
+                               60'000 - (now - recent.front())));
   }
   auto record = ctx->store->get(storage::table::accounts, cred->user);
   if (record.failed())
-    return http_error(errc::unavailable, "storage unavailable, retry");
+    return to_reply(http_error(errc::unavailable, "storage unavailable, retry"));
   std::string hash;
   if (record.found())
     if (auto v = net::decode(record.value(), net::encoding::msgpack, nullptr))
@@ -174,25 +195,48 @@ net::http_response accounts_state::login(const account_request& req) {
     recent.push_back(now);
     node_metrics::add(ctx->metrics->logins_failed);
     ctx->logs().warn("login failed: wrong user or password", {{"user", cred->user}});
-    return http_error(errc::unauthorized, "wrong user or password");
+    return to_reply(http_error(errc::unauthorized, "wrong user or password"));
   }
   if (recent.empty())
     failures.erase(cred->user);
   if (account_disabled(record.value())) {
     ctx->logs().warn("login refused: account disabled", {{"user", cred->user}});
-    return http_error(errc::forbidden, "account disabled");
+    return to_reply(http_error(errc::forbidden, "account disabled"));
   }
   // The token names its user, so any node knows where it is kept (the user's home).
   auto token = cred->user + ":" + random_id(32);
-  storage::batch b;
-  b.put(storage::table::tokens, token_key(token), cred->user);
-  if (!ctx->store->write(b).ok()) {
-    ctx->logs().error("storage error: token not written", {{"user", cred->user}});
-    return http_error(errc::unavailable, "storage unavailable");
-  }
-  node_metrics::add(ctx->metrics->logins_ok);
-  ctx->logs().info("login", {{"user", cred->user}});
-  return json_response(200, json{{"user", cred->user}, {"token", token}});
+  auto store_token = [this, token, user = cred->user](json body) {
+    storage::batch b;
+    b.put(storage::table::tokens, token_key(token), user);
+    if (!ctx->store->write(b).ok()) {
+      ctx->logs().error("storage error: token not written", {{"user", user}});
+      return to_reply(http_error(errc::unavailable, "storage unavailable"));
+    }
+    node_metrics::add(ctx->metrics->logins_ok);
+    ctx->logs().info("login", {{"user", user}});
+    return to_reply(json_response(200, body));
+  };
+  if (!cred->device)
+    return store_token(json{{"user", cred->user}, {"token", token}});
+  // The device is registered with the user's inbox (durably) before the token exists.
+  auto home = ctx->directory_of(cred->user);
+  if (!home)
+    return to_reply(http_error(errc::unavailable, "the user's inbox is unavailable, retry"));
+  auto rp = self->make_response_promise<account_reply>();
+  self->request(home, inbox_timeout, atom::devices::value, atom::add_item::value, cred->user,
+                *cred->device, token_key_hex(token))
+      .then(
+          [rp, store_token, user = cred->user, token](uint32_t id) mutable {
+            rp.deliver(store_token(json{{"user", user}, {"token", token}, {"device", id}}));
+          },
+          [rp](const caf::error& err) mutable {
+            rp.deliver(
+                to_reply(to_errc(err) == errc::forbidden
+                             ? http_error(errc::forbidden, "too many devices: remove one first "
+                                                           "(DELETE /v1/devices/ID)")
+                             : http_error(errc::unavailable, "devices unavailable, retry")));
+          });
+  return rp;
 }
 
 net::http_response accounts_state::logout(const account_request& req) {
@@ -215,32 +259,150 @@ net::http_response accounts_state::logout(const account_request& req) {
   return res;
 }
 
-account_reply accounts_state::handle(const account_request& req) {
+std::optional<std::string> accounts_state::bearer_owner(const account_request& req,
+                                                        net::http_response* error) {
+  if (req.bearer.empty()) {
+    *error = http_error(errc::unauthorized, "missing bearer token");
+    return std::nullopt;
+  }
+  auto owner = ctx->store->get(storage::table::tokens, token_key(req.bearer));
+  if (owner.failed()) {
+    *error = http_error(errc::unavailable, "storage unavailable, retry");
+    return std::nullopt;
+  }
+  auto named = token_user(req.bearer);
+  if (!owner.found() || (!named.empty() && named != owner.value())) {
+    *error = http_error(errc::unauthorized, "invalid or revoked token");
+    return std::nullopt;
+  }
+  return std::move(owner.value());
+}
+
+void accounts_state::with_devices(const std::string& user, reply_promise rp,
+                                  std::function<void(json&)> then) {
+  auto home = ctx->directory_of(user);
+  if (!home) {
+    rp.deliver(to_reply(http_error(errc::unavailable, "the user's inbox is unavailable")));
+    return;
+  }
+  self->request(home, inbox_timeout, atom::devices::value, atom::list::value, user)
+      .then(
+          [rp, then](const std::string& list) mutable {
+            auto answer = net::decode(list, net::encoding::json, nullptr);
+            if (!answer || !answer->contains("devices") || !(*answer)["devices"].is_array()) {
+              rp.deliver(to_reply(http_error(errc::internal, "bad device list")));
+              return;
+            }
+            then((*answer)["devices"]);
+          },
+          [rp](const caf::error&) mutable {
+            rp.deliver(to_reply(http_error(errc::unavailable, "devices unavailable, retry")));
+          });
+}
+
+caf::result<account_reply> accounts_state::devices(const account_request& req) {
+  net::http_response error;
+  auto user = bearer_owner(req, &error);
+  if (!user)
+    return to_reply(error);
+  auto mine = token_key_hex(req.bearer);
+  if (req.path == "/v1/devices") {
+    if (req.method != "GET")
+      return to_reply(http_error(errc::bad_request, "use GET"));
+    // (A response promise is made only once the request is accepted: once made, it is the
+    // answer, and a returned value would be dropped.)
+    auto rp = self->make_response_promise<account_reply>();
+    with_devices(*user, rp, [rp, mine](json& devices) mutable {
+      // A token in no device's list is the unnamed device's.
+      bool named = false;
+      for (auto& d : devices)
+        for (const auto& t : d["tokens"])
+          named = named || t == mine;
+      for (auto& d : devices) {
+        bool current = false;
+        for (const auto& t : d["tokens"])
+          current = current || t == mine;
+        d["current"] = current || (!named && d["id"] == 0);
+        d.erase("tokens");
+      }
+      rp.deliver(to_reply(json_response(200, json{{"devices", devices}})));
+    });
+    return rp;
+  }
+  auto id_text = req.path.substr(std::string_view{"/v1/devices/"}.size());
+  if (req.method != "DELETE")
+    return to_reply(http_error(errc::bad_request, "use DELETE"));
+  if (id_text.empty() || id_text.size() > 9 ||
+      id_text.find_first_not_of("0123456789") != std::string::npos)
+    return to_reply(http_error(errc::bad_request, "device id must be a number"));
+  auto id = static_cast<uint32_t>(std::stoul(id_text));
+  auto rp = self->make_response_promise<account_reply>();
+  with_devices(*user, rp, [this, rp, id, user = *user](json& devices) mutable {
+    const json* device = nullptr;
+    for (const auto& d : devices)
+      if (d["id"] == id)
+        device = &d;
+    if (device == nullptr) {
+      rp.deliver(to_reply(http_error(errc::not_found, "no such device")));
+      return;
+    }
+    // Its tokens go first: a token of a removed device must never fall back to the unnamed one.
+    storage::batch b;
+    for (const auto& t : (*device)["tokens"]) {
+      std::string raw;
+      auto hex = t.get<std::string>();
+      for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+      b.del(storage::table::tokens, raw);
+    }
+    if (b.count() > 0 && !ctx->store->write(b).ok()) {
+      rp.deliver(to_reply(http_error(errc::unavailable, "storage unavailable, retry")));
+      return;
+    }
+    auto home = ctx->directory_of(user);
+    if (!home) {
+      rp.deliver(to_reply(http_error(errc::unavailable, "the user's inbox is unavailable")));
+      return;
+    }
+    self->request(home, inbox_timeout, atom::devices::value, atom::remove_item::value, user, id)
+        .then(
+            [rp, this, user, id](bool) mutable {
+              ctx->logs().info("device removed", {{"user", user}, {"device", int64_t{id}}});
+              net::http_response res;
+              res.status = 204;
+              rp.deliver(to_reply(std::move(res)));
+            },
+            [rp](const caf::error& err) mutable {
+              rp.deliver(to_reply(to_errc(err) == errc::not_found
+                                      ? http_error(errc::not_found, "no such device")
+                                      : http_error(errc::unavailable, "devices unavailable")));
+            });
+  });
+  return rp;
+}
+
+caf::result<account_reply> accounts_state::handle(const account_request& req) {
   if (!niced) {
     // Password hashing is the one CPU-bound job of a node: it yields to message traffic.
     niced = true;
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
   }
-  auto answer = [&]() -> net::http_response {
-    // Argon2id work waiting is bounded: past the queue limit a registration or login is
-    // refused at once (cheap), so a flood cannot build an unbounded backlog of hashes.
-    if (req.method == "POST" && self->mailbox().size() >= ctx->settings.account_queue) {
-      node_metrics::add(ctx->metrics->overload_refusals);
-      return http_error(errc::overloaded, "too many account requests, retry", jittered(500));
-    }
-    if (req.path == "/v1/accounts" && req.method == "POST")
-      return create(req);
-    if (req.path == "/v1/sessions" && req.method == "POST")
-      return login(req);
-    if (req.path == "/v1/sessions" && req.method == "DELETE")
-      return logout(req);
-    return http_error(errc::not_found, "no such endpoint");
-  }();
-  account_reply reply{static_cast<uint16_t>(answer.status), std::move(answer.body), 0};
-  for (const auto& [name, value] : answer.headers)
-    if (name == "Retry-After")
-      reply.retry_after_s = static_cast<uint32_t>(std::stoul(value));
-  return reply;
+  // Argon2id work waiting is bounded: past the queue limit a registration or login is
+  // refused at once (cheap), so a flood cannot build an unbounded backlog of hashes.
+  if (req.method == "POST" && self->mailbox().size() >= ctx->settings.account_queue) {
+    node_metrics::add(ctx->metrics->overload_refusals);
+    return to_reply(
+        http_error(errc::overloaded, "too many account requests, retry", jittered(500)));
+  }
+  if (req.path == "/v1/accounts" && req.method == "POST")
+    return to_reply(create(req));
+  if (req.path == "/v1/sessions" && req.method == "POST")
+    return login(req);
+  if (req.path == "/v1/sessions" && req.method == "DELETE")
+    return to_reply(logout(req));
+  if (req.path == "/v1/devices" || req.path.compare(0, 12, "/v1/devices/") == 0)
+    return devices(req);
+  return to_reply(http_error(errc::not_found, "no such endpoint"));
 }
 
 caf::result<std::vector<std::string>> accounts_state::manage(const std::string& command,

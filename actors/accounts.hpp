@@ -24,7 +24,9 @@
 // finished before it (its token is revoked with the others) or sees the account disabled.
 
 #include <deque>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,15 +37,20 @@
 #include "actors/context.hpp"
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
+#include "net/codec.hpp"
 #include "net/server.hpp"
 
 namespace tidings {
 
 /// The tokens-table key of a bearer token.
 std::string token_key(std::string_view token);
+/// The same in hex: how an inbox's device records name their tokens (attach_request).
+std::string token_key_hex(std::string_view token);
 
 struct accounts_state {
   static inline const char* name = "accounts";
+
+  using reply_promise = caf::typed_response_promise<account_reply>;
 
   accounts_service::stateful_pointer<accounts_state> self = nullptr;
   const node_context* ctx = nullptr;
@@ -52,14 +59,24 @@ struct accounts_state {
   std::unordered_map<std::string, std::deque<int64_t>> failures;
 
   net::http_response create(const account_request& req);
-  net::http_response login(const account_request& req);
+  /// A login naming a device registers it with the user's inbox before the token is written.
+  caf::result<account_reply> login(const account_request& req);
   net::http_response logout(const account_request& req);
-  account_reply handle(const account_request& req);
+  /// `GET /v1/devices`, `DELETE /v1/devices/ID` (docs/PROTOCOL.md, "Devices").
+  caf::result<account_reply> devices(const account_request& req);
+  caf::result<account_reply> handle(const account_request& req);
   /// An administrator's change to `user`'s account (`create` with `password`, `disable`,
   /// `enable`, `revoke`, `delete`); answers the tokens-table keys it revoked (the registry is
   /// told of each), or `not_found`, `user_exists`, `bad_request`, `unavailable`.
   caf::result<std::vector<std::string>> manage(const std::string& command, const std::string& user,
                                                const std::string& password);
+
+private:
+  /// The owner of the bearer token of `req`, or the HTTP answer refusing it.
+  std::optional<std::string> bearer_owner(const account_request& req, net::http_response* error);
+  /// Asks `user`'s inbox for its devices (JSON); `then(devices)` completes `rp`.
+  void with_devices(const std::string& user, reply_promise rp,
+                    std::function<void(net::json&)> then);
 };
 
 accounts_service::behavior_type

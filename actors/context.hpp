@@ -54,6 +54,9 @@ struct node_settings {
   bool registration_open = true; ///< false: `POST /v1/accounts` is refused (403 forbidden)
   std::size_t login_failures_per_address = 100; ///< per source address a minute, then 429; 0: off
   std::size_t account_queue = 16; ///< account requests queued per worker before `overloaded`
+  std::size_t max_devices = 5;    ///< live sessions per user, one per device
+  int64_t device_retention_ms =
+      30LL * 24 * 3600 * 1000; ///< a device unseen this long no longer holds inbox items back
 };
 
 class readiness;

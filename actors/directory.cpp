@@ -157,6 +157,16 @@ directory_actor(directory_actor_t::stateful_pointer<directory_state> self,
       [self](atom::holds h, const std::string& user, uint64_t seq) {
         return self->state.route<bool>(user, h, user, seq);
       },
+      [self](atom::devices d, atom::add_item a, const std::string& user, const std::string& name,
+             const std::string& key) {
+        return self->state.route<uint32_t>(user, d, a, user, name, key);
+      },
+      [self](atom::devices d, atom::list l, const std::string& user) {
+        return self->state.route<std::string>(user, d, l, user);
+      },
+      [self](atom::devices d, atom::remove_item r, const std::string& user, uint32_t id) {
+        return self->state.route<bool>(user, d, r, user, id);
+      },
       [self](atom::blocks, const std::string& owner, const std::string& other, bool blocked) {
         // Only a running inbox needs it: a starting one loads the whole list.
         if (auto it = self->state.inboxes.find(owner); it != self->state.inboxes.end())

@@ -55,6 +55,7 @@ constexpr uint16_t unauthorized = 4001;
 constexpr uint16_t replaced = 4002;
 constexpr uint16_t policy = 4003;
 constexpr uint16_t slow_consumer = 4004;
+constexpr uint16_t too_many_devices = 4005; ///< the user's device limit (--limits.devices)
 } // namespace close_code
 
 } // namespace tidings

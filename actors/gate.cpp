@@ -40,6 +40,19 @@ gate_service::behavior_type gate_actor(gate_service::pointer self, const node_co
       [=](atom::holds h, std::string& user, uint64_t seq) {
         return pass<bool>(self, ctx->directory_of(user), h, std::move(user), seq);
       },
+      [=](atom::devices d, atom::add_item a, std::string& user, std::string& name,
+          std::string& key) {
+        auto dest = ctx->directory_of(user);
+        return pass<uint32_t>(self, dest, d, a, std::move(user), std::move(name), std::move(key));
+      },
+      [=](atom::devices d, atom::list l, std::string& user) {
+        auto dest = ctx->directory_of(user);
+        return pass<std::string>(self, dest, d, l, std::move(user));
+      },
+      [=](atom::devices d, atom::remove_item r, std::string& user, uint32_t id) {
+        auto dest = ctx->directory_of(user);
+        return pass<bool>(self, dest, d, r, std::move(user), id);
+      },
       // Profiles, contacts, blocks: the shard of the user whose data it is.
       [=](atom::profile_get p, std::string& viewer, std::string& target) {
         auto dest = ctx->profile_of(target);

@@ -30,7 +30,90 @@ void inbox_state::init(inbox_service::pointer s, const node_context* c, std::str
     ctx->logs().error("storage error: cannot open inbox",
                       {{"user", log->user()}, {"error", log->loaded().error}});
     self->quit(make_error(errc::unavailable));
+    return;
   }
+  if (!load_devices()) {
+    node_metrics::add(ctx->metrics->storage_errors);
+    ctx->logs().error("storage error: cannot read devices", {{"user", log->user()}});
+    self->quit(make_error(errc::unavailable));
+  }
+}
+
+namespace {
+
+std::string encode_device(const device_entry& d) {
+  return net::encode(json{{"name", d.name},
+                          {"created", d.created},
+                          {"seen", d.seen},
+                          {"acked", d.acked},
+                          {"tokens", d.tokens}},
+                     net::encoding::msgpack);
+}
+
+std::optional<device_entry> decode_device(uint32_t id, std::string_view bytes) {
+  auto v = net::decode(bytes, net::encoding::msgpack, nullptr);
+  if (!v || !v->is_object())
+    return std::nullopt;
+  device_entry d;
+  d.id = id;
+  d.name = v->value("name", "");
+  d.created = v->value("created", int64_t{0});
+  d.seen = v->value("seen", int64_t{0});
+  d.acked = v->value("acked", uint64_t{0});
+  if (auto t = v->find("tokens"); t != v->end() && t->is_array())
+    for (const auto& key : *t)
+      if (key.is_string())
+        d.tokens.push_back(key.get<std::string>());
+  return d;
+}
+
+} // namespace
+
+int64_t copy_origin(std::string_view item) {
+  // `sent_copy` items start with the pairs the session wrote first: type, then device.
+  if (item.empty())
+    return -1;
+  auto b = static_cast<unsigned char>(item[0]);
+  std::size_t i = (b >= 0x80 && b <= 0x8f) ? 1 : b == 0xde ? 3 : b == 0xdf ? 5 : 0;
+  static constexpr std::string_view head{"\xa4type\xa9sent_copy\xa6"
+                                         "device"};
+  if (i == 0 || item.substr(i, head.size()) != head)
+    return -1;
+  i += head.size();
+  if (i >= item.size())
+    return -1;
+  auto tag = static_cast<unsigned char>(item[i]);
+  std::size_t width = tag < 0x80 ? 0 : tag == 0xcc ? 1 : tag == 0xcd ? 2 : tag == 0xce ? 4 : 9;
+  if (width == 9 || i + 1 + width > item.size())
+    return -1;
+  if (width == 0)
+    return tag;
+  int64_t value = 0;
+  for (std::size_t k = 0; k < width; ++k)
+    value = (value << 8) | static_cast<unsigned char>(item[i + 1 + k]);
+  return value;
+}
+
+bool inbox_state::load_devices() {
+  auto range = storage::device_range(log->user());
+  auto st = ctx->store->scan(storage::table::inbox_meta, range.begin, range.end, SIZE_MAX,
+                             [this](std::string_view key, std::string_view value) {
+                               auto id = static_cast<uint32_t>(
+                                   storage::from_be64(key.substr(key.size() - 8)));
+                               if (auto d = decode_device(id, value))
+                                 devices.emplace(id, std::move(*d));
+                               return true;
+                             });
+  if (!st.ok())
+    return false;
+  auto next = ctx->store->get(storage::table::inbox_meta, storage::device_next_key(log->user()));
+  if (next.failed())
+    return false;
+  if (next.found())
+    next_device = static_cast<uint32_t>(storage::from_be64(next.value()));
+  for (const auto& [id, d] : devices)
+    next_device = std::max(next_device, id + 1);
+  return true;
 }
 
 void inbox_state::load_blocks() {
@@ -81,6 +164,8 @@ void inbox_state::stop() {
 
 namespace {
 
+/// Named devices a user may register (live sessions are bounded by --limits.devices).
+constexpr std::size_t max_registered_devices = 64;
 /// Bytes of recent items an inbox keeps in memory; older ones are read back when needed.
 constexpr std::size_t recent_bytes_max = 256 * 1024;
 constexpr auto media_timeout = std::chrono::seconds(30);
@@ -127,6 +212,7 @@ cached_item describe(uint64_t seq, std::string bytes) {
         out.media_hash = (*media)["hash"].get<std::string>();
     }
   }
+  out.copy_of = copy_origin(bytes);
   out.bytes = std::move(bytes);
   return out;
 }
@@ -147,6 +233,7 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
       } else {
         out.emplace_back();
         out.back().seq = entry.seq;
+        out.back().copy_of = copy_origin(entry.item);
         out.back().bytes = std::move(entry.item);
       }
     }
@@ -160,6 +247,7 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
     out.emplace_back();
     auto& copy = out.back();
     copy.seq = item.seq;
+    copy.copy_of = item.copy_of;
     if (described) {
       copy.is_msg = item.is_msg;
       copy.from = item.from;
@@ -278,27 +366,240 @@ bool inbox_state::holds(uint64_t seq) {
   return seq >= log->first_seq() && seq < log->next_seq();
 }
 
-void inbox_state::attach(attached_session s, int64_t since) {
+live_session* inbox_state::session_of(const caf::actor_addr& addr) {
+  for (auto& s : sessions)
+    if (s.handle.address() == addr)
+      return &s;
+  return nullptr;
+}
+
+uint64_t inbox_state::acked_of(uint32_t device) const {
+  auto floor = log->first_seq() - 1;
+  auto it = devices.find(device);
+  return it == devices.end() ? floor : std::max(floor, it->second.acked);
+}
+
+uint64_t inbox_state::delivered_upto() const {
+  auto out = log->first_seq() - 1;
+  for (const auto& [id, d] : devices)
+    out = std::max(out, d.acked);
+  return out;
+}
+
+bool inbox_state::holding(const device_entry& d) const {
+  if (ctx->now() - d.seen <= ctx->settings.device_retention_ms)
+    return true;
+  for (const auto& s : sessions)
+    if (s.device == d.id)
+      return true;
+  return false;
+}
+
+uint64_t inbox_state::releasable() const {
+  // Only what some device acknowledged is ever removed: with no holding device, nothing.
+  auto floor = log->first_seq() - 1;
+  bool any = false;
+  uint64_t out = UINT64_MAX;
+  for (const auto& [id, d] : devices)
+    if (holding(d)) {
+      any = true;
+      out = std::min(out, std::max(floor, d.acked));
+    }
+  return any ? out : floor;
+}
+
+bool inbox_state::copies_for(uint32_t device) const {
+  for (const auto& [id, d] : devices)
+    if (id != 0 && id != device && holding(d))
+      return true;
+  return false;
+}
+
+void inbox_state::tell_devices() {
+  for (auto& s : sessions)
+    self->send(s.handle, atom::devices::value, s.device, copies_for(s.device));
+}
+
+void inbox_state::stage_device(storage::batch& b, const device_entry& d) const {
+  b.put(storage::table::inbox_meta, storage::device_key(log->user(), d.id), encode_device(d));
+}
+
+void inbox_state::attach(attached_session s, int64_t since, const std::string& token_key) {
   ++routed;
-  last_active = ctx->now();
-  if (session && session != s && since < session_since) {
-    // A late attach of an older connection (delayed under load): the newer one stays.
+  auto now = ctx->now();
+  last_active = now;
+  uint32_t device = 0;
+  if (!token_key.empty())
+    for (const auto& [id, d] : devices)
+      if (std::find(d.tokens.begin(), d.tokens.end(), token_key) != d.tokens.end())
+        device = id;
+  auto it = std::find_if(sessions.begin(), sessions.end(),
+                         [device](const live_session& l) { return l.device == device; });
+  if (it != sessions.end() && it->handle != s && since < it->since) {
+    // A late attach of an older connection of this device (delayed under load): the newer
+    // one stays.
     self->send(s, atom::replaced::value);
     return;
   }
-  session_since = since;
-  if (session && session != s)
-    self->send(session, atom::replaced::value);
-  if (session != s) {
-    if (session)
-      self->demonitor(session.address());
-    session = std::move(s);
-    self->monitor(session);
+  if (it == sessions.end()) {
+    if (sessions.size() >= ctx->settings.max_devices) {
+      self->send(s, atom::devlimit::value); // one session per device, this many devices
+      return;
+    }
+    sessions.emplace_back();
+    it = std::prev(sessions.end());
+    it->device = device;
+    it->handle = s;
+    self->monitor(s);
+  } else if (it->handle != s) {
+    // The same device again: the newer connection replaces the older (4002).
+    self->send(it->handle, atom::replaced::value);
+    self->demonitor(it->handle.address());
+    it->handle = s;
+    self->monitor(s);
   }
-  pushed_upto = log->first_seq() - 1; // everything unacked goes out again
-  in_flight.clear();
-  in_flight_bytes = 0;
+  it->since = since;
+  it->pushed_upto = acked_of(device); // everything it has not acknowledged goes out again
+  it->in_flight.clear();
+  it->in_flight_bytes = 0;
+  if (device == 0)
+    unnamed_seen = now;
+  if (!devices.empty()) {
+    // Named devices exist: this device's record says it is in use (the unnamed device gets
+    // one now if it had none: it holds items back from here on, and gets what is pending).
+    auto [d, fresh] = devices.try_emplace(device);
+    if (fresh) {
+      d->second.id = device;
+      d->second.created = now;
+      d->second.acked = log->first_seq() - 1;
+    }
+    d->second.seen = now;
+    storage::batch b;
+    stage_device(b, d->second);
+    submit(std::move(b), [](bool) {}); // a failure only ages the device's `seen`
+  }
+  self->send(s, atom::devices::value, device, copies_for(device));
   push_more();
+}
+
+caf::result<uint32_t> inbox_state::add_device(const std::string& name,
+                                              const std::string& token_key) {
+  ++routed;
+  auto now = ctx->now();
+  last_active = now;
+  storage::batch b;
+  device_entry* d = nullptr;
+  for (auto& [id, entry] : devices)
+    if (id != 0 && entry.name == name)
+      d = &entry;
+  if (d == nullptr) {
+    std::size_t named = devices.size() - devices.count(0);
+    for (auto it = devices.begin(); it != devices.end() && named >= max_registered_devices;) {
+      // Room is made from devices nobody used within the retention window.
+      if (it->first != 0 && !holding(it->second)) {
+        b.del(storage::table::inbox_meta, storage::device_key(log->user(), it->first));
+        it = devices.erase(it);
+        --named;
+      } else {
+        ++it;
+      }
+    }
+    if (named >= max_registered_devices)
+      return make_error(errc::forbidden);
+    if (devices.empty() && unnamed_seen > 0) {
+      // The first named device: the unnamed one, in use since this inbox started, keeps
+      // getting everything (it holds items back from now on, like any device).
+      auto& unnamed = devices[0];
+      unnamed.id = 0;
+      unnamed.created = unnamed.seen = unnamed_seen;
+      unnamed.acked = log->first_seq() - 1;
+      stage_device(b, unnamed);
+    }
+    auto id = next_device++;
+    b.put(storage::table::inbox_meta, storage::device_next_key(log->user()), storage::be64(id + 1));
+    d = &devices[id];
+    d->id = id;
+    d->name = name;
+    d->created = now;
+    // A device linked now gets what is still pending, not the history.
+    d->acked = log->first_seq() - 1;
+  }
+  d->seen = now;
+  if (std::find(d->tokens.begin(), d->tokens.end(), token_key) == d->tokens.end())
+    d->tokens.push_back(token_key);
+  stage_device(b, *d);
+  auto rp = self->make_response_promise<uint32_t>();
+  submit(std::move(b), [this, rp, id = d->id](bool ok) mutable {
+    if (!ok) { // the login is retried
+      rp.deliver(make_error(errc::unavailable));
+      return;
+    }
+    rp.deliver(id);
+    tell_devices();
+  });
+  return rp;
+}
+
+std::string inbox_state::list_devices() {
+  ++routed;
+  auto out = json::array();
+  auto describe_one = [this, &out](uint32_t id, const device_entry* d) {
+    bool online = std::any_of(sessions.begin(), sessions.end(),
+                              [id](const live_session& s) { return s.device == id; });
+    json j{{"id", id}, {"online", online}};
+    j["name"] = id == 0 ? json(nullptr) : json(d->name);
+    j["created"] = d != nullptr ? json(d->created) : json(nullptr);
+    j["last_active"] = d != nullptr ? json(d->seen) : json(nullptr);
+    j["tokens"] = d != nullptr ? json(d->tokens) : json::array();
+    out.push_back(std::move(j));
+  };
+  // The unnamed device is listed while it is the only one, has a record, or is online.
+  bool unnamed_online = std::any_of(sessions.begin(), sessions.end(),
+                                    [](const live_session& s) { return s.device == 0; });
+  if (devices.count(0) == 0 && (devices.empty() || unnamed_online))
+    describe_one(0, nullptr);
+  for (const auto& [id, d] : devices)
+    describe_one(id, &d);
+  return json{{"devices", std::move(out)}}.dump();
+}
+
+caf::result<bool> inbox_state::remove_device(uint32_t id) {
+  ++routed;
+  last_active = ctx->now();
+  auto live = std::find_if(sessions.begin(), sessions.end(),
+                           [id](const live_session& s) { return s.device == id; });
+  auto it = devices.find(id);
+  if (it == devices.end() && live == sessions.end() && !(id == 0 && devices.empty()))
+    return make_error(errc::not_found);
+  if (live != sessions.end()) {
+    self->send(live->handle, atom::devgone::value);
+    self->demonitor(live->handle.address());
+    sessions.erase(live);
+  }
+  if (it == devices.end()) // the unnamed device without a record: nothing held, nothing stored
+    return true;
+  storage::batch b;
+  b.del(storage::table::inbox_meta, storage::device_key(log->user(), id));
+  devices.erase(it);
+  // What it alone held back is released (only what another device acknowledged).
+  auto before = log->first_seq();
+  auto new_first = log->stage_remove(releasable(), b);
+  auto rp = self->make_response_promise<bool>();
+  submit(std::move(b), [this, rp, before, new_first](bool ok) mutable {
+    if (!ok) {
+      rp.deliver(make_error(errc::unavailable));
+      return;
+    }
+    if (new_first > before) {
+      log->removed(new_first);
+      forget_upto(new_first - 1);
+      node_metrics::add(ctx->metrics->items_acked, new_first - before);
+    }
+    rp.deliver(true);
+    tell_devices();
+    push_more();
+  });
+  return rp;
 }
 
 namespace {
@@ -320,46 +621,56 @@ std::string receipt_item(const char* status, const std::string& by,
 } // namespace
 
 void inbox_state::ack(uint64_t upto, const caf::actor& from) {
-  if (!session || from != session)
+  auto* s = session_of(from.address());
+  if (s == nullptr)
     return; // a replaced session's late ack: the new session will ack for itself
-  last_active = ctx->now();
-  upto = std::min(upto, pushed_upto);
-  if (upto < log->first_seq())
-    return;
-  if (acking) {
-    pending_ack = std::max(pending_ack, upto);
-    return;
-  }
-  start_ack(upto);
+  ack_device(s->device, std::min(upto, s->pushed_upto));
 }
 
-void inbox_state::start_ack(uint64_t upto) {
+void inbox_state::ack_device(uint32_t device, uint64_t upto) {
+  last_active = ctx->now();
+  if (device == 0)
+    unnamed_seen = last_active;
+  if (upto <= acked_of(device))
+    return;
+  if (acking) {
+    auto& pending = pending_acks[device];
+    pending = std::max(pending, upto);
+    return;
+  }
+  start_ack(device, upto);
+}
+
+void inbox_state::start_ack(uint32_t device, uint64_t upto) {
   acking = true;
-  // Group the acked messages by sender: one delivered receipt per sender.
+  // Group the newly acked messages by sender: one delivered receipt per sender. Messages an
+  // earlier ack (of any device) covered have had theirs.
   std::map<std::string, std::vector<std::string>> by_sender;
   storage::batch received;
   auto now = ctx->now();
-  for (auto& item : items_between(log->first_seq(), upto, SIZE_MAX, true)) {
-    if (!item.is_msg)
-      continue; // no receipt is ever generated for a receipt
-    received.put(storage::table::received, received_key(log->user(), item.mid),
-                 received_value(item.from, now));
-    by_sender[item.from].push_back(std::move(item.mid));
-  }
+  auto from = delivered_upto() + 1;
+  if (upto >= from)
+    for (auto& item : items_between(from, upto, SIZE_MAX, true)) {
+      if (!item.is_msg)
+        continue; // no receipt is ever generated for a receipt
+      received.put(storage::table::received, received_key(log->user(), item.mid),
+                   received_value(item.from, now));
+      by_sender[item.from].push_back(std::move(item.mid));
+    }
   if (by_sender.empty())
-    return finish_ack(upto, std::move(received));
+    return finish_ack(device, upto, std::move(received));
   struct progress {
     std::size_t remaining;
     bool failed = false;
     storage::batch received;
   };
   auto state = std::make_shared<progress>(progress{by_sender.size(), false, std::move(received)});
-  auto done = [this, state, upto] {
+  auto done = [this, state, device, upto] {
     if (--state->remaining > 0)
       return;
     if (state->failed)
-      return end_ack(upto, false); // the items stay; the round is retried
-    finish_ack(upto, std::move(state->received));
+      return end_ack(device, upto, false); // the items stay; the round is retried
+    finish_ack(device, upto, std::move(state->received));
   };
   for (auto& [sender, mids] : by_sender) {
     auto home = ctx->directory_of(sender);
@@ -380,35 +691,47 @@ void inbox_state::start_ack(uint64_t upto) {
   }
 }
 
-void inbox_state::finish_ack(uint64_t upto, storage::batch received) {
+void inbox_state::finish_ack(uint32_t device, uint64_t upto, storage::batch received) {
   auto before = log->first_seq();
-  auto new_first = log->stage_remove(upto, received);
+  auto remove_upto = upto; // the unnamed device alone: its ack is the inbox's cursor
+  if (!devices.empty()) {
+    // Each device's cursor is its record; items go once every holding device acked them. The
+    // record is updated before the write, so every later write carries it.
+    auto [d, fresh] = devices.try_emplace(device);
+    if (fresh) {
+      d->second.id = device;
+      d->second.created = ctx->now();
+    }
+    d->second.acked = std::max(d->second.acked, upto);
+    d->second.seen = ctx->now();
+    stage_device(received, d->second);
+    remove_upto = releasable();
+  }
+  auto new_first = log->stage_remove(remove_upto, received);
   if (received.count() == 0)
-    return end_ack(upto, true);
-  submit(std::move(received), [this, upto, before, new_first](bool ok) {
-    if (ok) {
+    return end_ack(device, upto, true);
+  submit(std::move(received), [this, device, upto, before, new_first](bool ok) {
+    if (ok && new_first > before) {
       // Failed: the items stay and are pushed again next session (at-least-once).
       log->removed(new_first);
       forget_upto(new_first - 1);
       node_metrics::add(ctx->metrics->items_acked, new_first - before);
     }
-    end_ack(upto, ok);
+    end_ack(device, upto, ok);
     push_more();
   });
 }
 
-void inbox_state::end_ack(uint64_t upto, bool ok) {
+void inbox_state::end_ack(uint32_t device, uint64_t upto, bool ok) {
   acking = false;
   if (!ok) {
-    if (retry_ack == 0) {
-      retry_ack = upto; // the next check tries the round again
+    bool arm = retry_acks.empty();
+    auto& retry = retry_acks[device]; // the next check tries the round again
+    retry = std::max(retry, upto);
+    if (arm)
       schedule_check();
-    } else {
-      retry_ack = std::max(retry_ack, upto);
-    }
-  } else if (pending_ack > upto) {
-    auto next = std::exchange(pending_ack, 0);
-    start_ack(next); // may finish at once, or run another round
+  } else {
+    next_ack(); // may finish at once, or run another round
   }
   if (acking)
     return; // reads and a drain wait for that round
@@ -416,6 +739,16 @@ void inbox_state::end_ack(uint64_t upto, bool ok) {
     read(r.from, r.mids, std::move(r.done));
   if (drain_requested)
     drain();
+}
+
+void inbox_state::next_ack() {
+  while (!acking && !pending_acks.empty()) {
+    auto [device, upto] = *pending_acks.begin();
+    pending_acks.erase(pending_acks.begin());
+    upto = std::min(upto, log->next_seq() - 1);
+    if (upto > acked_of(device))
+      start_ack(device, upto);
+  }
 }
 
 caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
@@ -427,6 +760,7 @@ caf::result<uint64_t> inbox_state::store_receipt(const std::string& item) {
   cached_item cached;
   cached.seq = seq;
   cached.bytes = item;
+  cached.copy_of = copy_origin(item);
   submit(std::move(b), [this, rp, cached = std::move(cached)](bool ok) mutable {
     written_upto = std::max(written_upto, cached.seq);
     if (!ok) {
@@ -552,36 +886,49 @@ void inbox_state::send_read_receipt(read_promise done, const std::string& from,
 }
 
 void inbox_state::push_more() {
-  if (!session)
-    return;
+  for (auto& s : sessions)
+    push_to(s);
+}
+
+void inbox_state::push_to(live_session& s) {
   const auto& st = ctx->settings;
-  uint64_t acked = log->first_seq() - 1;
-  if (pushed_upto < acked)
-    pushed_upto = acked;
-  while (!in_flight.empty() && in_flight.front().first <= acked) {
-    in_flight_bytes -= in_flight.front().second;
-    in_flight.pop_front();
+  uint64_t acked = acked_of(s.device);
+  if (s.pushed_upto < acked)
+    s.pushed_upto = acked;
+  while (!s.in_flight.empty() && s.in_flight.front().first <= acked) {
+    s.in_flight_bytes -= s.in_flight.front().second;
+    s.in_flight.pop_front();
   }
-  while (pushed_upto < written_upto && in_flight.size() < st.push_window &&
-         in_flight_bytes < st.push_window_bytes) {
+  bool passed_over = false;
+  while (s.pushed_upto < written_upto && s.in_flight.size() < st.push_window &&
+         s.in_flight_bytes < st.push_window_bytes) {
     // Pushing needs only the bytes: items read back from RocksDB are not decoded.
     auto items =
-        items_between(pushed_upto + 1, written_upto, st.push_window - in_flight.size(), false);
+        items_between(s.pushed_upto + 1, written_upto, st.push_window - s.in_flight.size(), false);
     if (items.empty()) {
-      pushed_upto = written_upto; // only holes of failed writes are left
+      s.pushed_upto = written_upto; // only holes of failed writes are left
       break;
     }
     for (auto& item : items) {
+      if (item.copy_of >= 0 && (s.device == 0 || item.copy_of == s.device)) {
+        // Its own send, or a client that names no device (it knows only the contract's items).
+        s.pushed_upto = item.seq;
+        passed_over = true;
+        continue;
+      }
       // The byte bound keeps a burst of large items within the connection's write queue.
-      if (!in_flight.empty() && in_flight_bytes + item.bytes.size() > st.push_window_bytes)
+      if (!s.in_flight.empty() && s.in_flight_bytes + item.bytes.size() > st.push_window_bytes)
         return;
-      pushed_upto = item.seq;
-      in_flight.emplace_back(item.seq, item.bytes.size());
-      in_flight_bytes += item.bytes.size();
-      self->send(session, atom::push::value, item.seq, std::move(item.bytes));
+      s.pushed_upto = item.seq;
+      s.in_flight.emplace_back(item.seq, item.bytes.size());
+      s.in_flight_bytes += item.bytes.size();
+      self->send(s.handle, atom::push::value, item.seq, std::move(item.bytes));
       ctx->metrics->items_pushed.add();
     }
   }
+  // Passed-over items at the end are acknowledged for the device: nothing else would.
+  if (passed_over && s.in_flight.empty() && s.pushed_upto > acked)
+    ack_device(s.device, s.pushed_upto);
 }
 
 inbox_facts inbox_state::facts() {
@@ -589,8 +936,9 @@ inbox_facts inbox_state::facts() {
   f.running = true;
   auto first = log->first_seq();
   f.depth = written_upto >= first ? written_upto - first + 1 : 0;
-  f.attached = static_cast<bool>(session);
-  f.unacked = in_flight.size();
+  f.attached = !sessions.empty();
+  for (const auto& s : sessions)
+    f.unacked += s.in_flight.size();
   if (f.depth > 0) {
     auto oldest = items_between(first, written_upto, 1, false);
     if (!oldest.empty())
@@ -600,11 +948,14 @@ inbox_facts inbox_state::facts() {
 }
 
 void inbox_state::on_down(const caf::down_msg& dm) {
-  if (session && dm.source == session.address()) {
-    session = nullptr;
-    last_active = ctx->now();
+  auto it = std::find_if(sessions.begin(), sessions.end(),
+                         [&dm](const live_session& s) { return s.handle.address() == dm.source; });
+  if (it == sessions.end())
+    return;
+  sessions.erase(it);
+  last_active = ctx->now();
+  if (sessions.empty())
     schedule_check();
-  }
 }
 
 void inbox_state::schedule_check() {
@@ -613,7 +964,7 @@ void inbox_state::schedule_check() {
   const auto& st = ctx->settings;
   auto remaining = st.inbox_idle_stop_ms - (ctx->now() - last_active);
   auto ms = std::max<int64_t>(std::max<int64_t>(st.tick_ms, st.inbox_idle_stop_ms / 12), remaining);
-  if (retry_ack > 0 || acking)
+  if (!retry_acks.empty() || acking)
     ms = st.tick_ms;
   self->delayed_send(self, std::chrono::milliseconds(ms), atom::timer::value);
 }
@@ -628,14 +979,17 @@ void inbox_state::drain() {
 }
 
 void inbox_state::tick() {
-  if (!acking && retry_ack >= log->first_seq()) {
-    auto upto = std::exchange(retry_ack, 0);
-    start_ack(std::min(upto, log->next_seq() - 1));
+  if (!acking && !retry_acks.empty()) {
+    for (const auto& [device, upto] : std::exchange(retry_acks, {})) {
+      auto& pending = pending_acks[device];
+      pending = std::max(pending, upto);
+    }
+    next_ack();
   }
-  if (!session && !acking && writes.empty() &&
+  if (sessions.empty() && !acking && writes.empty() &&
       ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
     self->send(ctx->directory, atom::idle::value, log->user(), routed);
-  if (!session || retry_ack > 0)
+  if (sessions.empty() || !retry_acks.empty())
     schedule_check(); // the directory may refuse the stop: check again later
 }
 
@@ -651,12 +1005,18 @@ inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_s
       },
       [self](const attach_request& a) {
         // Sessions are dynamically typed: the inbox sees one through what it sends it.
-        self->state.attach(caf::actor_cast<attached_session>(a.session), a.since);
+        self->state.attach(caf::actor_cast<attached_session>(a.session), a.since, a.token_key);
         return attached_inbox{self};
       },
       [self](atom::ack, uint64_t upto, const caf::actor& from) { self->state.ack(upto, from); },
       [self](const receipt_delivery& r) { return self->state.store_receipt(r.item); },
       [self](atom::holds, const std::string&, uint64_t seq) { return self->state.holds(seq); },
+      [self](atom::devices, atom::add_item, const std::string&, const std::string& name,
+             const std::string& key) { return self->state.add_device(name, key); },
+      [self](atom::devices, atom::list, const std::string&) { return self->state.list_devices(); },
+      [self](atom::devices, atom::remove_item, const std::string&, uint32_t id) {
+        return self->state.remove_device(id);
+      },
       [self](atom::read, const std::string& from, const std::vector<std::string>& mids) {
         return self->state.read(from, mids);
       },

@@ -2,8 +2,15 @@
 // inbox actor: one per user on the user's home node, spawned on demand by the directory.
 //
 // Owns: the user's durable inbox (storage::inbox_log), the dedupe records of messages
-// stored into it, the user's one live session and its push window, and the `received`
-// records (messages delivered to this user that may still be reported read).
+// stored into it, the user's devices (each with its cursor into the inbox) and their live
+// sessions (one per device, each with its push window), and the `received` records (messages
+// delivered to this user that may still be reported read).
+// Devices (docs/DESIGN.md, "Devices"): a user with no named device has only the unnamed one,
+// whose cursor is the inbox's first seq (nothing else is stored: the single-device path writes
+// what it always did). Once named devices exist each has a record with its cursor; an item is
+// deleted once every device seen within the retention window has acknowledged it, `delivered`
+// goes out at the first device's ack. `sent_copy` items (a user's own sends, for their other
+// devices) are never pushed to the device that sent them nor to the unnamed device.
 // Receipts: an ack first stores one `delivered` receipt per sender (in the senders'
 // inboxes, through the directory) and only after all of them are durable deletes the
 // acked range, together with writing the `received` records. A crash in between repeats
@@ -31,6 +38,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -55,6 +63,31 @@ struct cached_item {
   std::string mid;        ///< (messages only)
   std::string media_hash; ///< (media messages only)
   bool is_msg = false;
+  int64_t copy_of = -1; ///< a `sent_copy`: the device that sent it (else -1)
+};
+
+/// The device a `sent_copy` item was sent from (read from the item's first pairs, which the
+/// session writes as `type`, `device`), or -1 for any other item.
+int64_t copy_origin(std::string_view item);
+
+/// One of the user's devices (a record in inbox_meta, storage::device_key).
+struct device_entry {
+  uint32_t id = 0;                 ///< 0: the unnamed device (every client that names none)
+  std::string name;                ///< empty for the unnamed device
+  int64_t created = 0;             ///< ms since the epoch
+  int64_t seen = 0;                ///< its last session or ack
+  uint64_t acked = 0;              ///< every item up to this seq is acknowledged by this device
+  std::vector<std::string> tokens; ///< hex tokens-table keys of its tokens
+};
+
+/// A live session of one device, and its push window.
+struct live_session {
+  attached_session handle;
+  uint32_t device = 0;
+  int64_t since = 0;        ///< when its connection opened
+  uint64_t pushed_upto = 0; ///< highest seq pushed (or passed over) to it
+  std::deque<std::pair<uint64_t, std::size_t>> in_flight; ///< pushed, unacked: (seq, bytes)
+  std::size_t in_flight_bytes = 0;
 };
 
 struct inbox_state {
@@ -66,18 +99,19 @@ struct inbox_state {
   inbox_service::pointer self = nullptr;
   const node_context* ctx = nullptr;
   std::unique_ptr<storage::inbox_log> log;
-  attached_session session;                               ///< the live session, if any
-  int64_t session_since = 0;                              ///< when `session`'s connection opened
-  uint64_t pushed_upto = 0;                               ///< highest seq pushed to `session`
-  std::deque<std::pair<uint64_t, std::size_t>> in_flight; ///< pushed, unacked: (seq, bytes)
-  std::size_t in_flight_bytes = 0;
-  uint64_t routed = 0; ///< messages received through the directory
+  std::vector<live_session> sessions; ///< at most one per device
+  /// The devices with a record; empty: only the unnamed device, whose cursor is the first seq.
+  std::map<uint32_t, device_entry> devices;
+  uint32_t next_device = 1; ///< the id the next named device gets (ids are never reused)
+  int64_t unnamed_seen = 0; ///< the unnamed device's last session or ack since this start
+  uint64_t routed = 0;      ///< messages received through the directory
   int64_t last_active = 0;
   bool acking = false;          ///< an ack round (receipts, then the removal) is running
   bool drain_requested = false; ///< tell the directory once the running ack is done
   bool stop_requested = false;  ///< quit once no write is in flight
-  uint64_t pending_ack = 0;     ///< highest ack that arrived while `acking`
-  uint64_t retry_ack = 0;       ///< an ack whose receipts could not all be stored: retried on tick
+  std::map<uint32_t, uint64_t> pending_acks; ///< device -> highest ack that came while `acking`
+  /// device -> an ack whose receipts could not all be stored: retried on tick
+  std::map<uint32_t, uint64_t> retry_acks;
   /// `read`s that arrived while `acking`: they may name the messages being acked.
   struct deferred_read {
     std::string from;
@@ -110,9 +144,19 @@ struct inbox_state {
   caf::result<sent_reply> deliver(const std::string& from, const std::string& cid,
                                   const std::string& content, const std::string& media_hash,
                                   const std::string& given_mid = {}, int64_t given_ts = 0);
-  /// `since`: when the session's connection opened; an older one never replaces a newer.
-  void attach(attached_session s, int64_t since);
+  /// Loads the device records; false if storage failed.
+  bool load_devices();
+  /// `since`: when the session's connection opened; an older one of the same device never
+  /// replaces a newer. `token_key`: names the device (attach_request).
+  void attach(attached_session s, int64_t since, const std::string& token_key);
   void ack(uint64_t upto, const caf::actor& from);
+  /// A login named device `name` (a new one, or one of that name): answers its id once durable.
+  caf::result<uint32_t> add_device(const std::string& name, const std::string& token_key);
+  /// `{"devices":[…]}` (ids, names, times, online, token keys).
+  std::string list_devices();
+  /// Removes device `id`: closes its session, forgets its cursor and releases what it alone
+  /// held; answers once durable (`not_found`: no such device).
+  caf::result<bool> remove_device(uint32_t id);
   /// Appends a receipt item (from another inbox); replies once it is durable.
   caf::result<uint64_t> store_receipt(const std::string& item);
   /// Whether item `seq` is still in the inbox (not yet acknowledged): asked by the media
@@ -133,12 +177,32 @@ struct inbox_state {
   void tick();
   /// Arms the next `tick` (idle stop or ack retry) when one is needed.
   void schedule_check();
-  /// Pushes stored items to the session while the window allows.
+  /// Pushes stored items to the sessions while their windows allow.
   void push_more();
   /// What the inspector shows of this inbox (depth and oldest item of what is durable).
   inbox_facts facts();
 
 private:
+  /// Pushes to one session; passes over the `sent_copy` items it must not get.
+  void push_to(live_session& s);
+  live_session* session_of(const caf::actor_addr& addr);
+  /// Everything up to this seq is acknowledged by `device`.
+  uint64_t acked_of(uint32_t device) const;
+  /// Every message up to this seq has had its `delivered` receipt (some device acked it).
+  uint64_t delivered_upto() const;
+  /// Whether `d` holds items back: seen within the retention window, or online.
+  bool holding(const device_entry& d) const;
+  /// Items up to this seq may be deleted: acknowledged by every holding device.
+  uint64_t releasable() const;
+  /// Whether a named device other than `device` would see copies of its sends.
+  bool copies_for(uint32_t device) const;
+  /// Tells every live session its device and whether its sends are copied.
+  void tell_devices();
+  void stage_device(storage::batch& b, const device_entry& d) const;
+  /// Acknowledges `upto` for `device` (now, or once the running round is done).
+  void ack_device(uint32_t device, uint64_t upto);
+  /// Starts the next waiting ack round, if any.
+  void next_ack();
   /// Stages `cached` (a message) into `b` and hands it to the group writer; `answer_all`
   /// answers the sender (and its retries) once it completed.
   void store(storage::batch b, cached_item cached,
@@ -159,10 +223,10 @@ private:
   void send_read_receipt(read_promise done, const std::string& from,
                          const std::vector<std::string>& accepted,
                          const std::vector<std::string>& keys);
-  void start_ack(uint64_t upto);
-  void finish_ack(uint64_t upto, storage::batch received);
-  /// The ack round for `upto` is over (`ok`: its range is gone); runs what waited on it.
-  void end_ack(uint64_t upto, bool ok);
+  void start_ack(uint32_t device, uint64_t upto);
+  void finish_ack(uint32_t device, uint64_t upto, storage::batch received);
+  /// The ack round of `device` for `upto` is over (`ok`: durable); runs what waited on it.
+  void end_ack(uint32_t device, uint64_t upto, bool ok);
 };
 
 inbox_service::behavior_type inbox_actor(inbox_service::stateful_pointer<inbox_state> self,

@@ -102,21 +102,35 @@ using registry_node_service =
     registry_service::extend<caf::reacts_to<atom::revoked, std::string>>::extend<
         caf::reacts_to<atom::revoked, std::vector<std::string>, std::string>>;
 
-/// A session as its inbox sees it: the pushes and `replaced`. Sessions are dynamically typed;
+/// A session as its inbox sees it: the pushes, `replaced`, and of its device: its id and whether
+/// its sends are copied to the user's other devices (`devices`, at attach and on every change),
+/// that the user has too many devices online (`devlimit`) or that the device was removed
+/// (`devgone`). Sessions are dynamically typed;
 /// the inbox views the session an attach names through this interface (an `actor_cast`), so
 /// its sends are checked and carry the inbox as their sender, by which the session recognises
 /// its inbox (a typed actor cannot `send` to a dynamic handle, and `anon_send` has no sender).
-using attached_session = caf::typed_actor<caf::reacts_to<atom::push, uint64_t, std::string>,
-                                          caf::reacts_to<atom::replaced>>;
+using attached_session =
+    caf::typed_actor<caf::reacts_to<atom::push, uint64_t, std::string>,
+                     caf::reacts_to<atom::replaced>, caf::reacts_to<atom::devices, uint32_t, bool>,
+                     caf::reacts_to<atom::devlimit>, caf::reacts_to<atom::devgone>>;
 
 /// What reaches a user's inbox through the directory of the user's home node: the local
 /// directory, or (for a user homed elsewhere) the home's gate. An attach is answered with the
 /// inbox as its session sees it (`attached_inbox`, messages.hpp: the reply crosses nodes).
-using routing_service =
-    caf::typed_actor<caf::replies_to<deliver_request>::with<sent_reply>,
-                     caf::replies_to<attach_request>::with<attached_inbox>,
-                     caf::replies_to<receipt_delivery>::with<uint64_t>,
-                     caf::replies_to<atom::holds, std::string, uint64_t>::with<bool>>;
+/// The user's devices live with the inbox (their cursors are into it): `devices, add_item`
+/// (user, name, hex token key) registers a login's device and answers its id once durable;
+/// `devices, list` answers them as JSON, `{"devices":[…]}` (with their token keys: for the accounts
+/// worker, never for clients); `devices, remove_item` (user, id) removes one, closing its
+/// session and releasing what it alone held.
+using routing_service = caf::typed_actor<
+    caf::replies_to<deliver_request>::with<sent_reply>,
+    caf::replies_to<attach_request>::with<attached_inbox>,
+    caf::replies_to<receipt_delivery>::with<uint64_t>,
+    caf::replies_to<atom::holds, std::string, uint64_t>::with<bool>,
+    caf::replies_to<atom::devices, atom::add_item, std::string, std::string,
+                    std::string>::with<uint32_t>,
+    caf::replies_to<atom::devices, atom::list, std::string>::with<std::string>,
+    caf::replies_to<atom::devices, atom::remove_item, std::string, uint32_t>::with<bool>>;
 
 /// A user's inbox (actors/inbox.*): the routed requests (from the directory), its session's
 /// acks and reads, the user's block changes (the profile shard's news, through the directory),

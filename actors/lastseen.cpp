@@ -39,9 +39,7 @@ void lastseen_state::set_state(const std::string& user, const caf::actor& sessio
                                bool foreground) {
   ensure_loaded(user);
   auto key = key_of(session);
-  auto* before = book.find(user);
-  if (before != nullptr && !before->session.empty() && before->session != key)
-    sessions.erase(before->session); // replaced: its end no longer matters
+  // Every live session counts (one per device); each is forgotten at its end.
   if (sessions.emplace(key, std::make_pair(session, user)).second)
     self->monitor(session);
   if (book.set_state(user, key, foreground, ctx->now()))
@@ -217,10 +215,12 @@ caf::result<bool, bool, int64_t, std::string> lastseen_state::probe(const std::s
   const auto* e = book.find(user);
   if (e == nullptr)
     return {false, false, int64_t{-1}, std::string{}};
+  // The node of a foreground session if there is one, else of any session.
   std::string node;
-  if (auto it = sessions.find(e->session); !e->session.empty() && it != sessions.end())
-    node = ctx->node_name(it->second.first.node(), self->system().node());
-  return {!e->session.empty(), e->online, e->last_seen, std::move(node)};
+  for (const auto& [key, foreground] : e->sessions)
+    if (auto it = sessions.find(key); it != sessions.end() && (node.empty() || foreground))
+      node = ctx->node_name(it->second.first.node(), self->system().node());
+  return {!e->sessions.empty(), e->online, e->last_seen, std::move(node)};
 }
 
 lastseen_shard::behavior_type lastseen_actor(lastseen_shard::stateful_pointer<lastseen_state> self,

@@ -67,6 +67,9 @@ using census = caf::atom_constant<caf::atom("census")>;        ///< inspector: t
 using admin = caf::atom_constant<caf::atom("admin")>;          ///< tidings-inspect -> admin
 using report = caf::atom_constant<caf::atom("report")>;        ///< admin -> inspector
 using manage = caf::atom_constant<caf::atom("manage")>;        ///< admin -> steward, accounts
+using devices = caf::atom_constant<caf::atom("devices")>;      ///< a user's devices (inbox)
+using devlimit = caf::atom_constant<caf::atom("devlimit")>;    ///< inbox -> session: too many
+using devgone = caf::atom_constant<caf::atom("devgone")>;      ///< inbox -> session: removed
 } // namespace atom
 
 /// session -> directory -> inbox of `to`: store a message; answered with sent_reply once it
@@ -100,18 +103,20 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("sent_reply"), x.mid, x.ts);
 }
 
-/// session -> directory -> inbox of `user`: `session` is the user's live session, its
-/// connection opened at `since` (an older connection never replaces a newer one). Answered
-/// with the inbox's handle.
+/// session -> directory -> inbox of `user`: `session` is a live session of the user, its
+/// connection opened at `since` (an older connection of the same device never replaces a newer
+/// one). `token_key`: the hex of the tokens-table key of the session's token, which names its
+/// device (a token of no named device: the unnamed device). Answered with the inbox's handle.
 struct attach_request {
   std::string user;
   caf::actor session;
   int64_t since = 0;
+  std::string token_key = {};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
-  return f(caf::meta::type_name("attach_request"), x.user, x.session, x.since);
+  return f(caf::meta::type_name("attach_request"), x.user, x.session, x.since, x.token_key);
 }
 
 /// The answer to an attach: the inbox as its attached session sees it, taking the session's

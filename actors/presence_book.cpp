@@ -9,42 +9,56 @@ void presence_book::seen(entry& e, int64_t now, bool urgent) {
   e.urgent = e.urgent || urgent;
 }
 
+namespace {
+
+bool any_foreground(const std::map<std::string, bool>& sessions) {
+  for (const auto& [key, foreground] : sessions)
+    if (foreground)
+      return true;
+  return false;
+}
+
+} // namespace
+
 bool presence_book::set_state(const std::string& user, const std::string& session, bool foreground,
                               int64_t now) {
   auto& e = entries_[user];
   bool was_online = e.online;
-  if (e.session != session) {
-    // A new session takes over; the old one's foreground use ends here.
-    if (was_online)
-      seen(e, now, false);
-    e.session = session;
-  }
+  auto [it, fresh] = e.sessions.try_emplace(session, false);
+  bool was_foreground = !fresh && it->second;
+  it->second = foreground;
   if (foreground)
     seen(e, now, false);
-  else if (was_online && e.session == session)
-    seen(e, now, true); // to the background: the end of foreground use
-  e.online = foreground;
+  else if (was_foreground)
+    seen(e, now, true); // to the background: the end of this device's foreground use
+  e.online = any_foreground(e.sessions);
   return was_online != e.online;
 }
 
 void presence_book::touch(const std::string& user, const std::string& session, int64_t now) {
   auto it = entries_.find(user);
-  if (it == entries_.end() || it->second.session != session || !it->second.online)
+  if (it == entries_.end())
     return;
+  auto s = it->second.sessions.find(session);
+  if (s == it->second.sessions.end() || !s->second)
+    return; // ended, or in the background
   seen(it->second, now, false);
 }
 
 bool presence_book::end(const std::string& user, const std::string& session, int64_t now) {
   auto it = entries_.find(user);
-  if (it == entries_.end() || it->second.session != session)
-    return false; // a replaced session: its successor owns the state
+  if (it == entries_.end())
+    return false;
   auto& e = it->second;
-  bool was_online = e.online;
-  if (was_online)
+  auto s = e.sessions.find(session);
+  if (s == e.sessions.end())
+    return false; // ended before
+  if (s->second)
     seen(e, now, true);
-  e.online = false;
-  e.session.clear();
-  return was_online;
+  e.sessions.erase(s);
+  bool was_online = e.online;
+  e.online = any_foreground(e.sessions);
+  return was_online != e.online;
 }
 
 void presence_book::load(const std::string& user, int64_t last_seen) {
@@ -74,7 +88,7 @@ std::vector<std::pair<std::string, int64_t>> presence_book::due(int64_t now, int
 
 void presence_book::evict_idle() {
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.session.empty() && !it->second.dirty)
+    if (it->second.sessions.empty() && !it->second.dirty)
       it = entries_.erase(it);
     else
       ++it;

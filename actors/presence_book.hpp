@@ -2,16 +2,18 @@
 // presence_book: the rules of "online" and "last seen", with time passed in.
 //
 // Pure logic (no actors, no I/O), so every rule is tested exactly with chosen times.
-// online    = the user's current session is in the foreground.
-// last seen = time of the last user-initiated activity of a foreground session: the app
-//             coming to the foreground (auth or `state`), `send`, `read`, `ping`,
-//             `profile_set`, and the end of foreground use (going to the background or
+// A user may have several live sessions, one per device (docs/DESIGN.md, "Devices").
+// online    = at least one of the user's sessions is in the foreground.
+// last seen = time of the last user-initiated activity of a foreground session, on any
+//             device: the app coming to the foreground (auth or `state`), `send`, `read`,
+//             `ping`, `profile_set`, and the end of foreground use (going to the background or
 //             the session ending). Background sessions never move it; neither does `ack`.
-// Only the user's current session counts: a replaced session's late events are ignored.
+// Only live sessions count: events of a session after its end are ignored.
 // Persistence is coalesced: a changed last seen is written at most once per `interval`
 // per user, except that the end of foreground use is written at once.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -22,12 +24,12 @@ namespace tidings {
 class presence_book {
 public:
   struct entry {
-    std::string session; ///< key of the current session, empty if none
-    bool online = false;
-    int64_t last_seen = -1;    ///< -1: never seen
-    bool dirty = false;        ///< last_seen not yet persisted
-    bool urgent = false;       ///< persist at the next flush regardless of the interval
-    int64_t persisted_at = -1; ///< -1: never persisted
+    std::map<std::string, bool> sessions; ///< live sessions: key -> in the foreground
+    bool online = false;                  ///< any of them in the foreground
+    int64_t last_seen = -1;               ///< -1: never seen
+    bool dirty = false;                   ///< last_seen not yet persisted
+    bool urgent = false;                  ///< persist at the next flush regardless of the interval
+    int64_t persisted_at = -1;            ///< -1: never persisted
   };
 
   /// A session started or changed state. Returns true if `online` changed.

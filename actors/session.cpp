@@ -2,6 +2,7 @@
 
 #include "actors/accounts.hpp"
 #include "actors/messages.hpp"
+#include "net/msgpack_map.hpp"
 
 namespace tidings {
 
@@ -85,7 +86,7 @@ void session_state::authenticate(const std::string& token, const net::reply_to& 
   self->request(registry, std::chrono::milliseconds(ctx->settings.auth_timeout_ms),
                 atom::token::value, token, caf::actor_cast<caf::actor>(self))
       .await(
-          [this, to](std::string& owner) {
+          [this, to, token](std::string& owner) {
             if (state == phase::closing)
               return;
             if (owner.empty()) {
@@ -93,6 +94,7 @@ void session_state::authenticate(const std::string& token, const net::reply_to& 
               return close(close_code::unauthorized, "unauthorized");
             }
             user = std::move(owner);
+            token_key = token_key_hex(token);
             state = phase::live;
             ctx->metrics->sessions_authenticated++;
             self->attach_functor([m = ctx->metrics] { m->sessions_authenticated--; });
@@ -121,7 +123,7 @@ void session_state::attach() {
   self->send(ctx->lastseen_of(user), atom::online::value, user, caf::actor_cast<caf::actor>(self),
              foreground);
   self->request(home, request_timeout,
-                attach_request{user, caf::actor_cast<caf::actor>(self), opened})
+                attach_request{user, caf::actor_cast<caf::actor>(self), opened, token_key})
       .then([this](const attached_inbox& handle) { adopt_inbox(handle); },
             [unavailable](const caf::error&) { unavailable(); });
 }
@@ -170,19 +172,43 @@ void session_state::deliver(deliver_request d, const net::reply_to& to) {
                   .count();
     ctx->metrics->send_latency.observe(static_cast<uint64_t>(us));
   };
+  auto failed = [this, answered, to](const caf::error& err) {
+    answered();
+    auto code = to_errc(err);
+    if (code == errc::not_found)
+      return send_error(code, "unknown recipient", to);
+    send_error(code, "message not stored, retry with the same cid", to, jittered(500));
+  };
+  // The user's other named devices get a `sent_copy` of the message, stored before `sent`
+  // (a retry of the cid stores it again: the same mid, which clients drop as a repeat).
+  std::string copy_content = copies && d.to != user ? d.content : std::string{};
+  auto recipient = d.to;
   self->request(route, request_timeout, std::move(d))
       .then(
-          [this, answered, cid_copy, to](const sent_reply& r) {
-            answered();
-            send_frame(net::sent_frame(to, cid_copy, r.mid, r.ts), to.enc);
+          [this, answered, failed, cid_copy, to, copy_content, recipient](const sent_reply& r) {
+            if (copy_content.empty()) {
+              answered();
+              return send_frame(net::sent_frame(to, cid_copy, r.mid, r.ts), to.enc);
+            }
+            auto item = net::msgpack_map_builder{copy_content}
+                            .add("type", "sent_copy")
+                            .add("device", uint64_t{device})
+                            .add("mid", r.mid)
+                            .add("to", recipient)
+                            .add("ts", r.ts)
+                            .finish();
+            auto home = ctx->directory_of(user);
+            if (!item || !home)
+              return failed(make_error(errc::unavailable));
+            self->request(home, request_timeout, receipt_delivery{user, std::move(*item)})
+                .then(
+                    [this, answered, cid_copy, to, r](uint64_t) {
+                      answered();
+                      send_frame(net::sent_frame(to, cid_copy, r.mid, r.ts), to.enc);
+                    },
+                    [failed](const caf::error&) { failed(make_error(errc::unavailable)); });
           },
-          [this, answered, to](const caf::error& err) {
-            answered();
-            auto code = to_errc(err);
-            if (code == errc::not_found)
-              return send_error(code, "unknown recipient", to);
-            send_error(code, "message not stored, retry with the same cid", to, jittered(500));
-          });
+          failed);
 }
 
 void session_state::handle(net::ack_request r) {
@@ -369,6 +395,27 @@ void session_state::on_replaced() {
   close(close_code::replaced, "replaced");
 }
 
+void session_state::on_devices(uint32_t id, bool copy_sends) {
+  device = id;
+  copies = copy_sends;
+}
+
+void session_state::on_device_limit() {
+  if (state != phase::live)
+    return;
+  send_error(errc::forbidden,
+             "too many devices online: at most " + std::to_string(ctx->settings.max_devices),
+             unprompted());
+  close(close_code::too_many_devices, "too many devices");
+}
+
+void session_state::on_device_removed() {
+  if (state != phase::live)
+    return;
+  send_error(errc::unauthorized, "this device was removed", unprompted());
+  close(close_code::unauthorized, "device removed");
+}
+
 void session_state::on_inbox_down() {
   inbox = nullptr;
   if (state != phase::live)
@@ -493,6 +540,9 @@ caf::behavior session_actor(caf::stateful_actor<session_state>* self, const node
       [self](atom::push, uint64_t seq, const std::string& item) { self->state.on_push(seq, item); },
       [self](atom::replaced) { self->state.on_replaced(); },
       [self](atom::revoked, const std::string& why) { self->state.on_revoked(why); },
+      [self](atom::devices, uint32_t id, bool copies) { self->state.on_devices(id, copies); },
+      [self](atom::devlimit) { self->state.on_device_limit(); },
+      [self](atom::devgone) { self->state.on_device_removed(); },
       [self](atom::presence, const std::string& user, bool online, int64_t last_seen) {
         self->state.on_presence(user, online, last_seen);
       },

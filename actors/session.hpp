@@ -37,6 +37,9 @@ struct session_state {
   phase state = phase::awaiting_auth;
   std::string user;
   std::string token_in_use; ///< the token the session authenticated with (watched for revocation)
+  std::string token_key;    ///< hex; names this session's device to the inbox
+  uint32_t device = 0;      ///< this session's device (0: the unnamed one)
+  bool copies = false;      ///< the user has other named devices: each send is copied to them
   net::encoding enc = net::encoding::json; ///< for frames the server starts
   attached_inbox inbox;
   uint64_t forwarded_upto = 0; ///< highest seq sent to the client on this connection
@@ -60,6 +63,11 @@ struct session_state {
   void on_replaced();
   /// The session's token was revoked: `unauthorized` (`why`), then close 4001.
   void on_revoked(const std::string& why = "token revoked");
+  /// The inbox tells this session its device and whether its sends are copied.
+  void on_devices(uint32_t id, bool copy_sends);
+  /// Too many devices online (close 4005), or this device was removed (close 4001).
+  void on_device_limit();
+  void on_device_removed();
   void on_inbox_down();
   void on_presence(const std::string& user, bool online, int64_t last_seen);
   /// The connection ended with `code` (net's on_close): counted and logged, then the actor quits.

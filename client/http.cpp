@@ -185,9 +185,12 @@ void register_user(const endpoint& ep, const std::string& user, const std::strin
     throw_api_error("POST /v1/accounts", res);
 }
 
-std::string login(const endpoint& ep, const std::string& user, const std::string& password) {
-  auto res =
-      http_call(ep, "POST", "/v1/sessions", json{{"user", user}, {"password", password}}.dump());
+std::string login(const endpoint& ep, const std::string& user, const std::string& password,
+                  const std::string& device) {
+  json body{{"user", user}, {"password", password}};
+  if (!device.empty())
+    body["device"] = device;
+  auto res = http_call(ep, "POST", "/v1/sessions", body.dump());
   if (res.status != 200)
     throw_api_error("POST /v1/sessions", res);
   auto parsed = res.json_body();

@@ -75,8 +75,10 @@ http_response http_call(const endpoint& ep, std::string_view method, std::string
 /// POST /v1/accounts; throws api_error unless 201.
 void register_user(const endpoint& ep, const std::string& user, const std::string& password);
 
-/// POST /v1/sessions and returns the token; throws api_error unless 200 with a token.
-std::string login(const endpoint& ep, const std::string& user, const std::string& password);
+/// POST /v1/sessions and returns the token; throws api_error unless 200 with a token. A
+/// `device` name makes the token one of that device (docs/PROTOCOL.md, "Devices").
+std::string login(const endpoint& ep, const std::string& user, const std::string& password,
+                  const std::string& device = {});
 
 /// DELETE /v1/sessions (revokes `token`); throws api_error unless 204.
 void logout(const endpoint& ep, const std::string& token);

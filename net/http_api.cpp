@@ -1,5 +1,6 @@
 #include "net/http_api.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include <boost/asio/buffer.hpp>
@@ -125,7 +126,8 @@ http_route route_of(std::string_view method, std::string_view target) {
     route.endpoint = http_endpoint::readyz;
   } else if (path == "/metrics") {
     route.endpoint = http_endpoint::metrics;
-  } else if (path == "/v1/accounts" || path == "/v1/sessions") {
+  } else if (path == "/v1/accounts" || path == "/v1/sessions" || path == "/v1/devices" ||
+             path.substr(0, 12) == "/v1/devices/") {
     route.endpoint = http_endpoint::accounts;
   } else if (path == media_path) {
     if (method != "POST")
@@ -152,11 +154,17 @@ std::optional<credentials> read_credentials(std::string_view body, std::string* 
   field_reader r{doc.root()};
   auto user = r.user("user");
   auto password = r.bytes("password", 8, 256);
+  auto device = r.text("device", 1, 64, false);
+  if (r.ok() && device && std::any_of(device->begin(), device->end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+      }))
+    r.fail("device: control characters are not allowed");
   if (!r.ok()) {
     *error = r.error();
     return std::nullopt;
   }
-  return credentials{std::move(*user), std::move(*password)};
+  return credentials{std::move(*user), std::move(*password), std::move(device)};
 }
 
 std::string user_named_in(std::string_view body) {

@@ -32,7 +32,8 @@ enum class http_endpoint : uint8_t {
   healthz,        ///< GET or HEAD /healthz
   readyz,         ///< GET or HEAD /readyz
   metrics,        ///< /metrics
-  accounts,       ///< /v1/accounts and /v1/sessions (the accounts service checks the method)
+  accounts,       ///< /v1/accounts, /v1/sessions, /v1/devices[/ID] (the accounts service checks
+                  ///< the method)
   media_upload,   ///< POST /v1/media (its body is streamed: route_body)
   media_download, ///< GET or HEAD /v1/media/HASH
   refused,        ///< a known path with a method it does not take: 400 with `message`
@@ -51,11 +52,13 @@ http_route route_of(std::string_view method, std::string_view target);
 
 /// The body of `POST /v1/accounts` and `POST /v1/sessions`.
 struct credentials {
-  std::string user;     ///< a valid user name
-  std::string password; ///< 8-256 bytes
+  std::string user;                  ///< a valid user name
+  std::string password;              ///< 8-256 bytes
+  std::optional<std::string> device; ///< a login's device name (1-64, no control characters)
 };
 
-/// Parses `{"user","password"}`; nothing (and the 400 answer's message in `error`) otherwise.
+/// Parses `{"user","password"}` (and an optional `"device"`); nothing (and the 400 answer's message
+/// in `error`) otherwise.
 std::optional<credentials> read_credentials(std::string_view body, std::string* error);
 
 /// The `user` string of an account request's JSON body, if it has one (not checked), else "".

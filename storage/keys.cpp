@@ -25,6 +25,27 @@ std::string dedupe_key(std::string_view sender, std::string_view cid) {
   return pair_key(sender, cid);
 }
 
+std::string device_key(std::string_view user, uint64_t id) {
+  std::string key{user};
+  key.append("\0dev\0", 5);
+  key += be64(id);
+  return key;
+}
+
+key_range device_range(std::string_view user) {
+  std::string begin{user};
+  begin.append("\0dev\0", 5);
+  std::string end{user};
+  end.append("\0dev\1", 5);
+  return {std::move(begin), std::move(end)};
+}
+
+std::string device_next_key(std::string_view user) {
+  std::string key{user};
+  key.append("\0devnext", 8);
+  return key;
+}
+
 std::string received_key(std::string_view reader, std::string_view mid) {
   return pair_key(reader, mid);
 }

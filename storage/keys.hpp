@@ -32,6 +32,12 @@ std::string received_value(std::string_view sender, int64_t ts);
 std::string_view received_sender(std::string_view value);
 int64_t received_time(std::string_view value);
 
+/// inbox_meta, a user's devices (actors/inbox.*): `user \0 dev \0 be64(id)` -> the device's
+/// record (msgpack: name, created, seen, acked, tokens); `user \0 devnext` -> be64(next id).
+std::string device_key(std::string_view user, uint64_t id);
+key_range device_range(std::string_view user);
+std::string device_next_key(std::string_view user);
+
 /// media_pending: `hash \0 recipient \0 be64(seq)` (a media item not yet acknowledged).
 std::string media_pending_key(std::string_view hash, std::string_view recipient, uint64_t seq);
 

@@ -61,6 +61,8 @@ usage: tidings-cli --url=http://HOST:PORT [OPTIONS] COMMAND [ARGS...]
 commands:
   register USER PASSWORD   create an account
   login USER PASSWORD      log in and store the session token in the token file
+                           (with --device=NAME: as that device; see devices)
+  devices [remove ID]      list your devices (* marks this token's), or remove one
   logout                   revoke the stored token and delete the token file
   send USER TEXT...        send a text message; prints "✓ sent MID", then (with --wait)
                            "✓✓ delivered" and "✓✓ read (blue)" as the receipts arrive
@@ -89,6 +91,8 @@ options:
   --background             listen: open the session as a background one (foreground=false)
   --read                   listen: also send a read receipt for each message shown
   --mime=TYPE              send-file: the file's media type (default: from its extension)
+  --device=NAME            login: name this device, so it gets its own copy of every message
+                           and stays connected beside your other devices
   -h, --help               this text; with a COMMAND, that command's usage
   --version                print the version and the commit, then exit
 
@@ -96,8 +100,9 @@ A PASSWORD of "-" is read from the first line of stdin (without echo on a termin
 of "-" is all of stdin. Several TEXT words are joined with spaces. Put "--" before a TEXT
 that starts with "-".
 
-The protocol allows one live session per user: `send` or `listen` as a user replaces that
-user's running `listen`. `send` leaves inbox items for `listen` (it acknowledges nothing).
+Without --device the protocol allows one live session per user: `send` or `listen` as a user
+replaces that user's running `listen`. `send` leaves inbox items for `listen` (it acknowledges
+nothing). Tokens of different named devices each have their own session and inbox cursor.
 
 exit status: 0 success, 1 refused by the server or network failure, 2 usage error
 )help";
@@ -124,6 +129,7 @@ struct options {
   bool help = false;
   bool version = false;
   std::string mime;              // send-file: overrides the guess from the extension
+  std::string device;            // login: the device the token belongs to
   std::vector<std::string> args; // the command and its arguments
 };
 
@@ -212,6 +218,8 @@ options parse_args(int argc, char** argv) {
       opts.count = parse_number(name, value);
     else if (name == "mime" && !value.empty())
       opts.mime = value;
+    else if (name == "device" && !value.empty())
+      opts.device = value;
     else
       throw unknown_option("--" + name);
   }
@@ -295,9 +303,11 @@ std::string describe_close(uint16_t code) {
   case 4001:
     return "4001, unauthorized";
   case 4002:
-    return "4002, replaced by a newer session of the same user";
+    return "4002, replaced by a newer session of the same user (device)";
   case 4003:
     return "4003, policy violation";
+  case 4005:
+    return "4005, too many devices online";
   default:
     return std::to_string(code);
   }
@@ -435,10 +445,41 @@ int cmd_register(const options& opts) {
 int cmd_login(const options& opts) {
   auto ep = endpoint_of(opts);
   auto& user = opts.args[1];
-  auto token = client::login(ep, user, password_arg(opts.args[2]));
+  auto token = client::login(ep, user, password_arg(opts.args[2]), opts.device);
   write_token(opts, token);
-  std::cout << "logged in as " << user << " (token stored in " << opts.token_file << ")"
-            << std::endl;
+  std::cout << "logged in as " << user;
+  if (!opts.device.empty())
+    std::cout << " on device '" << printable(opts.device) << "'";
+  std::cout << " (token stored in " << opts.token_file << ")" << std::endl;
+  return exit_ok;
+}
+
+// `devices`: lists the user's devices; `devices remove ID` revokes one.
+int cmd_devices(const options& opts) {
+  auto ep = endpoint_of(opts);
+  auto token = read_token(opts);
+  if (opts.args.size() == 3) {
+    if (opts.args[1] != "remove")
+      throw usage_error("expected 'devices' or 'devices remove ID'");
+    auto res = client::http_call(ep, "DELETE", "/v1/devices/" + opts.args[2], {},
+                                 "application/json", token, opts.timeout);
+    if (res.status != 204)
+      client::throw_api_error("DELETE /v1/devices/ID", res);
+    std::cout << "removed device " << printable(opts.args[2]) << std::endl;
+    return exit_ok;
+  }
+  if (opts.args.size() != 1)
+    throw usage_error("expected 'devices' or 'devices remove ID'");
+  auto res =
+      client::http_call(ep, "GET", "/v1/devices", {}, "application/json", token, opts.timeout);
+  if (res.status != 200)
+    client::throw_api_error("GET /v1/devices", res);
+  for (const auto& d : res.json_body().value("devices", json::array())) {
+    std::cout << (d.value("current", false) ? "* " : "  ") << d.value("id", 0) << "  "
+              << (d["name"].is_string() ? printable(d["name"].get<std::string>())
+                                        : std::string{"(no name)"})
+              << (d.value("online", false) ? "  online" : "") << std::endl;
+  }
   return exit_ok;
 }
 
@@ -727,6 +768,7 @@ const command commands[] = {
     {"send-file", "send-file USER PATH [--mime=TYPE] [--wait=SECONDS]", 2, 2, cmd_send_file},
     {"upload", "upload PATH [--mime=TYPE]", 1, 1, cmd_upload},
     {"fetch", "fetch HASH [OUT]", 1, 2, cmd_fetch},
+    {"devices", "devices [remove ID]", 0, 2, cmd_devices},
 };
 
 const command* find_command(const std::string& name) {

@@ -69,6 +69,8 @@ struct node_config : tidings::config::tool_config {
   size_t account_queue = 16;
   size_t dedupe_hours = 48;
   size_t read_receipt_days = 30;
+  size_t devices = 5;
+  size_t device_retention_days = 30;
   size_t sweep_ms = 60'000;
   size_t media_max_bytes = 64 * 1024 * 1024;
   size_t media_retention_days = 0;
@@ -165,6 +167,9 @@ struct node_config : tidings::config::tool_config {
              "account requests waiting per accounts worker before 'overloaded' (503)")
         .add(dedupe_hours, "dedupe-hours", "hours a (sender, cid) is remembered (at least 24)")
         .add(sweep_ms, "sweep-ms", "period of the dedupe expiry steps")
+        .add(devices, "devices", "live sessions per user (one per device)")
+        .add(device_retention_days, "device-retention-days",
+             "a device unseen this long no longer holds its user's inbox items back")
         .add(read_receipt_days, "read-receipt-days",
              "days after delivery during which a message may still be reported read")
         .add(inbox_backlog, "inbox-backlog", "queued messages before an inbox answers overloaded")
@@ -363,6 +368,11 @@ std::string node_options_of(const node_config& cfg, tidings::node_options& opts)
   if (!read_receipt_ms)
     return "limits.read-receipt-days is too large";
   s.read_receipt_retention_ms = *read_receipt_ms;
+  s.max_devices = std::max<size_t>(1, cfg.devices);
+  auto device_retention_ms = milliseconds_of(cfg.device_retention_days, 24 * hour_ms);
+  if (!device_retention_ms)
+    return "limits.device-retention-days is too large";
+  s.device_retention_ms = *device_retention_ms;
   s.inbox_backlog = cfg.inbox_backlog;
   s.service_backlog = cfg.service_backlog;
   s.handoff_max = cfg.handoff_max;

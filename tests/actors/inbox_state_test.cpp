@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "actors/inbox.hpp"
+#include "net/msgpack_map.hpp"
 #include "tests/actors/state_fixture.hpp"
 
 using namespace tidings;
@@ -176,4 +177,30 @@ TEST_CASE("an older session's late attach is replaced and the newer session keep
   caf::anon_send(inbox, atom::ack::value, uint64_t{1}, newer.actor);
   REQUIRE(dir.receipt_signal().wait_for(1));
   CHECK(dir.receipts()[0].mids == mids_t{m1.mid});
+}
+
+TEST_CASE("a sent copy is recognised by its first pairs, never by a body that looks like one") {
+  auto content = net::msgpack_map_builder{std::string{"\x82\xa4kind\xa4text\xa4"
+                                                      "body\xa2hi"}}
+                     .finish();
+  REQUIRE(content);
+  for (uint64_t device : {uint64_t{0}, uint64_t{7}, uint64_t{200}, uint64_t{70000}}) {
+    auto copy = net::msgpack_map_builder{*content}
+                    .add("type", "sent_copy")
+                    .add("device", device)
+                    .add("mid", "m1")
+                    .finish();
+    REQUIRE(copy);
+    CHECK(copy_origin(*copy) == static_cast<int64_t>(device));
+  }
+  // A message whose body holds the copy's bytes is still a message.
+  auto msg = net::msgpack_map_builder{*content}
+                 .add("type", "msg")
+                 .add("body2", std::string{"\xa4type\xa9sent_copy\xa6"
+                                           "device\x01"})
+                 .finish();
+  REQUIRE(msg);
+  CHECK(copy_origin(*msg) == -1);
+  CHECK(copy_origin("") == -1);
+  CHECK(copy_origin("\x81") == -1);
 }

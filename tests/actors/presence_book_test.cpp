@@ -65,15 +65,40 @@ TEST_CASE("the end of a foreground session sets last seen and goes offline") {
   CHECK(last_seen(book, "bob") == 7000);
 }
 
-TEST_CASE("a replaced session's late events are ignored") {
+TEST_CASE("an ended session's late events are ignored") {
   presence_book book;
   book.set_state("bob", "old", true, 1000);
-  CHECK_FALSE(book.set_state("bob", "new", true, 2000)); // still online
+  CHECK(book.end("bob", "old", 2000));
   book.touch("bob", "old", 3000);
-  CHECK(last_seen(book, "bob") == 2000);
   CHECK_FALSE(book.end("bob", "old", 4000));
-  CHECK(online(book, "bob"));
+  CHECK_FALSE(online(book, "bob"));
   CHECK(last_seen(book, "bob") == 2000);
+}
+
+TEST_CASE("with several devices the user is online while any is in the foreground") {
+  presence_book book;
+  CHECK(book.set_state("bob", "phone", true, 1000));
+  CHECK_FALSE(book.set_state("bob", "laptop", true, 2000)); // online already
+  CHECK_FALSE(book.set_state("bob", "phone", false, 3000)); // the laptop is still in front
+  CHECK(online(book, "bob"));
+  CHECK(last_seen(book, "bob") == 3000);
+  CHECK(book.end("bob", "laptop", 5000)); // the last foreground device goes
+  CHECK_FALSE(online(book, "bob"));
+  CHECK(last_seen(book, "bob") == 5000);
+}
+
+TEST_CASE("a background device never moves last seen, a foreground one does") {
+  presence_book book;
+  book.set_state("bob", "phone", false, 1000); // in the pocket, receiving
+  book.set_state("bob", "laptop", true, 2000);
+  book.touch("bob", "phone", 3000);  // ignored: background
+  book.touch("bob", "laptop", 2500); // activity on the laptop
+  CHECK(last_seen(book, "bob") == 2500);
+  CHECK_FALSE(book.end("bob", "phone", 9000)); // a background session ending: nothing moves
+  CHECK(online(book, "bob"));
+  CHECK(last_seen(book, "bob") == 2500);
+  book.touch("bob", "laptop", 10000);
+  CHECK(last_seen(book, "bob") == 10000);
 }
 
 TEST_CASE("last seen is persisted at most once per interval but at once at session end") {

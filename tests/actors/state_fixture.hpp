@@ -183,6 +183,14 @@ public:
           [](atom::holds, const std::string&, uint64_t) -> caf::result<bool> {
             return make_error(errc::unavailable);
           },
+          [](atom::devices, atom::add_item, const std::string&, const std::string&,
+             const std::string&) -> caf::result<uint32_t> { return make_error(errc::unavailable); },
+          [](atom::devices, atom::list, const std::string&) -> caf::result<std::string> {
+            return make_error(errc::unavailable);
+          },
+          [](atom::devices, atom::remove_item, const std::string&, uint32_t) -> caf::result<bool> {
+            return make_error(errc::unavailable);
+          },
           [](atom::blocks, const std::string&, const std::string&, bool) {},
           [=](atom::drain, const std::string& user) {
             note_sender();
@@ -312,6 +320,7 @@ public:
             sh->push_signal.raise();
           },
           [sh](atom::replaced) { sh->replaced_signal.raise(); },
+          [](atom::devices, uint32_t, bool) {}, // its device: the unnamed one here
       };
     });
     guard.add(actor);

@@ -170,6 +170,44 @@ TEST_CASE("revoking a token through any node closes its session on another node"
   CHECK(ws.close_code() == 4001);
 }
 
+TEST_CASE("two devices of one user on two nodes: both get each message, copies and revocation "
+          "cross nodes") {
+  test_cluster c{2};
+  c.start();
+  auto alice = make_user(c.node(0).ep(), "alice");
+  auto bob = make_user(c.node(0).ep(), "bob");
+  auto home = c.home(bob.name);
+  auto away = c.elsewhere(bob.name);
+  // Logins naming a device, through either node (registered with the home's inbox).
+  auto login = [&](std::size_t node, const std::string& device) {
+    auto res = client::http_call(
+        c.node(node).ep(), "POST", "/v1/sessions",
+        json{{"user", bob.name}, {"password", bob.password}, {"device", device}}.dump());
+    REQUIRE_MESSAGE(res.status == 200, res.body);
+    return res.json_body();
+  };
+  auto phone = login(away, "phone");
+  auto laptop = login(home, "laptop");
+  auto p = open_session(c.node(home).ep(), phone["token"].get<std::string>());
+  auto l = open_session(c.node(away).ep(), laptop["token"].get<std::string>());
+  auto a = open_session(c.node(c.elsewhere(alice.name)).ep(), alice.token);
+  auto mid = send_text(a, bob.name, "both");
+  auto on_phone = wait_for(p, item_naming("msg", mid), 10s);
+  wait_for(l, item_naming("msg", mid), 10s);
+  p.send(json{{"type", "ack"}, {"upto", on_phone["seq"]}});
+  CHECK(wait_for(a, of_type("receipt"), 10s)["mids"] == json::array({mid}));
+  auto from_laptop = send_text(l, alice.name, "copied");
+  auto copy = wait_for(p, of_type("sent_copy"), 10s);
+  CHECK(copy["mid"] == from_laptop);
+  CHECK(copy["device"] == laptop["device"]);
+  auto removed = client::http_call(c.node(away).ep(), "DELETE",
+                                   "/v1/devices/" + std::to_string(laptop["device"].get<int>()), {},
+                                   "application/json", phone["token"].get<std::string>());
+  CHECK(removed.status == 204);
+  CHECK_THROWS(wait_for(l, of_type("never"), 10s));
+  CHECK(l.close_code() == 4001);
+}
+
 TEST_CASE("three nodes: 60 users away from home, 3,000 messages, each delivered once in order") {
   test_cluster c{3, {"--limits.idle-timeout-ms=600000"}};
   c.start();
