@@ -133,7 +133,7 @@ private:
   std::deque<std::string> text_order_;
   std::set<std::string> seen_;
   std::map<std::string, std::string> devices_; // id -> name
-  bool devices_loaded_ = false;
+  std::set<std::string> looked_up_; // device ids not known at first, asked for once
   clock::time_point last_sent_ = clock::now();
   int status_ = exit_ok;
 };
@@ -391,7 +391,6 @@ void chat::remember(const std::string& mid, const std::string& text) {
 }
 
 void chat::load_devices() {
-  devices_loaded_ = true;
   try {
     auto res = client::http_call(endpoint_of(opts_), "GET", "/v1/devices", {}, "application/json",
                                  read_token(opts_), opts_.timeout);
@@ -411,8 +410,8 @@ void chat::load_devices() {
 }
 
 std::string chat::device_name(const std::string& id) {
-  if (devices_.count(id) == 0 && !devices_loaded_)
-    load_devices();
+  if (devices_.count(id) == 0 && looked_up_.insert(id).second)
+    load_devices(); // a device linked since chat started
   auto i = devices_.find(id);
   return i != devices_.end() ? i->second : "device " + printable(id);
 }
