@@ -163,19 +163,27 @@ void wait_attached(const client::endpoint& ep, const std::string& token) {
   FAIL("the device never showed online");
 }
 
-/// Restarts of `node` keep its port, so clients can come back to the same URL.
-void keep_port_on_restart(node_process& node) {
-  node.set_extra_args(test_args({"--port=" + std::to_string(node.ep().port)}));
-}
+/// A running node with two users (`alice` chats, `bob` is the peer).
+struct two_users {
+  node_process node{test_args()};
+  test_user alice;
+  test_user bob;
+
+  explicit two_users(bool same_port_on_restart) {
+    node.start();
+    if (same_port_on_restart) // clients come back to the same URL
+      node.set_extra_args(test_args({"--port=" + std::to_string(node.ep().port)}));
+    alice = make_user(node.ep(), "alice");
+    bob = make_user(node.ep(), "bob");
+  }
+};
 
 } // namespace
 
 TEST_CASE("chat sends what is typed and shows messages, receipts naming their text, presence "
           "and the user's other device") {
-  node_process node{test_args()};
-  node.start();
-  auto alice = make_user(node.ep(), "alice");
-  auto bob = make_user(node.ep(), "bob");
+  two_users t{false};
+  auto& [node, alice, bob] = t;
   auto token = device_token_file(node, alice, "laptop");
   pty_cli chat{cli_args(node, token, {"chat", bob.name})};
   chat.expect("chat with " + bob.name + " on device 'laptop'");
@@ -222,11 +230,8 @@ TEST_CASE("chat sends what is typed and shows messages, receipts naming their te
 }
 
 TEST_CASE("chat comes back after a node restart and sends a line typed meanwhile once") {
-  node_process node{test_args()};
-  node.start();
-  keep_port_on_restart(node);
-  auto alice = make_user(node.ep(), "alice");
-  auto bob = make_user(node.ep(), "bob");
+  two_users t{true};
+  auto& [node, alice, bob] = t;
   auto token = device_token_file(node, alice, "laptop");
   pty_cli chat{cli_args(node, token, {"chat", bob.name})};
   chat.expect("connected");
@@ -254,11 +259,8 @@ TEST_CASE("chat comes back after a node restart and sends a line typed meanwhile
 }
 
 TEST_CASE("listen reconnects when the node restarts (1001) and goes on printing") {
-  node_process node{test_args()};
-  node.start();
-  keep_port_on_restart(node);
-  auto alice = make_user(node.ep(), "alice");
-  auto bob = make_user(node.ep(), "bob");
+  two_users t{true};
+  auto& [node, alice, bob] = t;
   auto token = device_token_file(node, bob, "laptop");
   pty_cli listen{cli_args(node, token, {"listen"})};
   listen.expect("listening");
