@@ -485,8 +485,6 @@ clock::time_point chat::next_wakeup() const {
 }
 
 int chat::run() {
-  if (!interactive_)
-    std::cout << "[status] chat with " << printable(peer_) << std::endl;
   load_devices();
   auto device = my_device_.empty() ? std::string{} : " on device '" + my_device_ + "'";
   show("chat with " + printable(peer_) + device +
