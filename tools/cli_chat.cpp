@@ -133,7 +133,7 @@ private:
   std::deque<std::string> text_order_;
   std::set<std::string> seen_;
   std::map<std::string, std::string> devices_; // id -> name
-  std::set<std::string> looked_up_; // device ids not known at first, asked for once
+  std::set<std::string> looked_up_;            // device ids not known at first, asked for once
   clock::time_point last_sent_ = clock::now();
   int status_ = exit_ok;
 };
