@@ -354,6 +354,12 @@ std::size_t ws_client::queued() const {
   return impl_->inbox.size();
 }
 
+int ws_client::native_handle() {
+  if (!impl_->connected || impl_->is_closed)
+    return -1;
+  return impl_->ws.next_layer().socket().native_handle();
+}
+
 const endpoint& ws_client::remote() const {
   return impl_->ep;
 }

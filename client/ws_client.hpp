@@ -97,6 +97,12 @@ public:
   /// Frames received but not yet returned by receive().
   std::size_t queued() const;
 
+  /// The socket's file descriptor while the connection is open (-1 otherwise), for waiting on
+  /// it with poll() beside other input. Bytes may already sit in the client's buffers: call
+  /// receive(0ms) until it returns nullopt before waiting, and again once the descriptor is
+  /// readable. Never read from or write to it directly.
+  int native_handle();
+
   /// The node this client talks to.
   const endpoint& remote() const;
 

@@ -1,7 +1,8 @@
 // tidings-cli: a terminal client for a Tidings node.
 //
 // Accounts, sessions and media go over HTTP; `send`, `send-file` and `listen` open one
-// WebSocket session each,
+// WebSocket session each (`chat` is in cli_chat.cpp, the profile, presence, contact and block
+// commands in cli_social.cpp, what they share in cli_common.cpp),
 // authenticate with the token that `login` stored, and speak the protocol's frames (see
 // docs/PROTOCOL.md). `send` never acknowledges inbox items, so nothing is consumed behind the
 // user's back; `listen` prints every item and acknowledges it once printed. Text from the
@@ -10,19 +11,16 @@
 // Exit status: 0 on success, 1 when the server refuses or the network fails, 2 on usage errors.
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <iterator>
-#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -40,6 +38,8 @@
 #include "config/nearest.hpp"
 #include "config/version.hpp"
 #include "media/sha256.hpp"
+#include "tools/cli_commands.hpp"
+#include "tools/cli_common.hpp"
 
 namespace {
 
@@ -47,13 +47,9 @@ using namespace std::chrono_literals;
 using tidings::client::json;
 namespace client = tidings::client;
 namespace net = tidings::net;
-
-constexpr int exit_ok = 0;
-constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
+using namespace tidings::cli;
 
 constexpr auto receive_slice = 250ms; // how often `listen` looks at the Ctrl-C flag
-constexpr auto keepalive_interval = 20s;
 
 constexpr const char* general_help = R"help(
 usage: tidings-cli --url=http://HOST:PORT [OPTIONS] COMMAND [ARGS...]
@@ -67,7 +63,20 @@ commands:
   send USER TEXT...        send a text message; prints "✓ sent MID", then (with --wait)
                            "✓✓ delivered" and "✓✓ read (blue)" as the receipts arrive
   listen                   print incoming messages and receipts, acknowledging each one,
-                           until Ctrl-C or --count messages
+                           until Ctrl-C or --count messages; reconnects (with backoff)
+                           when the node restarts or the connection drops
+  chat USER                an interactive conversation with USER: messages and receipts
+                           (naming their text) as they arrive, the line you type is sent
+                           on Enter, USER's presence in a status line; reconnects and
+                           sends again what was not confirmed (Ctrl-D or Ctrl-C quits)
+  profile [USER]           show your profile (or USER's)
+  profile set name|about TEXT...
+                           change your display name or about text
+  presence USER            whether USER is online, and their last seen
+  contacts [add|remove USER]
+                           list your contacts, or add or remove one
+  block USER, unblock USER, blocked
+                           stop (or resume) receiving from USER; list whom you blocked
   send-file USER PATH      upload a file (streamed), then send it as a media message:
                            image, video, audio or document by its type (--mime, else the
                            file name's extension); prints the hash and "✓ sent MID"
@@ -107,32 +116,6 @@ nothing). Tokens of different named devices each have their own session and inbo
 exit status: 0 success, 1 refused by the server or network failure, 2 usage error
 )help";
 
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// A failure already explained to the user; carries only the exit status.
-struct reported_failure {
-  int status;
-};
-
-struct options {
-  std::string url;
-  std::string ca_file;
-  std::string token_file;
-  net::encoding enc = net::encoding::json;
-  std::chrono::seconds timeout{10};
-  std::chrono::seconds wait{0};
-  uint64_t count = 0;
-  bool background = false;
-  bool mark_read = false;
-  bool help = false;
-  bool version = false;
-  std::string mime;              // send-file: overrides the guess from the extension
-  std::string device;            // login: the device the token belongs to
-  std::vector<std::string> args; // the command and its arguments
-};
-
 struct command {
   const char* name;
   const char* usage;
@@ -140,8 +123,6 @@ struct command {
   std::size_t max_args;
   int (*run)(const options&);
 };
-
-std::atomic<bool> interrupted{false};
 
 extern "C" void on_interrupt(int) {
   interrupted = true;
@@ -231,110 +212,6 @@ options parse_args(int argc, char** argv) {
   return opts;
 }
 
-client::endpoint endpoint_of(const options& opts) {
-  if (opts.url.empty())
-    throw usage_error("no node given: use --url=http://HOST:PORT or set TIDINGS_URL");
-  try {
-    auto ep = client::parse_url(opts.url);
-    ep.ca_file = opts.ca_file;
-    return ep;
-  } catch (const std::invalid_argument& e) {
-    throw usage_error(e.what());
-  }
-}
-
-// Network text made safe for a terminal: control characters (C0, DEL, C1) become escapes.
-std::string printable(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  char hex[8];
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\n' || c == '\t') {
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else if (c == 0xc2 && i + 1 < text.size() &&
-               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
-      std::snprintf(hex, sizeof hex, "\\u%04x", static_cast<unsigned char>(text[++i]));
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string string_field(const json& frame, const char* key) {
-  auto i = frame.find(key);
-  if (i == frame.end())
-    return {};
-  return i->is_string() ? i->get<std::string>() : i->dump();
-}
-
-std::string format_ts(const json& frame) {
-  auto i = frame.find("ts");
-  if (i == frame.end() || !i->is_number_integer())
-    return "?";
-  auto ms = i->get<int64_t>();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm local{};
-  char buf[32];
-  if (localtime_r(&secs, &local) == nullptr ||
-      std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &local) == 0)
-    return std::to_string(ms);
-  return buf;
-}
-
-std::string describe_close(uint16_t code) {
-  switch (code) {
-  case 1000:
-    return "1000, normal closure";
-  case 1001:
-    return "1001, node shutting down";
-  case 1006:
-    return "1006, connection lost";
-  case 1009:
-    return "1009, frame too big";
-  case 1011:
-    return "1011, internal server error";
-  case 4001:
-    return "4001, unauthorized";
-  case 4002:
-    return "4002, replaced by a newer session of the same user (device)";
-  case 4003:
-    return "4003, policy violation";
-  case 4005:
-    return "4005, too many devices online";
-  default:
-    return std::to_string(code);
-  }
-}
-
-void print_error(const std::string& text) {
-  std::cerr << "tidings-cli: error: " << text << std::endl;
-}
-
-// Prints an `error` frame; returns exit_failed for convenience.
-int report_error_frame(const json& frame) {
-  auto text = string_field(frame, "code") + ": " + printable(string_field(frame, "message"));
-  if (auto retry = frame.find("retry_ms"); retry != frame.end())
-    text += " (retry in " + retry->dump() + " ms)";
-  print_error(text);
-  return exit_failed;
-}
-
-int report_api_error(const client::api_error& e) {
-  if (!e.code().empty())
-    print_error(e.code() + ": " + printable(e.message()) + " (HTTP " + std::to_string(e.status()) +
-                ")");
-  else
-    print_error(printable(e.what()));
-  return exit_failed;
-}
-
 std::string read_stdin_line(bool secret) {
   termios saved{};
   bool restore = false;
@@ -359,17 +236,6 @@ std::string read_stdin_line(bool secret) {
 
 std::string password_arg(const std::string& arg) {
   return arg == "-" ? read_stdin_line(true) : arg;
-}
-
-std::string read_token(const options& opts) {
-  std::ifstream in{opts.token_file};
-  std::string token;
-  if (!in || !(in >> token) || token.empty()) {
-    print_error("no session token in " + opts.token_file +
-                "; run `tidings-cli login USER PASSWORD` first");
-    throw reported_failure{exit_failed};
-  }
-  return token;
 }
 
 // Writes the token readable by the owner only, atomically (a temporary file, then rename).
@@ -397,33 +263,6 @@ void write_token(const options& opts, const std::string& token) {
   fd = -1;
   if (::rename(temp.c_str(), opts.token_file.c_str()) != 0)
     fail("rename to the token file");
-}
-
-std::string random_cid() {
-  std::random_device rd;
-  uint64_t value = (static_cast<uint64_t>(rd()) << 32) | rd();
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "cli-%016llx", static_cast<unsigned long long>(value));
-  return buf;
-}
-
-// Connects and authenticates; reports and throws reported_failure if the server says no.
-client::ws_client open_session(const options& opts, bool foreground) {
-  client::ws_client ws{endpoint_of(opts), opts.enc};
-  ws.connect({}, opts.timeout);
-  auto reply = ws.auth(read_token(opts), foreground, opts.timeout);
-  auto type = string_field(reply, "type");
-  if (type == "welcome")
-    return ws;
-  if (type == "error") {
-    report_error_frame(reply);
-    if (string_field(reply, "code") == "unauthorized")
-      std::cerr << "tidings-cli: the stored token is not valid; run `tidings-cli login` again"
-                << std::endl;
-  } else {
-    print_error("unexpected reply to auth: " + printable(reply.dump()));
-  }
-  throw reported_failure{exit_failed};
 }
 
 bool mids_contain(const json& receipt, const std::string& mid) {
@@ -559,20 +398,8 @@ int cmd_send(const options& opts) {
 }
 
 void print_msg(const json& m) {
-  std::cout << "[" << format_ts(m) << "] " << printable(string_field(m, "from")) << ": ";
-  auto kind = string_field(m, "kind");
-  if (kind != "text") {
-    auto media = m.value("media", json::object());
-    std::cout << "[" << printable(kind) << " " << printable(string_field(media, "mime"));
-    if (media.contains("size"))
-      std::cout << ", " << media["size"].dump() << " bytes";
-    if (media.contains("name"))
-      std::cout << ", " << printable(string_field(media, "name"));
-    std::cout << ", " << printable(string_field(media, "hash")) << "]";
-    if (m.contains("body"))
-      std::cout << " ";
-  }
-  std::cout << printable(string_field(m, "body")) << std::endl;
+  std::cout << "[" << format_ts(m) << "] " << printable(string_field(m, "from")) << ": "
+            << describe_content(m) << std::endl;
 }
 
 void print_receipt(const json& r) {
@@ -587,38 +414,59 @@ void print_receipt(const json& r) {
 }
 
 // The key by which repeats of an inbox item are recognised (protocol section 5).
-std::string repeat_key(const std::string& type, const json& item) {
-  if (type == "msg")
-    return "msg " + string_field(item, "mid");
-  return "receipt " + string_field(item, "by") + " " + string_field(item, "status") + " " +
-         item.value("mids", json::array()).dump();
-}
 
+// `listen`: prints every item and acknowledges it. When the node goes away (a restart: 1001, or a
+// lost connection) it opens a new session with backoff and carries on; repeats of items shown
+// before are acknowledged without being shown again.
 int cmd_listen(const options& opts) {
-  auto ws = open_session(opts, !opts.background);
-  std::cerr << "tidings-cli: listening (Ctrl-C to stop)" << std::endl;
+  session_link session{opts, !opts.background};
   std::set<std::string> seen;
   uint64_t messages = 0;
+  auto reconnecting = [](const std::string& why, std::chrono::milliseconds delay) {
+    std::cerr << "tidings-cli: cannot connect (" << why << "); retrying in " << delay.count()
+              << " ms" << std::endl;
+  };
+  std::string why;
+  auto ws = session.attempt(why);
+  if (!ws) {
+    print_error(why);
+    return exit_failed;
+  }
+  std::cerr << "tidings-cli: listening (Ctrl-C to stop)" << std::endl;
   auto last_sent = std::chrono::steady_clock::now();
   auto send = [&](const json& frame) {
-    ws.send(frame);
+    ws->send(frame);
     last_sent = std::chrono::steady_clock::now();
   };
   while (!interrupted && (opts.count == 0 || messages < opts.count)) {
-    auto frame = ws.receive(receive_slice);
-    if (!frame) {
-      if (ws.closed())
+    auto frame = ws->receive(receive_slice);
+    if (!frame && ws->closed()) {
+      if (!worth_reconnecting(ws->close_code()))
         break;
+      std::cerr << "tidings-cli: connection closed (" << describe_close(ws->close_code())
+                << "); reconnecting" << std::endl;
+      ws = session.open(reconnecting);
+      if (!ws)
+        return exit_ok; // interrupted while waiting
+      std::cerr << "tidings-cli: reconnected, listening" << std::endl;
+      last_sent = std::chrono::steady_clock::now();
+      continue;
+    }
+    if (!frame) {
       if (std::chrono::steady_clock::now() - last_sent >= keepalive_interval)
         send({{"type", "ping"}});
       continue;
     }
     auto type = string_field(*frame, "type");
-    if (type == "msg" || type == "receipt") {
+    if (type == "msg" || type == "receipt" || type == "sent_copy") {
       bool fresh = seen.insert(repeat_key(type, *frame)).second;
       if (fresh && type == "msg") {
         print_msg(*frame);
         ++messages;
+      } else if (fresh && type == "sent_copy") {
+        std::cout << "[" << format_ts(*frame) << "] you (device " << string_field(*frame, "device")
+                  << ") to " << printable(string_field(*frame, "to")) << ": "
+                  << describe_content(*frame) << std::endl;
       } else if (fresh) {
         print_receipt(*frame);
       }
@@ -637,11 +485,11 @@ int cmd_listen(const options& opts) {
       std::cout << "[server] " << printable(frame->dump()) << std::endl;
     }
   }
-  if (ws.closed()) {
-    print_error("connection closed by the server (" + describe_close(ws.close_code()) + ")");
+  if (ws->closed()) {
+    print_error("connection closed by the server (" + describe_close(ws->close_code()) + ")");
     return exit_failed;
   }
-  ws.close();
+  ws->close();
   return exit_ok;
 }
 
@@ -769,6 +617,13 @@ const command commands[] = {
     {"upload", "upload PATH [--mime=TYPE]", 1, 1, cmd_upload},
     {"fetch", "fetch HASH [OUT]", 1, 2, cmd_fetch},
     {"devices", "devices [remove ID]", 0, 2, cmd_devices},
+    {"chat", "chat USER", 1, 1, cmd_chat},
+    {"profile", "profile [USER] | profile set name|about TEXT...", 0, SIZE_MAX, cmd_profile},
+    {"presence", "presence USER", 1, 1, cmd_presence},
+    {"contacts", "contacts [add USER | remove USER]", 0, 2, cmd_contacts},
+    {"block", "block USER", 1, 1, cmd_block},
+    {"unblock", "unblock USER", 1, 1, cmd_block},
+    {"blocked", "blocked", 0, 0, cmd_block},
 };
 
 const command* find_command(const std::string& name) {
