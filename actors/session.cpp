@@ -152,8 +152,12 @@ void session_state::handle(net::send_request r) {
 }
 
 void session_state::deliver(deliver_request d, const net::reply_to& to) {
-  if (inflight >= ctx->settings.max_inflight_sends)
+  if (inflight + held_sends.size() >= ctx->settings.max_inflight_sends)
     return send_error(errc::overloaded, "too many sends in flight", to, jittered(200));
+  if (!devices_known) {
+    held_sends.emplace_back(std::move(d), to); // until the inbox says whether to copy
+    return;
+  }
   bool via_handoff = false;
   auto route = ctx->delivery_route(d.to, inflight_via_handoff > 0, &via_handoff);
   if (!route)
@@ -398,6 +402,9 @@ void session_state::on_replaced() {
 void session_state::on_devices(uint32_t id, bool copy_sends) {
   device = id;
   copies = copy_sends;
+  devices_known = true;
+  for (auto& [d, to] : std::exchange(held_sends, {}))
+    deliver(std::move(d), to);
 }
 
 void session_state::on_device_limit() {

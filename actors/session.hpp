@@ -40,6 +40,10 @@ struct session_state {
   std::string token_key;    ///< hex; names this session's device to the inbox
   uint32_t device = 0;      ///< this session's device (0: the unnamed one)
   bool copies = false;      ///< the user has other named devices: each send is copied to them
+  /// Whether the inbox has told this session its device yet (`devices`, sent with the attach):
+  /// until then sends wait in `held_sends`, so that none misses its `sent_copy`.
+  bool devices_known = false;
+  std::vector<std::pair<deliver_request, net::reply_to>> held_sends;
   net::encoding enc = net::encoding::json; ///< for frames the server starts
   attached_inbox inbox;
   uint64_t forwarded_upto = 0; ///< highest seq sent to the client on this connection

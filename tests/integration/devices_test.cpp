@@ -158,6 +158,22 @@ TEST_CASE("a message sent from one device appears on the user's other named devi
   CHECK(wait_for(p, of_type("sent_copy"), 10s)["mid"] == from_legacy);
 }
 
+TEST_CASE("a send right behind the welcome of a named device is copied too") {
+  // The session learns its device from the inbox while attaching, after `welcome`: a send that
+  // arrives before that must wait for it, not go out uncopied.
+  two_devices f;
+  auto& [node, alice, bob, phone, laptop] = f;
+  auto p = open_session(node.ep(), phone.token);
+  settle(p);
+  for (int round = 0; round < 20; ++round) {
+    auto l = open_session(node.ep(), laptop.token); // replaces the previous round's (4002)
+    auto mid = send_text(l, alice.name, "quick-" + std::to_string(round));
+    auto copy = wait_for(p, of_type("sent_copy"), 10s);
+    REQUIRE(copy["mid"] == mid);
+    p.send(json{{"type", "ack"}, {"upto", copy["seq"]}});
+  }
+}
+
 TEST_CASE("devices are listed, and revoking one closes its session and releases its items") {
   node_process node{test_args()};
   node.start();
