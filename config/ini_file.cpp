@@ -1,7 +1,10 @@
 #include "config/ini_file.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <limits>
 #include <string_view>
+#include <utility>
 
 #include <caf/detail/parser/read_ini.hpp>
 #include <caf/parser_state.hpp>
@@ -142,8 +145,89 @@ std::string describe(caf::pec code) {
 
 } // namespace
 
+/// Where `text` holds a duration (digits then ns, us, ms, s, min or h, outside strings and
+/// comments) too long for 64-bit nanoseconds, as 1-based line and column; {0, 0} if none.
+/// CAF's duration reader (header code, compiled into this file) multiplies the number by its
+/// unit unchecked: such a value is signed overflow, undefined behaviour (found by the `config`
+/// fuzz target, fuzz/regressions/config). So they are refused before CAF reads the text.
+std::pair<int, int> oversized_duration(const std::string& text) {
+  constexpr int64_t max = std::numeric_limits<int64_t>::max();
+  int line = 1;
+  int column = 1;
+  bool in_string = false;
+  bool in_comment = false;
+  auto is_word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.';
+  };
+  for (std::size_t i = 0; i < text.size(); ++i, ++column) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      column = 0;
+      in_comment = false;
+      in_string = false; // CAF refuses a line break in a string anyway
+      continue;
+    }
+    if (in_comment)
+      continue;
+    if (in_string) {
+      if (c == '\\')
+        ++i, ++column;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c == ';' || c == '#') {
+      in_comment = true;
+      continue;
+    }
+    if (std::isdigit(static_cast<unsigned char>(c)) == 0 || (i > 0 && is_word(text[i - 1])))
+      continue;
+    auto start = i;
+    auto start_column = column;
+    while (i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i + 1])) != 0)
+      ++i, ++column;
+    auto unit = std::string_view{text}.substr(i + 1, 3);
+    int64_t factor = 0;
+    if (unit.substr(0, 3) == "min")
+      factor = 60'000'000'000;
+    else if (unit.substr(0, 2) == "ns")
+      factor = 1;
+    else if (unit.substr(0, 2) == "us")
+      factor = 1'000;
+    else if (unit.substr(0, 2) == "ms")
+      factor = 1'000'000;
+    else if (unit.substr(0, 1) == "s")
+      factor = 1'000'000'000;
+    else if (unit.substr(0, 1) == "h")
+      factor = 3'600'000'000'000;
+    if (factor == 0)
+      continue;
+    int64_t value = 0;
+    bool fits = true;
+    for (auto k = start; k <= i && fits; ++k) {
+      auto digit = text[k] - '0';
+      fits = value <= (max - digit) / 10;
+      value = fits ? value * 10 + digit : value;
+    }
+    if (!fits || value > max / factor)
+      return {line, start_column};
+  }
+  return {0, 0};
+}
+
 ini_contents read_ini_text(const std::string& text) {
   ini_contents out;
+  if (auto [line, column] = oversized_duration(text); line > 0) {
+    out.error_line = line;
+    out.error_column = column;
+    out.syntax_error = "a duration too long (more than 64-bit nanoseconds)";
+    return out;
+  }
   caf::parser_state<text_iterator> ps{text.begin(), text.end()};
   locator where{&text, &ps.i};
   file_consumer consumer{&where, &out};

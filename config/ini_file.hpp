@@ -6,6 +6,7 @@
 // type without a word; this one only reads: tool_config decides what each entry means.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/config_value.hpp>
@@ -34,6 +35,12 @@ struct ini_contents {
   int error_line = 0;
   int error_column = 0;
 };
+
+/// Where `text` holds a duration (digits then ns, us, ms, s, min or h, outside strings and
+/// comments) too long for 64-bit nanoseconds, as 1-based line and column; {0, 0} if none. CAF's
+/// duration reader would multiply such a number unchecked (undefined behaviour): read_ini_text
+/// and the command line refuse them first.
+std::pair<int, int> oversized_duration(const std::string& text);
 
 /// Reads `text` (the whole file).
 ini_contents read_ini_text(const std::string& text);

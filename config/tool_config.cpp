@@ -299,6 +299,8 @@ std::string tool_config::apply_argument(const std::string& arg) {
   if (eq == std::string::npos)
     return "--" + name + " needs a value: --" + name + "=" + placeholder(opt->type_name());
   auto value = body.substr(eq + 1);
+  if (opt->type_name() != "string" && oversized_duration(value).first > 0)
+    return arg + ": a duration too long (more than 64-bit nanoseconds)";
   auto parsed = opt->parse(value);
   if (!parsed)
     return arg + ": expected " + expected_form(opt->type_name(), false);

@@ -53,6 +53,21 @@ TEST_CASE("the INI reader reports a syntax error with its line and column") {
   CHECK(open.error_line == 2);
 }
 
+TEST_CASE("a duration too long for 64-bit nanoseconds is refused before CAF reads it") {
+  // CAF's duration reader would multiply unchecked (signed overflow): found by the fuzz target.
+  auto huge = read_ini_text("[limits]\nx=1\nidle=501000000000000000us\n");
+  CHECK(huge.syntax_error == "a duration too long (more than 64-bit nanoseconds)");
+  CHECK(huge.error_line == 3);
+  CHECK(huge.error_column == 6);
+  CHECK(!read_ini_text("[a]\nb=-9300000000000000000h\n").syntax_error.empty());
+  CHECK(!read_ini_text("[a]\nb=153722868min\n").syntax_error.empty()); // > 2^63 ns
+  // The largest that fit, and the same digits where they are no duration, are read.
+  CHECK(read_ini_text("[a]\nb=9223372036854775807ns\nc=2562047h\nd=153722867min\n")
+            .syntax_error.empty());
+  CHECK(read_ini_text("[a]\nb=\"501000000000000000us\"\n; 501000000000000000us\n")
+            .syntax_error.empty());
+}
+
 TEST_CASE("the nearest name counts a swap of neighbours as one edit") {
   CHECK(edit_distance("rtae", "rate") == 1);
   CHECK(edit_distance("limtis", "limits") == 1);
