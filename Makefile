@@ -97,7 +97,7 @@ fuzz: fuzz-deps
 	  -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DTIDINGS_FUZZ=ON -DTIDINGS_SANITIZE=address,undefined
 	cmake --build build-fuzz -j $(JOBS) --target fuzzers
-	fuzz/run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	$(if $(FUZZ_RUNS),FUZZ_RUNS=$(FUZZ_RUNS)) fuzz/run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The steady one-to-one table of docs/BENCHMARKS.md (QUICK=1: 10 s rows; BASELINE=DIR: also
 # run another build's node, interleaved), then Tidings and ejabberd side by side (bench/versus.py:
