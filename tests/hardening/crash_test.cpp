@@ -149,7 +149,10 @@ TEST_CASE("SIGKILL at random points under a stream of sends: every sent message 
         while (unanswered[s] > 0) {
           auto before = unanswered[s];
           collect(s, 10s);
-          REQUIRE(unanswered[s] < before);
+          REQUIRE_MESSAGE(unanswered[s] < before, "round " << round << " sender " << s
+                                                           << " closed=" << ws[s].closed()
+                                                           << " code=" << ws[s].close_code()
+                                                           << " reason=" << ws[s].close_reason());
         }
       drain_reader(200ms);
       break;
