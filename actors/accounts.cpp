@@ -103,13 +103,7 @@ std::string token_key(std::string_view token) {
 }
 
 std::string token_key_hex(std::string_view token) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : token_key(token)) {
-    out += hex[c >> 4];
-    out += hex[c & 0xF];
-  }
-  return out;
+  return hex_of(token_key(token));
 }
 
 net::http_response http_error(errc code, std::string_view message, int64_t retry_ms) {
@@ -349,11 +343,7 @@ caf::result<account_reply> accounts_state::devices(const account_request& req) {
     // Its tokens go first: a token of a removed device must never fall back to the unnamed one.
     storage::batch b;
     for (const auto& t : (*device)["tokens"]) {
-      std::string raw;
-      auto hex = t.get<std::string>();
-      for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-        raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-      b.del(storage::table::tokens, raw);
+      b.del(storage::table::tokens, bytes_of_hex(t.get<std::string>()));
     }
     if (b.count() > 0 && !ctx->store->write(b).ok()) {
       rp.deliver(to_reply(http_error(errc::unavailable, "storage unavailable, retry")));

@@ -134,6 +134,10 @@ private:
 /// form that names nobody (valid on its own node only).
 std::string_view token_user(std::string_view token);
 
+/// `bytes` as lowercase hex, and back (`hex` as hex_of writes it).
+std::string hex_of(std::string_view bytes);
+std::string bytes_of_hex(std::string_view hex);
+
 /// A random identifier: `bytes` random bytes as lowercase hex.
 std::string random_id(std::size_t bytes);
 

@@ -808,10 +808,7 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     return;
   }
   reporting.insert(keys.begin(), keys.end());
-  auto release = [this](const std::vector<std::string>& reported) {
-    for (const auto& key : reported)
-      reporting.erase(key);
-  };
+  auto release = [this](const std::vector<std::string>& reported) { forget_reporting(reported); };
   // Either side switching read receipts off means no read receipt (as in WhatsApp); each
   // side's setting is asked of the profile shard that owns it. A setting that cannot be read
   // fails this `read` (never sent against a setting not checked): the client reads again,
@@ -849,13 +846,15 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
           refused);
 }
 
+void inbox_state::forget_reporting(const std::vector<std::string>& keys) {
+  for (const auto& key : keys)
+    reporting.erase(key);
+}
+
 void inbox_state::send_read_receipt(read_promise done, const std::string& from,
                                     const std::vector<std::string>& accepted,
                                     const std::vector<std::string>& keys) {
-  auto release = [this](const std::vector<std::string>& reported) {
-    for (const auto& key : reported)
-      reporting.erase(key);
-  };
+  auto release = [this](const std::vector<std::string>& reported) { forget_reporting(reported); };
   auto home = ctx->directory_of(from);
   if (!home) { // the sender's home node is down: the client reads again
     release(keys);

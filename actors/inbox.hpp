@@ -220,6 +220,9 @@ private:
                                          bool described);
   /// Stores the read receipt for `accepted` (whose `received` keys are `keys`) in `from`'s
   /// inbox, then forgets the keys; on failure they stay for a later `read`.
+  /// The `received` keys of a read receipt that was stored or given up: a later `read` of them
+  /// is taken again.
+  void forget_reporting(const std::vector<std::string>& keys);
   void send_read_receipt(read_promise done, const std::string& from,
                          const std::vector<std::string>& accepted,
                          const std::vector<std::string>& keys);

@@ -28,17 +28,32 @@ int64_t system_clock_ms() {
       .count();
 }
 
-std::string random_id(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
+std::string hex_of(std::string_view bytes) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char c : raw) {
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
     out += hex[c >> 4];
     out += hex[c & 0xF];
   }
   return out;
+}
+
+std::string bytes_of_hex(std::string_view hex) {
+  auto digit = [](char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; // callers pass hex_of's output
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(digit(hex[i]) << 4 | digit(hex[i + 1]));
+  return out;
+}
+
+std::string random_id(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return hex_of(raw);
 }
 
 int64_t jittered(int64_t base) {

@@ -246,10 +246,12 @@ void session_state::ask(const Handle& dest, const net::reply_to& to, F on_value,
   };
   self->request(dest, request_timeout, std::forward<Ts>(xs)...)
       .then(reply_adapter<F>::make(std::move(on_value), to, send),
-            [this, to](const caf::error& err) {
-              auto code = to_errc(err);
-              send_error(code, to_string(code), to, code == errc::unavailable ? jittered(500) : -1);
-            });
+            [this, to](const caf::error& err) { send_failure(err, to); });
+}
+
+void session_state::send_failure(const caf::error& err, const net::reply_to& to) {
+  auto code = to_errc(err);
+  send_error(code, to_string(code), to, code == errc::unavailable ? jittered(500) : -1);
 }
 
 void session_state::touch() {
@@ -365,10 +367,7 @@ void session_state::handle(net::read_request r) {
   net::reply_to to = r;
   self->request(inbox, request_timeout, atom::read::value, std::move(r.from), std::move(r.mids))
       .then([this, to](bool) { ok(to); },
-            [this, to](const caf::error& err) {
-              auto code = to_errc(err);
-              send_error(code, to_string(code), to, code == errc::unavailable ? jittered(500) : -1);
-            });
+            [this, to](const caf::error& err) { send_failure(err, to); });
 }
 
 void session_state::on_push(uint64_t seq, const std::string& item) {

@@ -113,6 +113,8 @@ private:
   /// Where frames the server starts go: no id, the auth frame's encoding.
   net::reply_to unprompted() const { return {{}, enc}; }
   void send_frame(std::string frame, net::encoding frame_enc);
+  /// The error answer to a request whose actor answered `err` (`retry_ms` if unavailable).
+  void send_failure(const caf::error& err, const net::reply_to& to);
   void send_error(errc code, std::string_view message, const net::reply_to& to,
                   int64_t retry_ms = -1);
   void bad_request(std::string_view message, const net::reply_to& to);
