@@ -30,7 +30,7 @@ class pty_cli {
 public:
   explicit pty_cli(std::vector<std::string> args) {
     winsize size{};
-    size.ws_col = 100;
+    size.ws_col = 240; // wide enough for the status line with a connect error and "N unsent"
     size.ws_row = 30;
     pid_ = ::forkpty(&master_, nullptr, nullptr, &size);
     REQUIRE(pid_ >= 0);
