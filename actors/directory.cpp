@@ -144,16 +144,22 @@ directory_actor(directory_actor_t::stateful_pointer<directory_state> self,
   self->set_down_handler([self](const caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](const caf::exit_msg& em) { self->state.shutdown(em.reason); });
   return {
-      [self](const deliver_request& d) -> caf::result<sent_reply> {
+      // Sends and receipts are taken by reference and moved on: the message is not shared, so
+      // the inbox gets its content without a copy.
+      [self](deliver_request& d) -> caf::result<sent_reply> {
         // New work is refused first; attaches and receipts finish work already accepted.
         if (self->mailbox().size() > self->state.ctx->settings.service_backlog) {
           node_metrics::add(self->state.ctx->metrics->overload_refusals);
           return make_error(errc::overloaded);
         }
-        return self->state.route<sent_reply>(d.to, d);
+        auto to = d.to;
+        return self->state.route<sent_reply>(to, std::move(d));
       },
       [self](const attach_request& a) { return self->state.route<attached_inbox>(a.user, a); },
-      [self](const receipt_delivery& r) { return self->state.route<uint64_t>(r.to, r); },
+      [self](receipt_delivery& r) {
+        auto to = r.to;
+        return self->state.route<uint64_t>(to, std::move(r));
+      },
       [self](atom::holds h, const std::string& user, uint64_t seq) {
         return self->state.route<bool>(user, h, user, seq);
       },

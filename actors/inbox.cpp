@@ -139,19 +139,16 @@ void inbox_state::on_block(const std::string& other, bool is_blocked) {
 }
 
 void inbox_state::submit(storage::batch b, std::function<void(bool ok)> then) {
-  writes.submit(
-      *ctx->writer, inbox_service{self}, std::move(b), [this, then = std::move(then)](bool ok) {
-        if (!ok) {
-          node_metrics::add(ctx->metrics->storage_errors);
-          // While the store is read-only (disk full) its one warn line says it all.
-          if (ctx->store->state().writable)
-            ctx->logs().error("storage error: inbox write failed", {{"user", log->user()}});
-        }
-        then(ok);
-      });
+  writes.submit(*ctx->writer, inbox_service{self}, std::move(b), std::move(then));
 }
 
 void inbox_state::on_written(uint64_t id, bool ok) {
+  if (!ok) {
+    node_metrics::add(ctx->metrics->storage_errors);
+    // While the store is read-only (disk full) its one warn line says it all.
+    if (ctx->store->state().writable)
+      ctx->logs().error("storage error: inbox write failed", {{"user", log->user()}});
+  }
   if (writes.done(id, ok) && stop_requested && writes.empty())
     self->quit();
 }
@@ -223,6 +220,8 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
                                                     bool described) {
   std::vector<cached_item> out;
   from = std::max(from, log->first_seq());
+  if (upto >= from) // at most one item per seq: no regrowing for the usual short ranges
+    out.reserve(std::min<uint64_t>({upto - from + 1, max, 64}));
   if (from < recent_from && max > 0) {
     auto last = std::min(upto, recent_from - 1);
     for (auto& entry : log->read(from, max)) {

@@ -4,19 +4,24 @@
 // and WebSocket code reads and writes. The server's connections and the blocking clients use
 // it, so the same code serves `http://`/`ws://` and `https://`/`wss://`.
 //
-// The TCP layer is a `beast::tcp_stream` (its expiry gives every operation a deadline, TLS
-// records included) kept at a stable address, so the TLS layer's reference to it survives a
-// move of the whole stream (an HTTP connection handing itself over to a WebSocket session).
-// `next_layer()` is the tcp_stream: `beast::get_lowest_layer` reaches it through a WebSocket
-// stream, for timeouts and closing the socket. Not thread-safe (like any Asio stream).
+// The TCP layer is a `beast::basic_stream` (its expiry gives every operation a deadline, TLS
+// records included) on a concrete strand executor, not `beast::tcp_stream`'s type-erased
+// `any_io_executor`: wrapping a strand in it allocates on every copy Beast makes per operation
+// (≈ 60 allocations per delivered message in the node, docs/BENCHMARKS.md), kept at a stable
+// address, so the TLS layer's reference to it survives a move of the whole stream (an HTTP
+// connection handing itself over to a WebSocket session). `next_layer()` is the tcp_stream:
+// `beast::get_lowest_layer` reaches it through a WebSocket stream, for timeouts and closing the
+// socket. Not thread-safe (like any Asio stream).
 
 #include <memory>
 #include <type_traits>
 #include <utility>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -25,9 +30,14 @@
 
 namespace tidings::net {
 
+/// The executor of every connection: a strand of the I/O context.
+using strand_executor = boost::asio::strand<boost::asio::io_context::executor_type>;
+/// A TCP socket on its connection's strand (what the listener accepts).
+using strand_socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, strand_executor>;
+
 class maybe_tls_stream {
 public:
-  using tcp_layer = boost::beast::tcp_stream;
+  using tcp_layer = boost::beast::basic_stream<boost::asio::ip::tcp, strand_executor>;
   using tls_layer = boost::asio::ssl::stream<tcp_layer&>;
   using executor_type = tcp_layer::executor_type;
 
@@ -41,7 +51,7 @@ public:
 
   executor_type get_executor() noexcept { return tcp_->get_executor(); }
   tcp_layer& next_layer() noexcept { return *tcp_; }
-  boost::asio::ip::tcp::socket& socket() noexcept { return tcp_->socket(); }
+  strand_socket& socket() noexcept { return tcp_->socket(); }
 
   /// From now on reads and writes go through TLS (the handshake is the caller's next step).
   void start_tls(boost::asio::ssl::context& ctx) { tls_ = std::make_unique<tls_layer>(*tcp_, ctx); }

@@ -40,7 +40,7 @@ bool quiet_end(beast::error_code ec) {
 
 } // namespace
 
-http_session::http_session(tcp::socket&& socket, server::impl& srv, connection_slot slot)
+http_session::http_session(strand_socket&& socket, server::impl& srv, connection_slot slot)
     : stream_(std::move(socket)), srv_(srv), slot_(std::move(slot)) {}
 
 void http_session::run() {

@@ -31,7 +31,7 @@ namespace tidings::net::detail {
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(tcp::socket&& socket, server::impl& srv, connection_slot slot);
+  http_session(strand_socket&& socket, server::impl& srv, connection_slot slot);
 
   /// Starts reading requests (on the connection's strand), after the TLS handshake if the
   /// server speaks TLS.

@@ -40,7 +40,7 @@ void listener::close() {
 void listener::do_accept() {
   acceptor_.async_accept(
       asio::make_strand(srv_.ioc),
-      [this](beast::error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+      [this](beast::error_code ec, strand_socket socket) { on_accept(ec, std::move(socket)); });
 }
 
 namespace {
@@ -50,7 +50,7 @@ namespace {
 /// client sees the answer rather than a reset, then closed. Bounded: 2 s, 4 KiB buffer.
 class refused_connection : public std::enable_shared_from_this<refused_connection> {
 public:
-  explicit refused_connection(tcp::socket&& socket) : stream_(std::move(socket)) {}
+  explicit refused_connection(strand_socket&& socket) : stream_(std::move(socket)) {}
 
   void run() {
     thread_local std::minstd_rand rng{std::random_device{}()};
@@ -82,14 +82,14 @@ private:
                             });
   }
 
-  beast::tcp_stream stream_;
+  maybe_tls_stream::tcp_layer stream_;
   std::string answer_;
   char buffer_[4096];
 };
 
 } // namespace
 
-void listener::on_accept(beast::error_code ec, tcp::socket socket) {
+void listener::on_accept(beast::error_code ec, strand_socket socket) {
   if (ec) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open())
       return;

@@ -10,6 +10,7 @@
 
 #include "net/detail/beast.hpp"
 #include "net/server.hpp"
+#include "net/tls_stream.hpp"
 
 namespace tidings::net::detail {
 
@@ -29,7 +30,7 @@ public:
 
 private:
   void do_accept();
-  void on_accept(beast::error_code ec, tcp::socket socket);
+  void on_accept(beast::error_code ec, strand_socket socket);
 
   server::impl& srv_;
   tcp::acceptor acceptor_;
