@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "bots/accounting.hpp"
+#include "bots/frames.hpp"
 #include "bots/messages.hpp"
 
 namespace tidings::bots {
@@ -43,7 +44,7 @@ void bot_state::reset_session() {
 }
 
 void bot_state::start_login() {
-  write(json{{"type", "auth"}, {"token", ctx->users[index].token}, {"foreground", !background}});
+  write(frames::auth, ctx->users[index].token, !background);
 }
 
 void bot_state::read_frame(const std::string& data, bool binary, int64_t t) {
@@ -219,7 +220,7 @@ void bot_state::send_ack() {
   unacked = 0;
   if (state != link::live || session_highest <= session_acked)
     return;
-  write(json{{"type", "ack"}, {"upto", session_highest}});
+  write(frames::ack, session_highest);
   session_acked = session_highest;
   acked_upto = std::max(acked_upto, session_highest);
   count("acks");
@@ -236,7 +237,7 @@ void bot_state::on_read_due(uint32_t g, const std::string& from, const std::stri
   if (g != gen || state != link::live)
     return;
   send_ack(); // the node only reports messages already acknowledged
-  write(json{{"type", "read"}, {"from", from}, {"mids", json::array({mid})}});
+  write(frames::read, from, mid);
   count("reads");
 }
 
@@ -277,7 +278,7 @@ void bot_state::set_background(bool on) {
     return;
   }
   static constexpr const char* ids[] = {"state-fg", "state-bg"};
-  write(json{{"type", "state"}, {"id", ids[on ? 1 : 0]}, {"foreground", !on}});
+  write(frames::state, std::string_view{ids[on ? 1 : 0]}, !on);
   count("state_frames");
 }
 
@@ -291,34 +292,26 @@ void bot_state::send_one() {
     return;
   }
   auto number = ++next_number;
-  auto cid = ctx->run_id + "." + std::to_string(number);
-  json frame{{"type", "send"}, {"id", number}, {"cid", cid}, {"to", ctx->users[to].name}};
+  cid_buf.assign(ctx->run_id).append(1, '.').append(std::to_string(number));
+  const auto& recipient = ctx->users[to].name;
+  std::string bytes;
   if (media) {
-    frame["kind"] = "image";
-    frame["media"] = {{"hash", me.media_hash}, {"mime", me.media_mime}, {"size", me.media_size}};
-    frame["body"] = cid;
+    frames::send_image(bytes, ctx->plan->enc, number, cid_buf, recipient,
+                       {me.media_hash, me.media_mime, me.media_size});
   } else {
     auto size = static_cast<std::size_t>(does->message_bytes.sample(rng));
-    size = std::clamp(size, cid.size() + 1, max_body_bytes);
-    std::string body = cid;
-    body += ' ';
-    body.resize(size, 'x');
-    frame["kind"] = "text";
-    frame["body"] = std::move(body);
+    body_buf.assign(cid_buf).append(1, ' ');
+    body_buf.resize(std::clamp(size, cid_buf.size() + 1, max_body_bytes), 'x');
+    frames::send_text(bytes, ctx->plan->enc, number, cid_buf, recipient, body_buf);
   }
-  auto bytes = net::encode(frame, ctx->plan->enc);
   auto t = ctx->now_ns();
   self->send(ctx->collector, atom::ev_send::value, make_key(index, number), to, media, t);
-  pending[number] = pending_send{bytes, to, media, true};
-  transmit(bytes, binary());
+  auto& p = pending[number] = pending_send{std::move(bytes), to, media, true};
+  transmit(p.frame, binary());
 }
 
 void bot_state::send_ping() {
-  write(json{{"type", "ping"}});
-}
-
-void bot_state::write(const json& frame) {
-  transmit(net::encode(frame, ctx->plan->enc), binary());
+  write(frames::ping);
 }
 
 caf::behavior bot_actor(caf::stateful_actor<bot_state>* self, run_context* ctx, uint32_t bot) {

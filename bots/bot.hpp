@@ -7,7 +7,7 @@
 // deduplicates), its inbox position (highest seq seen, highest acked) and its background state.
 // Every event that counts goes to the collector, stamped with the run clock: frame arrival
 // times are taken on the I/O thread, so queueing in this actor's mailbox is not measured as
-// node latency.
+// node latency. Frames are written by bots/frames.hpp (msgpack directly, no json object).
 // Invariants: a send is reported to the collector before its frame is written; an ack only
 // covers items received on the same session; `read` only names messages already acknowledged
 // (the node reports nothing otherwise).
@@ -41,6 +41,8 @@ struct bot_state : bot_lifecycle<bot_state> {
 
   // sending
   std::map<uint32_t, pending_send> pending;
+  std::string cid_buf;  ///< reused by send_one: the cid and
+  std::string body_buf; ///< the body of the message being written
 
   // receiving
   uint64_t acked_upto = 0;      ///< highest seq ever acknowledged (to classify repeats)
@@ -80,7 +82,12 @@ private:
   void note_item(uint64_t seq);
   void send_ack();
   void set_background(bool on);
-  void write(const net::json& frame);
+  /// Writes one frame of bots/frames.hpp: `write(frames::ack, upto)`.
+  template <class Frame, class... Ts> void write(Frame frame, const Ts&... fields) {
+    std::string out;
+    frame(out, ctx->plan->enc, fields...);
+    transmit(std::move(out), binary());
+  }
   bool binary() const { return ctx->plan->enc == net::encoding::msgpack; }
 };
 
