@@ -44,7 +44,8 @@ void xmpp_bot_state::start_login() {
 
 void xmpp_bot_state::finish_session(bool was_live) {
   if (was_live) {
-    flush(); // receipts owed and the answer to <r/> go out before the stream ends
+    write_owed(); // receipts owed and the answer to <r/> go out before the stream ends
+                  // (the link is already `closing`, so not through flush())
     if (!in_flight.empty())
       write(xmpp::request_ack(), false); // the server's <a/> arrives before its </close>
   }
@@ -226,8 +227,11 @@ void xmpp_bot_state::on_ack_due() {
 }
 
 void xmpp_bot_state::flush() {
-  if (state != link::live)
-    return;
+  if (state == link::live)
+    write_owed();
+}
+
+void xmpp_bot_state::write_owed() {
   if (!receipts_due.empty())
     count("receipts_sent", receipts_due.size());
   for (const auto& [to, id] : receipts_due)

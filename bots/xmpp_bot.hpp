@@ -100,7 +100,9 @@ private:
   void on_acked(uint64_t h, int64_t t);
   void fail_unacked(const char* code);
   void schedule_flush();
-  void flush();
+  void flush(); ///< write_owed() while the link is live
+  /// Writes the receipts owed and the answer to the server's <r/>.
+  void write_owed();
   void write(std::string frame, bool stanza);
   /// "RUNID.N.BOT": the cid (as in the body) made unique in the run, since XMPP has no
   /// server-assigned ids; it is the message's mid for the collector.
