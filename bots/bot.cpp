@@ -1,11 +1,10 @@
 #include "bots/bot.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 #include "bots/accounting.hpp"
+#include "bots/frames.hpp"
 #include "bots/messages.hpp"
-#include "net/frame_doc.hpp"
 
 namespace tidings::bots {
 
@@ -15,27 +14,7 @@ namespace {
 
 /// Received items after which an ack goes out at once (the push window is 256 by default).
 constexpr uint32_t ack_every_items = 64;
-/// Back-off before reconnecting after an unexpected close: 250 ms doubling up to 8 s.
-constexpr double backoff_base_ms = 250;
-constexpr uint32_t backoff_max_doublings = 5;
 constexpr double default_retry_ms = 500;
-
-/// Forwards one connection's events to its bot actor.
-class bot_link : public connection_events {
-public:
-  bot_link(caf::actor bot, uint32_t gen) : bot_(std::move(bot)), gen_(gen) {}
-  void on_open() override { caf::anon_send(bot_, atom::wsopen::value, gen_); }
-  void on_frame(std::string data, bool binary, int64_t arrival_ns) override {
-    caf::anon_send(bot_, atom::wsframe::value, gen_, std::move(data), binary, arrival_ns);
-  }
-  void on_closed(uint16_t code, std::string reason, bool opened) override {
-    caf::anon_send(bot_, atom::wsclosed::value, gen_, code, std::move(reason), opened);
-  }
-
-private:
-  caf::actor bot_;
-  uint32_t gen_;
-};
 
 const std::string& text_of(const json& frame, const char* key) {
   static const std::string empty;
@@ -56,131 +35,19 @@ uint64_t uint_of(net::value_ref frame, const char* key) {
 
 } // namespace
 
-template <class Atom, class... Ts> void bot_state::after_ms(double ms, Atom a, Ts&&... xs) {
-  auto delay = std::chrono::microseconds(static_cast<int64_t>(std::max(ms, 0.0) * 1000));
-  self->delayed_send(self, delay, a, std::forward<Ts>(xs)...);
-}
+// -- session -------------------------------------------------------------------
 
-void bot_state::init(caf::event_based_actor* s, run_context* c, uint32_t bot) {
-  self = s;
-  ctx = c;
-  index = bot;
-  does = &ctx->behaviour_of(bot);
-  rng.seed(ctx->plan->seed * 0x9e3779b97f4a7c15ull + bot);
-  const auto& mine = ctx->contacts[index];
-  double total = 0;
-  for (std::size_t k = 0; k < mine.size(); ++k) {
-    total += does->peer == behaviour::peer_choice::zipf
-                 ? 1.0 / std::pow(static_cast<double>(k + 1), does->zipf_s)
-                 : 1.0;
-    peer_cdf.push_back(total);
-  }
-}
-
-// -- conductor -----------------------------------------------------------------
-
-caf::result<bool> bot_state::go_online() {
-  want_online = true;
-  if (failed)
-    return caf::make_error(caf::sec::request_receiver_down, "the node refused this bot's token");
-  if (state == link::live)
-    return true;
-  auto rp = self->make_response_promise<bool>();
-  online_waiters.push_back(rp);
-  if (state == link::offline && !away)
-    connect();
-  return rp;
-}
-
-void bot_state::go_offline(bool drop) {
-  want_online = false;
-  background = false;
-  end_connection(drop);
-}
-
-void bot_state::end_connection(bool drop) {
-  ++behaviour_epoch;
-  if (!conn || state == link::closing)
-    return;
-  state = link::closing;
-  closing_on_purpose = true;
-  if (drop)
-    conn->drop();
-  else
-    conn->close(1000);
-}
-
-void bot_state::speak() {
-  if (draining)
-    return;
-  talking = true;
-  schedule_think();
-}
-
-void bot_state::silence() {
-  talking = false;
-}
-
-void bot_state::bounce(bool drop, int64_t offline_ms) {
-  if (draining || !want_online)
-    return;
-  count("bounces");
-  leave(drop, static_cast<double>(offline_ms));
-}
-
-void bot_state::leave(bool drop, double offline_ms) {
-  away = true;
-  end_connection(drop);
-  after_ms(offline_ms, atom::comeback::value, ++comeback_epoch);
-}
-
-bool bot_state::drain() {
-  draining = true;
-  talking = false;
-  away = false;
-  ++behaviour_epoch;
-  ++comeback_epoch;
-  if (background && state == link::live)
-    set_background(false);
-  background = false;
-  want_online = true;
-  if (state == link::offline && !failed)
-    connect();
-  return true;
-}
-
-void bot_state::shutdown() {
-  if (conn)
-    conn->drop();
-  conn = nullptr;
-  for (auto& rp : online_waiters)
-    rp.deliver(false);
-  online_waiters.clear();
-}
-
-// -- connection ----------------------------------------------------------------
-
-void bot_state::connect() {
-  state = link::connecting;
-  closing_on_purpose = false;
-  connect_started = ctx->now_ns();
+void bot_state::reset_session() {
   session_highest = 0;
   session_acked = 0;
   unacked = 0;
-  ++gen;
-  conn = ctx->net->open(std::make_unique<bot_link>(caf::actor_cast<caf::actor>(self), gen));
 }
 
-void bot_state::on_open(uint32_t g) {
-  if (g != gen || state != link::connecting)
-    return;
-  state = link::authenticating;
-  write(json{{"type", "auth"}, {"token", ctx->users[index].token}, {"foreground", !background}});
+void bot_state::start_login() {
+  write(frames::auth, ctx->users[index].token, !background);
 }
 
-void bot_state::on_frame(uint32_t g, const std::string& data, bool binary, int64_t t) {
-  if (g != gen)
-    return;
+void bot_state::read_frame(const std::string& data, bool binary, int64_t t) {
   auto enc = binary ? net::encoding::msgpack : net::encoding::json;
   net::frame_doc doc;
   if (!doc.parse(data, enc, nullptr)) {
@@ -208,53 +75,28 @@ void bot_state::on_frame(uint32_t g, const std::string& data, bool binary, int64
 }
 
 void bot_state::on_welcome(int64_t t) {
-  if (state != link::authenticating)
-    return;
-  state = link::live;
-  failed_attempts = 0;
-  self->send(ctx->collector, atom::ev_conn::value, index, t - connect_started);
-  for (auto& rp : online_waiters)
-    rp.deliver(true);
-  online_waiters.clear();
+  if (state == link::login)
+    went_live(t);
+}
+
+void bot_state::session_live() {
   // Sends that got no answer on the previous connection go out again, same cid.
   uint64_t resent = 0;
   for (auto& [number, p] : pending) {
     p.in_flight = true;
-    write_raw(p.frame);
+    transmit(p.frame, binary());
     ++resent;
   }
   if (resent > 0)
     count("resends", resent);
-  after_ms(does->ping_s * 500, atom::keepalive::value, gen);
-  start_behaviour();
 }
 
-void bot_state::on_closed(uint32_t g, uint16_t code, const std::string& reason, bool opened) {
-  if (g != gen)
-    return;
-  bool expected = closing_on_purpose;
-  state = link::offline;
-  conn = nullptr;
+void bot_state::session_closed(uint16_t code) {
   background = false;
-  ++behaviour_epoch;
   for (auto& [number, p] : pending)
     p.in_flight = false;
-  self->send(ctx->collector, atom::ev_close::value, index, code, reason, opened, expected);
-  if (code == 4001) {
-    failed = true; // the token is not valid on this node: retrying cannot help
-    for (auto& rp : online_waiters)
-      rp.deliver(caf::make_error(caf::sec::request_receiver_down, "unauthorized"));
-    online_waiters.clear();
-    return;
-  }
-  if (away || !want_online)
-    return;
-  // Unexpected: reconnect after a jittered back-off.
-  auto doublings = std::min(failed_attempts++, backoff_max_doublings);
-  auto delay = backoff_base_ms * static_cast<double>(1u << doublings);
-  delay *= std::uniform_real_distribution<double>{1.0, 1.5}(rng);
-  away = true;
-  after_ms(delay, atom::comeback::value, ++comeback_epoch);
+  if (code == 4001)
+    failed = true; // the token is not valid on this node
 }
 
 // -- frames --------------------------------------------------------------------
@@ -378,7 +220,7 @@ void bot_state::send_ack() {
   unacked = 0;
   if (state != link::live || session_highest <= session_acked)
     return;
-  write(json{{"type", "ack"}, {"upto", session_highest}});
+  write(frames::ack, session_highest);
   session_acked = session_highest;
   acked_upto = std::max(acked_upto, session_highest);
   count("acks");
@@ -395,18 +237,8 @@ void bot_state::on_read_due(uint32_t g, const std::string& from, const std::stri
   if (g != gen || state != link::live)
     return;
   send_ack(); // the node only reports messages already acknowledged
-  write(json{{"type", "read"}, {"from", from}, {"mids", json::array({mid})}});
+  write(frames::read, from, mid);
   count("reads");
-}
-
-void bot_state::on_think(uint64_t e) {
-  if (e != think_epoch || !can_send())
-    return;
-  if (pending.size() >= does->max_inflight)
-    count("sends_deferred");
-  else
-    send_one();
-  schedule_think();
 }
 
 void bot_state::on_bg_toggle(uint64_t e) {
@@ -419,61 +251,24 @@ void bot_state::on_bg_toggle(uint64_t e) {
     schedule_think();
 }
 
-void bot_state::on_away(uint64_t e) {
-  if (e != behaviour_epoch || state != link::live || draining || !does->reconnect)
-    return;
-  count("reconnects");
-  leave(does->reconnect->drop, does->reconnect->offline_ms.sample(rng));
-}
-
-void bot_state::on_comeback(uint64_t e) {
-  if (e != comeback_epoch || !away)
-    return;
-  away = false;
-  if (want_online && state == link::offline && !failed)
-    connect();
-}
-
 void bot_state::on_resend(uint32_t number) {
   auto it = pending.find(number);
   if (it == pending.end() || it->second.in_flight || state != link::live)
     return; // answered, or it goes out again with the next session anyway
   it->second.in_flight = true;
-  write_raw(it->second.frame);
+  transmit(it->second.frame, binary());
 }
 
-void bot_state::on_keepalive(uint32_t g) {
-  if (g != gen || state != link::live)
-    return;
-  if (static_cast<double>(ctx->now_ns() - last_write) >= does->ping_s * 1e9 * 0.9) {
-    write(json{{"type", "ping"}});
-    count("pings");
-  }
-  after_ms(does->ping_s * 500, atom::keepalive::value, gen);
+// -- behaviour -----------------------------------------------------------------
+
+void bot_state::start_background() {
+  after_ms(does->background->every_ms.sample(rng), atom::bgtoggle::value, behaviour_epoch);
 }
 
-// -- helpers -------------------------------------------------------------------
-
-bool bot_state::can_send() const {
-  return talking && state == link::live && !background && does->think_ms.has_value() &&
-         !ctx->contacts[index].empty();
-}
-
-void bot_state::start_behaviour() {
-  if (draining)
-    return;
-  schedule_think();
-  if (does->background)
-    after_ms(does->background->every_ms.sample(rng), atom::bgtoggle::value, behaviour_epoch);
-  if (does->reconnect)
-    after_ms(does->reconnect->every_ms.sample(rng), atom::away::value, behaviour_epoch);
-}
-
-void bot_state::schedule_think() {
-  if (!can_send())
-    return;
-  // A new epoch makes a think timer already on its way stale: one send loop per bot.
-  after_ms(does->think_ms->sample(rng), atom::think::value, ++think_epoch);
+void bot_state::on_drain() {
+  if (background && state == link::live)
+    set_background(false);
+  background = false;
 }
 
 void bot_state::set_background(bool on) {
@@ -483,16 +278,8 @@ void bot_state::set_background(bool on) {
     return;
   }
   static constexpr const char* ids[] = {"state-fg", "state-bg"};
-  write(json{{"type", "state"}, {"id", ids[on ? 1 : 0]}, {"foreground", !on}});
+  write(frames::state, std::string_view{ids[on ? 1 : 0]}, !on);
   count("state_frames");
-}
-
-uint32_t bot_state::choose_peer() {
-  const auto& mine = ctx->contacts[index];
-  auto x = std::uniform_real_distribution<double>{0, peer_cdf.back()}(rng);
-  auto k = static_cast<std::size_t>(std::upper_bound(peer_cdf.begin(), peer_cdf.end(), x) -
-                                    peer_cdf.begin());
-  return mine[std::min(k, mine.size() - 1)];
 }
 
 void bot_state::send_one() {
@@ -505,74 +292,32 @@ void bot_state::send_one() {
     return;
   }
   auto number = ++next_number;
-  auto cid = ctx->run_id + "." + std::to_string(number);
-  json frame{{"type", "send"}, {"id", number}, {"cid", cid}, {"to", ctx->users[to].name}};
+  cid_buf.assign(ctx->run_id).append(1, '.').append(std::to_string(number));
+  const auto& recipient = ctx->users[to].name;
+  std::string bytes;
   if (media) {
-    frame["kind"] = "image";
-    frame["media"] = {{"hash", me.media_hash}, {"mime", me.media_mime}, {"size", me.media_size}};
-    frame["body"] = cid;
+    frames::send_image(bytes, ctx->plan->enc, number, cid_buf, recipient,
+                       {me.media_hash, me.media_mime, me.media_size});
   } else {
     auto size = static_cast<std::size_t>(does->message_bytes.sample(rng));
-    size = std::clamp(size, cid.size() + 1, max_body_bytes);
-    std::string body = cid;
-    body += ' ';
-    body.resize(size, 'x');
-    frame["kind"] = "text";
-    frame["body"] = std::move(body);
+    body_buf.assign(cid_buf).append(1, ' ');
+    body_buf.resize(std::clamp(size, cid_buf.size() + 1, max_body_bytes), 'x');
+    frames::send_text(bytes, ctx->plan->enc, number, cid_buf, recipient, body_buf);
   }
-  auto bytes = net::encode(frame, ctx->plan->enc);
   auto t = ctx->now_ns();
   self->send(ctx->collector, atom::ev_send::value, make_key(index, number), to, media, t);
-  pending[number] = pending_send{bytes, to, media, true};
-  write_raw(bytes);
+  auto& p = pending[number] = pending_send{std::move(bytes), to, media, true};
+  transmit(p.frame, binary());
 }
 
-void bot_state::write(const json& frame) {
-  write_raw(net::encode(frame, ctx->plan->enc));
-}
-
-void bot_state::write_raw(const std::string& bytes) {
-  if (!conn)
-    return;
-  last_write = ctx->now_ns();
-  conn->send(bytes, ctx->plan->enc == net::encoding::msgpack);
-}
-
-void bot_state::count(const char* what, uint64_t n) {
-  self->send(ctx->collector, atom::ev_count::value, std::string{what}, n);
+void bot_state::send_ping() {
+  write(frames::ping);
 }
 
 caf::behavior bot_actor(caf::stateful_actor<bot_state>* self, run_context* ctx, uint32_t bot) {
-  self->state.init(self, ctx, bot);
-  self->set_exit_handler([self](const caf::exit_msg& em) {
-    self->state.shutdown();
-    self->quit(em.reason);
-  });
-  return {
-      [self](atom::online) { return self->state.go_online(); },
-      [self](atom::offline, bool drop) { self->state.go_offline(drop); },
-      [self](atom::speak) { self->state.speak(); },
-      [self](atom::silence) { self->state.silence(); },
-      [self](atom::bounce, bool drop, int64_t offline_ms) { self->state.bounce(drop, offline_ms); },
-      [self](atom::drain) { return self->state.drain(); },
-      [self](atom::wsopen, uint32_t g) { self->state.on_open(g); },
-      [self](atom::wsframe, uint32_t g, const std::string& data, bool binary, int64_t t) {
-        self->state.on_frame(g, data, binary, t);
-      },
-      [self](atom::wsclosed, uint32_t g, uint16_t code, const std::string& reason, bool opened) {
-        self->state.on_closed(g, code, reason, opened);
-      },
-      [self](atom::think, uint64_t e) { self->state.on_think(e); },
-      [self](atom::ackdue) { self->state.on_ack_due(); },
-      [self](atom::readdue, uint32_t g, const std::string& from, const std::string& mid) {
-        self->state.on_read_due(g, from, mid);
-      },
-      [self](atom::bgtoggle, uint64_t e) { self->state.on_bg_toggle(e); },
-      [self](atom::away, uint64_t e) { self->state.on_away(e); },
-      [self](atom::comeback, uint64_t e) { self->state.on_comeback(e); },
-      [self](atom::resend, uint32_t number) { self->state.on_resend(number); },
-      [self](atom::keepalive, uint32_t g) { self->state.on_keepalive(g); },
-  };
+  return bot_behavior(
+      self, ctx, bot, [self](atom::bgtoggle, uint64_t e) { self->state.on_bg_toggle(e); },
+      [self](atom::resend, uint32_t number) { self->state.on_resend(number); });
 }
 
 } // namespace tidings::bots

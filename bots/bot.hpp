@@ -1,38 +1,34 @@
 #pragma once
-// bot actor: one simulated user with one real WebSocket session.
+// bot actor: one simulated user with one real WebSocket session speaking the Tidings protocol.
+// The session's life, the conductor's commands and the behaviour timers are bot_lifecycle's
+// (lifecycle.hpp); this is the wire.
 //
-// Owns: its connection (a ws_connection on the shared network; the connection reports back
-// with anon_send, tagged with a generation so events of an old connection are ignored), its
-// unanswered sends (resent with the same cid after a reconnect: the node deduplicates), its
-// inbox position (highest seq seen, highest acked) and its behaviour timers.
+// Owns: its unanswered sends (resent with the same cid after a reconnect: the node
+// deduplicates), its inbox position (highest seq seen, highest acked) and its background state.
 // Every event that counts goes to the collector, stamped with the run clock: frame arrival
 // times are taken on the I/O thread, so queueing in this actor's mailbox is not measured as
-// node latency.
-// Invariants: at most one connection at a time; a send is reported to the collector before
-// its frame is written; an ack only covers items received on the same session; `read` only names
-// messages already acknowledged (the node reports nothing otherwise).
+// node latency. Frames are written by bots/frames.hpp (msgpack directly, no json object).
+// Invariants: a send is reported to the collector before its frame is written; an ack only
+// covers items received on the same session; `read` only names messages already acknowledged
+// (the node reports nothing otherwise).
 // Never blocks.
 
 #include <cstdint>
 #include <map>
-#include <memory>
-#include <random>
 #include <string>
-#include <vector>
 
 #include <caf/all.hpp>
 
-#include "bots/context.hpp"
-#include "bots/network.hpp"
+#include "bots/lifecycle.hpp"
 #include "net/codec.hpp"
 #include "net/frame_doc.hpp"
 
 namespace tidings::bots {
 
-struct bot_state {
+struct bot_state : bot_lifecycle<bot_state> {
   static inline const char* name = "bot";
-
-  enum class link : uint8_t { offline, connecting, authenticating, live, closing };
+  static constexpr const char* refused = "the node refused this bot's token";
+  static constexpr const char* refused_now = "unauthorized";
 
   struct pending_send {
     std::string frame; ///< encoded once, resent unchanged
@@ -41,38 +37,12 @@ struct bot_state {
     bool in_flight = false; ///< written on the current connection, no answer yet
   };
 
-  caf::event_based_actor* self = nullptr;
-  run_context* ctx = nullptr;
-  uint32_t index = 0;
-  const behaviour* does = nullptr;
-  std::mt19937_64 rng;
-  std::vector<double> peer_cdf; ///< cumulative weights over ctx->contacts[index]
-
-  // connection
-  link state = link::offline;
-  std::shared_ptr<ws_connection> conn;
-  uint32_t gen = 0;         ///< generation of `conn`; events of older ones are ignored
-  bool want_online = false; ///< the conductor wants this bot online
-  bool away = false;        ///< offline on purpose for a while (reconnect behaviour, bounce)
-  bool failed = false;      ///< the node refused our token: no more connection attempts
-  bool closing_on_purpose = false;
-  uint32_t failed_attempts = 0;
-  int64_t connect_started = 0;
-  int64_t last_write = 0;
-  std::vector<caf::typed_response_promise<bool>> online_waiters;
-
-  // behaviour
-  bool talking = true; ///< sends whenever online, unless a phase silenced it
-  bool draining = false;
   bool background = false;
-  // Timer chains: a timer carrying an older epoch than its chain's is stale and ignored.
-  uint64_t think_epoch = 0;     ///< the send loop (one per bot)
-  uint64_t behaviour_epoch = 0; ///< background and reconnect timers of the current session
-  uint64_t comeback_epoch = 0;  ///< the pending return from `away`
 
   // sending
-  uint32_t next_number = 0;
   std::map<uint32_t, pending_send> pending;
+  std::string cid_buf;  ///< reused by send_one: the cid and
+  std::string body_buf; ///< the body of the message being written
 
   // receiving
   uint64_t acked_upto = 0;      ///< highest seq ever acknowledged (to classify repeats)
@@ -81,34 +51,29 @@ struct bot_state {
   bool ack_scheduled = false;
   uint32_t unacked = 0;
 
-  void init(caf::event_based_actor* s, run_context* c, uint32_t bot);
-
-  // conductor
-  caf::result<bool> go_online();
-  void go_offline(bool drop);
-  void speak();
-  void silence();
-  void bounce(bool drop, int64_t offline_ms);
-  bool drain();
-  void shutdown();
-
-  // connection
-  void on_open(uint32_t g);
-  void on_frame(uint32_t g, const std::string& data, bool binary, int64_t t);
-  void on_closed(uint32_t g, uint16_t code, const std::string& reason, bool opened);
-
   // timers
-  void on_think(uint64_t e);
   void on_ack_due();
   void on_read_due(uint32_t g, const std::string& from, const std::string& mid);
   void on_bg_toggle(uint64_t e);
-  void on_away(uint64_t e);
-  void on_comeback(uint64_t e);
   void on_resend(uint32_t number);
-  void on_keepalive(uint32_t g);
 
 private:
-  void connect();
+  friend struct bot_lifecycle<bot_state>;
+
+  // bot_lifecycle's hooks
+  void reset_session();
+  void start_login();
+  void read_frame(const std::string& data, bool binary, int64_t t);
+  void finish_session(bool) {}
+  void session_closed(uint16_t code);
+  void session_live();
+  void start_background();
+  void on_drain();
+  bool quiet() const { return background; }
+  std::size_t outstanding() const { return pending.size(); }
+  void send_one();
+  void send_ping();
+
   void on_welcome(int64_t t);
   void on_msg(net::value_ref frame, int64_t t);
   void on_receipt(net::value_ref frame, int64_t t);
@@ -116,19 +81,14 @@ private:
   void on_error(const net::json& frame);
   void note_item(uint64_t seq);
   void send_ack();
-  void send_one();
-  void write(const net::json& frame);
-  void write_raw(const std::string& bytes);
-  void start_behaviour();
-  void schedule_think();
-  void leave(bool drop, double offline_ms);
-  /// Closes (or drops) the connection on purpose, if there is one.
-  void end_connection(bool drop);
   void set_background(bool on);
-  void count(const char* what, uint64_t n = 1);
-  uint32_t choose_peer();
-  bool can_send() const;
-  template <class Atom, class... Ts> void after_ms(double ms, Atom a, Ts&&... xs);
+  /// Writes one frame of bots/frames.hpp: `write(frames::ack, upto)`.
+  template <class Frame, class... Ts> void write(Frame frame, const Ts&... fields) {
+    std::string out;
+    frame(out, ctx->plan->enc, fields...);
+    transmit(std::move(out), binary());
+  }
+  bool binary() const { return ctx->plan->enc == net::encoding::msgpack; }
 };
 
 /// Spawned once per bot by the run; starts offline (and talking, for when it is online).

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -16,165 +15,44 @@ namespace {
 
 /// Receipts owed after which they go out at once (as a Tidings bot's ack after 64 items).
 constexpr std::size_t flush_every_receipts = 64;
-constexpr double backoff_base_ms = 250;
-constexpr uint32_t backoff_max_doublings = 5;
 /// Registration: each step's answer must come within this; a user gets this many attempts.
 constexpr auto registration_step_timeout = std::chrono::seconds(10);
 constexpr uint32_t registration_attempts = 5;
 
-/// Forwards one connection's events to its actor, tagged with the connection's generation.
-class xmpp_link : public connection_events {
-public:
-  xmpp_link(caf::actor owner, uint32_t gen) : owner_(std::move(owner)), gen_(gen) {}
-  void on_open() override { caf::anon_send(owner_, atom::wsopen::value, gen_); }
-  void on_frame(std::string data, bool binary, int64_t arrival_ns) override {
-    caf::anon_send(owner_, atom::wsframe::value, gen_, std::move(data), binary, arrival_ns);
-  }
-  void on_closed(uint16_t code, std::string reason, bool opened) override {
-    caf::anon_send(owner_, atom::wsclosed::value, gen_, code, std::move(reason), opened);
-  }
-
-private:
-  caf::actor owner_;
-  uint32_t gen_;
-};
-
-std::shared_ptr<ws_connection> open_link(network& net, caf::event_based_actor* self, uint32_t gen) {
-  return net.open(std::make_unique<xmpp_link>(caf::actor_cast<caf::actor>(self), gen));
-}
-
 } // namespace
 
-template <class Atom, class... Ts> void xmpp_bot_state::after_ms(double ms, Atom a, Ts&&... xs) {
-  auto delay = std::chrono::microseconds(static_cast<int64_t>(std::max(ms, 0.0) * 1000));
-  self->delayed_send(self, delay, a, std::forward<Ts>(xs)...);
-}
-
 void xmpp_bot_state::init(caf::event_based_actor* s, run_context* c, uint32_t bot) {
-  self = s;
-  ctx = c;
-  index = bot;
-  does = &ctx->behaviour_of(bot);
-  rng.seed(ctx->plan->seed * 0x9e3779b97f4a7c15ull + bot);
+  bot_lifecycle::init(s, c, bot);
   jid_suffix = "@" + ctx->xmpp->domain;
-  double total = 0;
-  for (std::size_t k = 0; k < ctx->contacts[index].size(); ++k) {
-    total += does->peer == behaviour::peer_choice::zipf
-                 ? 1.0 / std::pow(static_cast<double>(k + 1), does->zipf_s)
-                 : 1.0;
-    peer_cdf.push_back(total);
-  }
 }
 
-// -- conductor -----------------------------------------------------------------
+// -- session -------------------------------------------------------------------
 
-caf::result<bool> xmpp_bot_state::go_online() {
-  want_online = true;
-  if (failed)
-    return caf::make_error(caf::sec::request_receiver_down, "the server refused this bot's login");
-  if (state == link::live)
-    return true;
-  auto rp = self->make_response_promise<bool>();
-  online_waiters.push_back(rp);
-  if (state == link::offline && !away)
-    connect();
-  return rp;
-}
-
-void xmpp_bot_state::go_offline(bool drop) {
-  want_online = false;
-  end_connection(drop);
-}
-
-void xmpp_bot_state::end_connection(bool drop) {
-  ++behaviour_epoch;
-  if (!conn || state == link::closing)
-    return;
-  bool was_live = state == link::live;
-  state = link::closing;
-  closing_on_purpose = true;
-  if (drop)
-    return conn->drop();
-  if (was_live) {
-    flush(); // receipts owed and the answer to <r/> go out before the stream ends
-    if (!in_flight.empty())
-      write(xmpp::request_ack(), false); // the server's <a/> arrives before its </close>
-  }
-  write(xmpp::close(), false);
-  conn->close(1000);
-}
-
-void xmpp_bot_state::speak() {
-  if (draining)
-    return;
-  talking = true;
-  schedule_think();
-}
-
-void xmpp_bot_state::silence() {
-  talking = false;
-}
-
-void xmpp_bot_state::bounce(bool drop, int64_t offline_ms) {
-  if (draining || !want_online)
-    return;
-  count("bounces");
-  leave(drop, static_cast<double>(offline_ms));
-}
-
-void xmpp_bot_state::leave(bool drop, double offline_ms) {
-  away = true;
-  end_connection(drop);
-  after_ms(offline_ms, atom::comeback::value, ++comeback_epoch);
-}
-
-bool xmpp_bot_state::drain() {
-  draining = true;
-  talking = false;
-  away = false;
-  ++behaviour_epoch;
-  ++comeback_epoch;
-  want_online = true;
-  if (state == link::offline && !failed)
-    connect();
-  return true;
-}
-
-void xmpp_bot_state::shutdown() {
-  if (conn)
-    conn->drop();
-  conn = nullptr;
-  for (auto& rp : online_waiters)
-    rp.deliver(false);
-  online_waiters.clear();
-}
-
-// -- connection ----------------------------------------------------------------
-
-void xmpp_bot_state::connect() {
-  state = link::connecting;
-  closing_on_purpose = false;
-  connect_started = ctx->now_ns();
+void xmpp_bot_state::reset_session() {
   in_flight.clear();
   out_stanzas = 0;
   in_stanzas = 0;
   sm_counting = false;
   ack_requested = false;
   receipts_due.clear();
-  ++gen;
-  conn = open_link(*ctx->net, self, gen);
 }
 
-void xmpp_bot_state::on_open(uint32_t g) {
-  if (g != gen || state != link::connecting)
-    return;
-  state = link::opened;
+void xmpp_bot_state::start_login() {
+  step = login_step::opened;
   write(xmpp::open(ctx->xmpp->domain), false);
 }
 
-void xmpp_bot_state::on_frame(uint32_t g, const std::string& data, int64_t t) {
-  if (g != gen)
-    return;
+void xmpp_bot_state::finish_session(bool was_live) {
+  if (was_live) {
+    write_owed(); // receipts owed and the answer to <r/> go out before the stream ends
+                  // (the link is already `closing`, so not through flush())
+    if (!in_flight.empty())
+      write(xmpp::request_ack(), false); // the server's <a/> arrives before its </close>
+  }
+  write(xmpp::close(), false);
+}
+
+void xmpp_bot_state::read_frame(const std::string& data, bool, int64_t t) {
   auto e = parse_xml(data);
   if (!e) {
     count("undecodable_frames");
@@ -188,17 +66,17 @@ void xmpp_bot_state::on_frame(uint32_t g, const std::string& data, int64_t t) {
   }
   if (name == "features")
     return on_features(*e);
-  if (name == "success" && state == link::auth) {
-    state = link::reopened;
+  if (name == "success" && logging_in(login_step::auth)) {
+    step = login_step::reopened;
     return write(xmpp::open(ctx->xmpp->domain), false);
   }
-  if (name == "failure" && state == link::auth) {
+  if (name == "failure" && logging_in(login_step::auth)) {
     failed = true; // wrong password or unknown user: retrying cannot help
     self->send(ctx->collector, atom::ev_error::value, "sasl_" + xmpp::error_condition(*e));
     return end_connection(false);
   }
-  if (name == "enabled" && state == link::binding)
-    return on_live(t);
+  if (name == "enabled" && logging_in(login_step::binding))
+    return went_live(t);
   if (name == "a") {
     auto h = e->attr_or_empty("h");
     return on_acked(std::strtoull(std::string{h}.c_str(), nullptr, 10), t);
@@ -217,7 +95,7 @@ void xmpp_bot_state::on_frame(uint32_t g, const std::string& data, int64_t t) {
 }
 
 void xmpp_bot_state::on_features(const xml_element& e) {
-  if (state == link::opened) {
+  if (logging_in(login_step::opened)) {
     const auto* mechanisms = e.child("mechanisms");
     bool plain = mechanisms != nullptr &&
                  std::any_of(mechanisms->children.begin(), mechanisms->children.end(),
@@ -227,26 +105,15 @@ void xmpp_bot_state::on_features(const xml_element& e) {
       self->send(ctx->collector, atom::ev_error::value, std::string{"sasl_plain_not_offered"});
       return end_connection(false);
     }
-    state = link::auth;
+    step = login_step::auth;
     const auto& me = ctx->users[index];
     return write(xmpp::auth_plain(me.name, me.password), false);
   }
-  if (state == link::reopened) {
-    state = link::binding;
+  if (logging_in(login_step::reopened)) {
+    step = login_step::binding;
     offers_session = e.child("session") != nullptr;
     write(xmpp::bind(ctx->xmpp->resource), false);
   }
-}
-
-void xmpp_bot_state::on_live(int64_t t) {
-  state = link::live;
-  failed_attempts = 0;
-  self->send(ctx->collector, atom::ev_conn::value, index, t - connect_started);
-  for (auto& rp : online_waiters)
-    rp.deliver(true);
-  online_waiters.clear();
-  after_ms(does->ping_s * 500, atom::keepalive::value, gen);
-  start_behaviour();
 }
 
 void xmpp_bot_state::on_stanza(const xml_element& e, int64_t t) {
@@ -257,7 +124,7 @@ void xmpp_bot_state::on_stanza(const xml_element& e, int64_t t) {
   if (name != "iq")
     return; // presence: the bots have no roster, nothing to do
   auto id = e.attr_or_empty("id");
-  if (state == link::binding && id == "bind") {
+  if (logging_in(login_step::binding) && id == "bind") {
     if (type != "result") {
       self->send(ctx->collector, atom::ev_error::value, "bind_" + xmpp::error_condition(e));
       return end_connection(false);
@@ -336,31 +203,11 @@ void xmpp_bot_state::fail_unacked(const char* code) {
   in_flight.clear();
 }
 
-void xmpp_bot_state::on_closed(uint32_t g, uint16_t code, const std::string& reason, bool opened) {
-  if (g != gen)
-    return;
-  bool expected = closing_on_purpose;
-  state = link::offline;
-  conn = nullptr;
-  ++behaviour_epoch;
+void xmpp_bot_state::session_closed(uint16_t) {
   fail_unacked("unacked_at_close");
   if (!receipts_due.empty())
     count("receipts_dropped", receipts_due.size());
   receipts_due.clear();
-  self->send(ctx->collector, atom::ev_close::value, index, code, reason, opened, expected);
-  if (failed) {
-    for (auto& rp : online_waiters)
-      rp.deliver(caf::make_error(caf::sec::request_receiver_down, "login refused"));
-    online_waiters.clear();
-    return;
-  }
-  if (away || !want_online)
-    return;
-  auto doublings = std::min(failed_attempts++, backoff_max_doublings);
-  auto delay = backoff_base_ms * static_cast<double>(1u << doublings);
-  delay *= std::uniform_real_distribution<double>{1.0, 1.5}(rng);
-  away = true;
-  after_ms(delay, atom::comeback::value, ++comeback_epoch);
 }
 
 // -- timers --------------------------------------------------------------------
@@ -374,14 +221,17 @@ void xmpp_bot_state::schedule_flush() {
   }
 }
 
-void xmpp_bot_state::on_flush_due() {
+void xmpp_bot_state::on_ack_due() {
   flush_scheduled = false;
   flush();
 }
 
 void xmpp_bot_state::flush() {
-  if (state != link::live)
-    return;
+  if (state == link::live)
+    write_owed();
+}
+
+void xmpp_bot_state::write_owed() {
   if (!receipts_due.empty())
     count("receipts_sent", receipts_due.size());
   for (const auto& [to, id] : receipts_due)
@@ -401,70 +251,10 @@ void xmpp_bot_state::on_read_due(uint32_t g, const std::string& to, const std::s
   count("reads");
 }
 
-void xmpp_bot_state::on_think(uint64_t e) {
-  if (e != think_epoch || !can_send())
-    return;
-  if (in_flight.size() >= does->max_inflight)
-    count("sends_deferred");
-  else
-    send_one();
-  schedule_think();
-}
+// -- behaviour -----------------------------------------------------------------
 
-void xmpp_bot_state::on_away(uint64_t e) {
-  if (e != behaviour_epoch || state != link::live || draining || !does->reconnect)
-    return;
-  count("reconnects");
-  leave(does->reconnect->drop, does->reconnect->offline_ms.sample(rng));
-}
-
-void xmpp_bot_state::on_comeback(uint64_t e) {
-  if (e != comeback_epoch || !away)
-    return;
-  away = false;
-  if (want_online && state == link::offline && !failed)
-    connect();
-}
-
-void xmpp_bot_state::on_keepalive(uint32_t g) {
-  if (g != gen || state != link::live)
-    return;
-  if (static_cast<double>(ctx->now_ns() - last_write) >= does->ping_s * 1e9 * 0.9) {
-    write(xmpp::ping("ping"), true);
-    count("pings");
-  }
-  after_ms(does->ping_s * 500, atom::keepalive::value, gen);
-}
-
-// -- helpers -------------------------------------------------------------------
-
-bool xmpp_bot_state::can_send() const {
-  return talking && state == link::live && does->think_ms.has_value() &&
-         !ctx->contacts[index].empty();
-}
-
-void xmpp_bot_state::start_behaviour() {
-  if (draining)
-    return;
-  schedule_think();
-  if (does->background)
-    count("state_skipped"); // no client state indication here: the bot stays in the foreground
-  if (does->reconnect)
-    after_ms(does->reconnect->every_ms.sample(rng), atom::away::value, behaviour_epoch);
-}
-
-void xmpp_bot_state::schedule_think() {
-  if (!can_send())
-    return;
-  after_ms(does->think_ms->sample(rng), atom::think::value, ++think_epoch);
-}
-
-uint32_t xmpp_bot_state::choose_peer() {
-  const auto& mine = ctx->contacts[index];
-  auto x = std::uniform_real_distribution<double>{0, peer_cdf.back()}(rng);
-  auto k = static_cast<std::size_t>(std::upper_bound(peer_cdf.begin(), peer_cdf.end(), x) -
-                                    peer_cdf.begin());
-  return mine[std::min(k, mine.size() - 1)];
+void xmpp_bot_state::start_background() {
+  count("state_skipped"); // no client state indication here: the bot stays in the foreground
 }
 
 void xmpp_bot_state::send_one() {
@@ -487,53 +277,25 @@ void xmpp_bot_state::send_one() {
   write(xmpp::request_ack(), false);
 }
 
+void xmpp_bot_state::send_ping() {
+  write(xmpp::ping("ping"), true);
+}
+
 std::string xmpp_bot_state::message_id(uint32_t number) const {
   return ctx->run_id + "." + std::to_string(number) + "." + std::to_string(index);
 }
 
-void xmpp_bot_state::write(const std::string& frame, bool stanza) {
+void xmpp_bot_state::write(std::string frame, bool stanza) {
   if (!conn)
     return;
   if (stanza && sm_counting)
     ++out_stanzas;
-  last_write = ctx->now_ns();
-  conn->send(frame, false);
-}
-
-void xmpp_bot_state::count(const char* what, uint64_t n) {
-  self->send(ctx->collector, atom::ev_count::value, std::string{what}, n);
+  transmit(std::move(frame), false);
 }
 
 caf::behavior xmpp_bot_actor(caf::stateful_actor<xmpp_bot_state>* self, run_context* ctx,
                              uint32_t bot) {
-  self->state.init(self, ctx, bot);
-  self->set_exit_handler([self](const caf::exit_msg& em) {
-    self->state.shutdown();
-    self->quit(em.reason);
-  });
-  return {
-      [self](atom::online) { return self->state.go_online(); },
-      [self](atom::offline, bool drop) { self->state.go_offline(drop); },
-      [self](atom::speak) { self->state.speak(); },
-      [self](atom::silence) { self->state.silence(); },
-      [self](atom::bounce, bool drop, int64_t offline_ms) { self->state.bounce(drop, offline_ms); },
-      [self](atom::drain) { return self->state.drain(); },
-      [self](atom::wsopen, uint32_t g) { self->state.on_open(g); },
-      [self](atom::wsframe, uint32_t g, const std::string& data, bool, int64_t t) {
-        self->state.on_frame(g, data, t);
-      },
-      [self](atom::wsclosed, uint32_t g, uint16_t code, const std::string& reason, bool opened) {
-        self->state.on_closed(g, code, reason, opened);
-      },
-      [self](atom::think, uint64_t e) { self->state.on_think(e); },
-      [self](atom::ackdue) { self->state.on_flush_due(); },
-      [self](atom::readdue, uint32_t g, const std::string& to, const std::string& id) {
-        self->state.on_read_due(g, to, id);
-      },
-      [self](atom::away, uint64_t e) { self->state.on_away(e); },
-      [self](atom::comeback, uint64_t e) { self->state.on_comeback(e); },
-      [self](atom::keepalive, uint32_t g) { self->state.on_keepalive(g); },
-  };
+  return bot_behavior(self, ctx, bot);
 }
 
 // -- registration --------------------------------------------------------------

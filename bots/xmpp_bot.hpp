@@ -1,12 +1,13 @@
 #pragma once
 // xmpp_bot actor: one simulated user on an XMPP server, over WebSocket (RFC 7395); the XMPP
 // counterpart of bot_actor (bot.hpp), driven by the same conductor commands and reporting the
-// same events to the same collector, so both servers are measured alike. Protocol: xmpp.hpp.
+// same events to the same collector, so both servers are measured alike: the session's life,
+// the commands and the behaviour timers are bot_lifecycle's (lifecycle.hpp), this is the wire.
+// Protocol: xmpp.hpp.
 //
-// Owns: its connection (tagged with a generation, as bot_actor's), its stream's state (the
-// login steps, the stream-management counters: stanzas written since <enable/> and stanzas
-// received), its unacknowledged messages (in the order written, with the stanza number each
-// must be acknowledged by) and the receipts it owes.
+// Owns: its stream's state (the login steps, the stream-management counters: stanzas written
+// since <enable/> and stanzas received), its unacknowledged messages (in the order written,
+// with the stanza number each must be acknowledged by) and the receipts it owes.
 // Mapping to the collector's figures: `sent` = the server's <a h/> covering the message;
 // `received` = a <message> of this run arriving (its id is the mid); `delivered` = an XEP-0184
 // <received/> back at the sender; `read` = an XEP-0333 <displayed/>. Receipts and the answer
@@ -22,15 +23,12 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
-#include <random>
 #include <string>
 #include <vector>
 
 #include <caf/all.hpp>
 
-#include "bots/context.hpp"
-#include "bots/network.hpp"
+#include "bots/lifecycle.hpp"
 #include "bots/users.hpp"
 #include "bots/xmpp.hpp"
 
@@ -41,19 +39,18 @@ using regtimeout = caf::atom_constant<caf::atom("regtimeout")>; ///< registrar: 
 using regnext = caf::atom_constant<caf::atom("regnext")>;       ///< registrar: next user
 } // namespace atom
 
-struct xmpp_bot_state {
+struct xmpp_bot_state : bot_lifecycle<xmpp_bot_state> {
   static inline const char* name = "xmpp_bot";
+  static constexpr const char* refused = "the server refused this bot's login";
+  static constexpr const char* refused_now = "login refused";
 
-  /// Where the login is: each step waits for the server's answer to the previous one.
-  enum class link : uint8_t {
-    offline,
-    connecting, ///< TCP + WebSocket handshake
-    opened,     ///< <open/> written, waiting for the features
-    auth,       ///< SASL PLAIN written
-    reopened,   ///< the stream restarted after SASL, waiting for the features
-    binding,    ///< bind, session, <enable/> and <presence/> written, waiting for <enabled/>
-    live,
-    closing,
+  /// Where the login is while the link is `login`: each step waits for the server's answer to
+  /// the previous one.
+  enum class login_step : uint8_t {
+    opened,   ///< <open/> written, waiting for the features
+    auth,     ///< SASL PLAIN written
+    reopened, ///< the stream restarted after SASL, waiting for the features
+    binding,  ///< bind, session, <enable/> and <presence/> written, waiting for <enabled/>
   };
 
   struct unacked {
@@ -61,33 +58,8 @@ struct xmpp_bot_state {
     uint32_t number = 0;
   };
 
-  caf::event_based_actor* self = nullptr;
-  run_context* ctx = nullptr;
-  uint32_t index = 0;
-  const behaviour* does = nullptr;
-  std::mt19937_64 rng;
-  std::vector<double> peer_cdf;
   std::string jid_suffix; ///< "@DOMAIN"
-
-  link state = link::offline;
-  std::shared_ptr<ws_connection> conn;
-  uint32_t gen = 0;
-  bool want_online = false;
-  bool away = false;
-  bool failed = false; ///< SASL refused: no more attempts
-  bool closing_on_purpose = false;
-  uint32_t failed_attempts = 0;
-  int64_t connect_started = 0;
-  int64_t last_write = 0;
-  std::vector<caf::typed_response_promise<bool>> online_waiters;
-
-  bool talking = true;
-  bool draining = false;
-  uint64_t think_epoch = 0;
-  uint64_t behaviour_epoch = 0;
-  uint64_t comeback_epoch = 0;
-
-  uint32_t next_number = 0;
+  login_step step = login_step::opened;
   std::deque<unacked> in_flight; ///< messages written on this stream, not yet acknowledged
   uint64_t out_stanzas = 0;      ///< stanzas written since <enable/> on this stream
   uint64_t in_stanzas = 0;       ///< stanzas received on this stream
@@ -99,51 +71,42 @@ struct xmpp_bot_state {
 
   void init(caf::event_based_actor* s, run_context* c, uint32_t bot);
 
-  // conductor
-  caf::result<bool> go_online();
-  void go_offline(bool drop);
-  void speak();
-  void silence();
-  void bounce(bool drop, int64_t offline_ms);
-  bool drain();
-  void shutdown();
-
-  // connection
-  void on_open(uint32_t g);
-  void on_frame(uint32_t g, const std::string& data, int64_t t);
-  void on_closed(uint32_t g, uint16_t code, const std::string& reason, bool opened);
-
   // timers
-  void on_think(uint64_t e);
-  void on_flush_due();
+  /// Receipts owed and the answer to <r/> go out (the XMPP counterpart of an ack).
+  void on_ack_due();
   void on_read_due(uint32_t g, const std::string& to, const std::string& id);
-  void on_away(uint64_t e);
-  void on_comeback(uint64_t e);
-  void on_keepalive(uint32_t g);
 
 private:
-  void connect();
+  friend struct bot_lifecycle<xmpp_bot_state>;
+
+  // bot_lifecycle's hooks
+  void reset_session();
+  void start_login();
+  void read_frame(const std::string& data, bool binary, int64_t t);
+  void finish_session(bool was_live);
+  void session_closed(uint16_t code);
+  void session_live() {}
+  void start_background();
+  void on_drain() {}
+  bool quiet() const { return false; }
+  std::size_t outstanding() const { return in_flight.size(); }
+  void send_one();
+  void send_ping();
+
+  bool logging_in(login_step s) const { return state == link::login && step == s; }
   void on_features(const xml_element& e);
-  void on_live(int64_t t);
   void on_stanza(const xml_element& e, int64_t t);
   void on_message(const xml_element& e, int64_t t);
   void on_acked(uint64_t h, int64_t t);
   void fail_unacked(const char* code);
   void schedule_flush();
-  void flush();
-  void send_one();
-  void write(const std::string& frame, bool stanza);
+  void flush(); ///< write_owed() while the link is live
+  /// Writes the receipts owed and the answer to the server's <r/>.
+  void write_owed();
+  void write(std::string frame, bool stanza);
   /// "RUNID.N.BOT": the cid (as in the body) made unique in the run, since XMPP has no
   /// server-assigned ids; it is the message's mid for the collector.
   std::string message_id(uint32_t number) const;
-  void end_connection(bool drop);
-  void leave(bool drop, double offline_ms);
-  void start_behaviour();
-  void schedule_think();
-  bool can_send() const;
-  uint32_t choose_peer();
-  void count(const char* what, uint64_t n = 1);
-  template <class Atom, class... Ts> void after_ms(double ms, Atom a, Ts&&... xs);
 };
 
 caf::behavior xmpp_bot_actor(caf::stateful_actor<xmpp_bot_state>* self, run_context* ctx,
