@@ -24,7 +24,9 @@ For each count N (full: 1k, 5k, 10k, 19k, 50k, 100k; --quick: 1k, 5k, 10k with s
 Bots ping every 20 s (the node closes a session silent for 60 s), nothing else. Nodes run with
 --storage.sync=false and the cheapest argon2id (registration speed is not measured here).
 Every process it starts is stopped before it returns (SIGINT/SIGTERM included) and its
-temporary folder removed; loopback only; every wait has a deadline.
+temporary folder removed; the nodes' and bots' output goes to a log (--log, or a temporary
+file that is kept and named only if something failed); loopback only; every wait has a
+deadline. --quick takes about 70 s here.
 """
 
 import argparse
@@ -340,7 +342,7 @@ def plot(res, path, compare):
     try:
         series = []
         for label, r in ([("before (" + compare["commit"] + ")", compare)] if compare else []) + \
-                [("Tidings " + res["commit"], res)]:
+                [(("after (" if compare else "Tidings (") + res["commit"] + ")", res)]:
             dat = os.path.join(work, f"{len(series)}.dat")
             with open(dat, "w") as f:
                 for p in r["points"]:
@@ -354,10 +356,11 @@ set output '{os.path.abspath(path)}'
 set title 'Node resident memory per idle authenticated session'
 set grid
 set logscale x
+set xrange [700:150000]
 set xlabel 'idle sessions (1 node up to 19k, then clusters of ≤ 17k per node)'
 set ylabel 'KiB per session'
 set yrange [0:*]
-set key top right
+set key bottom right
 plot {', '.join(series)}
 """
         subprocess.run(["gnuplot"], input=script, text=True, check=False)
@@ -430,7 +433,11 @@ def main():
             json.dump(res, f, indent=1)
     if args.doc:
         replace_section(args.doc, "sessions", text)
-    sys.exit(0 if all(p.get("ok") for p in res["points"]) else 1)
+    ok = all(p.get("ok") for p in res["points"])
+    log.close()
+    if ok and not args.log:
+        os.unlink(log_path)  # kept (and named above) only when something failed
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":
