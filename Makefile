@@ -18,7 +18,7 @@ BENCH_PACKAGES := gnuplot-nox
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: all deps bench-deps configure build run test test-long install bench clean format \
+.PHONY: all deps bench-deps configure build run test test-long install bench bench-sessions clean format \
   fuzz-deps test-sanitize test-tsan fuzz
 
 all: build
@@ -105,6 +105,11 @@ fuzz: fuzz-deps
 bench: build bench-deps
 	python3 bench/matrix.py --build=$(BUILD_DIR) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline=$(BASELINE))
 	python3 bench/versus.py --build=$(BUILD_DIR) $(if $(QUICK),--quick) --doc=docs/BENCHMARKS.md --plots=docs/bench
+
+# Node memory per idle session, 1k to 100k (issue 12; QUICK=1: up to 10k, ≈ 1 min): its section
+# of docs/BENCHMARKS.md is rewritten, its curve goes to docs/bench/sessions.png.
+bench-sessions: build bench-deps
+	python3 bench/sessions.py --build=$(BUILD_DIR) $(if $(QUICK),--quick) --doc=docs/BENCHMARKS.md --plot=docs/bench/sessions.png
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -81,10 +81,10 @@ def scenario(bots, rate, hold_s, body_bytes):
     }
 
 
-def node_metrics(port):
+def node_metrics(port, host="127.0.0.1"):
     """The node's counters from /metrics (name -> value; labelled series are skipped)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as r:
             text = r.read().decode()
     except OSError:
         return {}

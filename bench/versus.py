@@ -51,6 +51,18 @@ P99_BOUND_MS = 100.0
 
 # -- servers -----------------------------------------------------------------------------
 
+def stop_process(proc, signo=signal.SIGTERM, timeout=60):
+    """Sends `signo` to a running `proc` and waits for it; kills it after `timeout` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signo)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Server:
     """A running server: its name, pid, the URL the bots use and their extra options."""
 
@@ -70,12 +82,7 @@ class Server:
         return 0
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -337,6 +344,20 @@ def machine():
     return f"{os.cpu_count()} cores ({model}), {mem} GiB"
 
 
+def replace_section(path, name, text):
+    """Replaces what stands between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in the
+    Markdown file `path` with `text` (appends the markers and the text if they are missing)."""
+    with open(path) as f:
+        doc = f.read()
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin in doc and end in doc:
+        doc = doc[:doc.index(begin) + len(begin)] + "\n" + text + "\n" + doc[doc.index(end):]
+    else:
+        doc += f"\n{begin}\n{text}\n{end}\n"
+    with open(path, "w") as f:
+        f.write(doc)
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -509,15 +530,7 @@ def main():
             json.dump({k: v for k, v in res.items()}, f, indent=1,
                       default=lambda o: None)
     if args.doc:
-        with open(args.doc) as f:
-            doc = f.read()
-        begin, end = "<!-- versus:begin -->", "<!-- versus:end -->"
-        if begin in doc and end in doc:
-            doc = doc[:doc.index(begin) + len(begin)] + "\n" + text + "\n" + doc[doc.index(end):]
-        else:
-            doc += f"\n{begin}\n{text}\n{end}\n"
-        with open(args.doc, "w") as f:
-            f.write(doc)
+        replace_section(args.doc, "versus", text)
 
 
 if __name__ == "__main__":

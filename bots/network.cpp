@@ -1,5 +1,7 @@
 #include "bots/network.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -12,6 +14,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+
+#include <netinet/in.h>
 
 #include "client/detail/tls.hpp"
 
@@ -38,6 +42,12 @@ struct session_setup {
   int64_t (*now_ns)();
   client::endpoint node;                   ///< for TLS: the host to verify, the CA file
   std::shared_ptr<asio::ssl::context> tls; ///< set for https:// and wss:// nodes
+  /// Local addresses to bind, in turn (opts.sources parsed; shared, not copied per connection).
+  struct source_list {
+    std::vector<asio::ip::address> addresses;
+    std::atomic<std::size_t> next{0};
+  };
+  std::shared_ptr<source_list> sources;
 };
 
 class client_session : public ws_connection, public std::enable_shared_from_this<client_session> {
@@ -75,11 +85,38 @@ private:
       return;
     auto& stream = beast::get_lowest_layer(ws_);
     stream.expires_after(setup_.opts.connect_timeout);
-    stream.async_connect(setup_.endpoints, beast::bind_front_handler(&client_session::on_connect,
-                                                                     shared_from_this()));
+    if (!setup_.sources)
+      return stream.async_connect(setup_.endpoints,
+                                  [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+                                    self->on_connect(ec);
+                                  });
+    // A source address: the socket is bound before it connects (to the first endpoint of the
+    // source's family), the port chosen at connect time so that every source reaches the
+    // node through the whole ephemeral range.
+    const auto& all = setup_.sources->addresses;
+    const auto& source = all[setup_.sources->next.fetch_add(1) % all.size()];
+    auto target =
+        std::find_if(setup_.endpoints.begin(), setup_.endpoints.end(), [&](const auto& e) {
+          return e.endpoint().address().is_v4() == source.is_v4();
+        });
+    if (target == setup_.endpoints.end())
+      return finish(close_abnormal,
+                    "connect: no address of the node matches the source " + source.to_string());
+    error_code ec;
+    auto& socket = stream.socket();
+    socket.open(target->endpoint().protocol(), ec);
+    int one = 1;
+    if (!ec)
+      ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (!ec)
+      socket.bind(tcp::endpoint{source, 0}, ec);
+    if (ec)
+      return fail(ec, "bind to the source address");
+    stream.async_connect(target->endpoint(), beast::bind_front_handler(&client_session::on_connect,
+                                                                       shared_from_this()));
   }
 
-  void on_connect(error_code ec, const tcp::endpoint&) {
+  void on_connect(error_code ec) {
     if (ec)
       return fail(ec, "connect");
     if (dropped_)
@@ -269,7 +306,18 @@ network::network(const client::endpoint& node, network_options opts, int64_t (*n
     throw std::runtime_error("cannot resolve " + client::host_header(node) + ": " + ec.message());
   impl_->setup = session_setup{endpoints, client::host_header(node),
                                opts,      now_ns,
-                               node,      node.tls ? client::detail::tls_context(node) : nullptr};
+                               node,      node.tls ? client::detail::tls_context(node) : nullptr,
+                               nullptr};
+  if (!opts.sources.empty()) {
+    impl_->setup.sources = std::make_shared<session_setup::source_list>();
+    for (const auto& s : opts.sources) {
+      auto address = asio::ip::make_address(s, ec);
+      if (ec)
+        throw std::runtime_error("not a source address: '" + s + "'");
+      impl_->setup.sources->addresses.push_back(address);
+    }
+    impl_->setup.opts.sources.clear(); // parsed above; not copied into every connection
+  }
   impl_->work.emplace(impl_->ioc->get_executor());
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts.threads); ++i)
     impl_->threads.emplace_back([this] { impl_->ioc->run(); });

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "client/endpoint.hpp"
 
@@ -57,11 +58,15 @@ struct network_options {
   std::size_t max_message_bytes = 16u << 20;
   std::string target = "/v1/ws"; ///< the WebSocket endpoint's path
   std::string subprotocol;       ///< sent as Sec-WebSocket-Protocol unless empty
+  /// Local addresses the connections are bound to, in turn (empty: the system chooses). Many
+  /// loopback sources (127.0.0.2, 127.0.0.3, ...) spread the connections over more ports.
+  std::vector<std::string> sources;
 };
 
 class network {
 public:
-  /// Resolves `node` (throws std::runtime_error if it cannot) and starts the I/O threads.
+  /// Resolves `node` and parses `opts.sources` (throws std::runtime_error if it cannot) and
+  /// starts the I/O threads.
   /// `now_ns` is the run clock used to stamp arriving frames.
   network(const client::endpoint& node, network_options opts, int64_t (*now_ns)());
   ~network();

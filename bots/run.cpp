@@ -112,6 +112,7 @@ json run_load_test(caf::actor_system& sys, const run_options& opts) {
       (opts.progress ? "\n" : "...\n"));
   network_options net_opts;
   net_opts.threads = opts.io_threads;
+  net_opts.sources = opts.sources;
   if (opts.xmpp) {
     net_opts.target = opts.xmpp->path;
     net_opts.subprotocol = xmpp::subprotocol;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,8 @@ struct run_options {
   scenario plan;
   std::string users_file;
   std::size_t io_threads = 2;
+  /// Local addresses the bots' WebSocket connections are bound to, in turn (empty: any).
+  std::vector<std::string> sources;
   double time_scale = 1.0;
   /// Rewrite a progress line every second (stdout is a terminal).
   bool progress = false;

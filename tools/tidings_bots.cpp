@@ -13,6 +13,7 @@
 // Exit status: 0 when the run passed, 1 when it lost, duplicated or misdelivered messages (or
 // could not run), 2 on usage errors (bad options, unreadable or invalid scenario).
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -51,6 +52,7 @@ struct bots_config : tidings::config::tool_config {
   std::string json;
   std::string users_file;
   size_t io_threads = 2;
+  std::string source;
   double time_scale = 1.0;
   bool no_progress = false;
   std::string protocol = "tidings";
@@ -72,6 +74,9 @@ struct bots_config : tidings::config::tool_config {
         .add(users_file, "users-file",
              "reuse and extend the users in this file (USER PASSWORD [TOKEN] per line)")
         .add(io_threads, "io-threads", "threads running the bots' WebSocket connections")
+        .add(source, "source",
+             "local addresses of the bots' WebSocket connections, used in turn, e.g. "
+             "127.0.0.2,127.0.0.3 (default: any)")
         .add(time_scale, "time-scale", "multiply every hold phase's duration by this")
         .add(no_progress, "no-progress",
              "no progress line (by default one is rewritten every second on a terminal)")
@@ -139,6 +144,12 @@ int main(int argc, char** argv) {
   }
   opts.users_file = cfg.users_file;
   opts.io_threads = cfg.io_threads;
+  for (std::size_t at = 0; at < cfg.source.size();) {
+    auto comma = std::min(cfg.source.find(',', at), cfg.source.size());
+    if (comma > at)
+      opts.sources.push_back(cfg.source.substr(at, comma - at));
+    at = comma + 1;
+  }
   opts.time_scale = cfg.time_scale;
   opts.progress = !cfg.no_progress && ::isatty(STDOUT_FILENO) == 1;
   opts.log = &std::cerr;

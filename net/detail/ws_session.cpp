@@ -20,6 +20,11 @@ namespace {
 /// Close code for a peer that does not read fast enough (a protocol extension).
 constexpr uint16_t close_slow_consumer = 4004;
 
+/// Bytes of the next message a waiting read asks for. Beast prepares the whole request in the
+/// read buffer before the first byte arrives: a plain async_read asks for 1,536 bytes, held by
+/// every idle connection. Most frames fit in this; the rest of a longer message follows.
+constexpr std::size_t first_read_bytes = 256;
+
 } // namespace
 
 ws_session::ws_session(maybe_tls_stream&& stream, server::impl& srv, connection_slot slot)
@@ -30,7 +35,7 @@ ws_session::~ws_session() {
 }
 
 void ws_session::run(http::request<http::string_body> req) {
-  req_ = std::move(req);
+  req_ = std::make_unique<http::request<http::string_body>>(std::move(req));
   websocket::stream_base::timeout t;
   t.handshake_timeout = std::chrono::seconds(10);
   t.idle_timeout = websocket::stream_base::none(); // the session actor owns idleness
@@ -40,7 +45,7 @@ void ws_session::run(http::request<http::string_body> req) {
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "tidings"); }));
   beast::get_lowest_layer(ws_).expires_never();
-  ws_.async_accept(req_, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+  ws_.async_accept(*req_, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
 }
 
 void ws_session::send(std::string frame, bool binary) {
@@ -74,7 +79,8 @@ void ws_session::on_accept(beast::error_code ec) {
     std::lock_guard<std::mutex> guard{srv_.mtx};
     if (srv_.stopping) {
       close_requested_ = true;
-      close_reason_ = websocket::close_reason(websocket::close_code::going_away, "shutting down");
+      close_code_ = static_cast<uint16_t>(websocket::close_code::going_away);
+      close_text_ = "shutting down";
       do_close();
       do_read();
       return;
@@ -82,15 +88,23 @@ void ws_session::on_accept(beast::error_code ec) {
   }
   registered_ = true;
   srv_.add(shared_from_this());
-  auto auth = bearer_of(req_[http::field::authorization]);
-  std::string target{req_.target()};
-  req_ = {};
+  auto auth = bearer_of((*req_)[http::field::authorization]);
+  std::string target{req_->target()};
+  req_.reset();
   handler_ = srv_.app.open_ws(std::make_shared<ws_peer_impl>(weak_from_this()), std::move(auth),
                               std::move(target));
   do_read();
 }
 
 void ws_session::do_read() {
+  ws_.async_read_some(buffer_, first_read_bytes,
+                      beast::bind_front_handler(&ws_session::on_read_start, shared_from_this()));
+}
+
+void ws_session::on_read_start(beast::error_code ec, std::size_t n) {
+  if (ec || ws_.is_message_done())
+    return on_read(ec, n);
+  // A longer message: the rest of it, appended (Beast checks read_message_max over the whole).
   ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
 }
 
@@ -100,7 +114,9 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
     return finish();
   }
   auto data = beast::buffers_to_string(buffer_.data());
-  buffer_.consume(buffer_.size());
+  buffer_.clear();
+  if (buffer_.capacity() > first_read_bytes)
+    buffer_.shrink_to_fit(); // frees a long message's buffer: the next may be long in coming
   if (!handler_)
     return do_read();
   // Counted before it is handed over, so its frame_done can never come first.
@@ -125,7 +141,7 @@ void ws_session::enqueue(std::string frame, bool binary) {
   if (queue_.size() > srv_.opts.write_queue_frames || queued_bytes_ > srv_.opts.write_queue_bytes) {
     // Drop what is queued, but not the frame being written: its buffer is in use.
     auto keep = writing_ ? std::size_t{1} : std::size_t{0};
-    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
+    queue_.erase(std::next(queue_.begin(), static_cast<std::ptrdiff_t>(keep)), queue_.end());
     queued_bytes_ = keep ? queue_.front().data.size() : 0;
     request_close(close_slow_consumer, "slow consumer");
     return;
@@ -159,7 +175,8 @@ void ws_session::request_close(uint16_t code, std::string reason) {
   if (close_requested_ || finished_)
     return;
   close_requested_ = true;
-  close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+  close_code_ = code;
+  close_text_ = std::move(reason);
   if (!writing_)
     do_close();
 }
@@ -168,7 +185,9 @@ void ws_session::do_close() {
   if (closing_)
     return;
   closing_ = true;
-  ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code ec) {
+  // Beast serialises the close frame at once: the reason need not outlive the call.
+  websocket::close_reason why{static_cast<websocket::close_code>(close_code_), close_text_};
+  ws_.async_close(why, [self = shared_from_this()](beast::error_code ec) {
     log_failure(ec, "websocket close");
     // The pending read completes with an error and calls finish().
     beast::error_code ignored;
@@ -181,8 +200,7 @@ void ws_session::finish() {
     return;
   finished_ = true;
   if (handler_) {
-    uint16_t code = close_requested_ ? static_cast<uint16_t>(close_reason_.code)
-                                     : static_cast<uint16_t>(ws_.reason().code);
+    uint16_t code = close_requested_ ? close_code_ : static_cast<uint16_t>(ws_.reason().code);
     handler_->on_close(code != 0 ? code : 1006);
     handler_.reset();
   }

@@ -10,7 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <string>
 
@@ -52,7 +52,10 @@ private:
   };
 
   void on_accept(beast::error_code ec);
+  /// Reads one message: its first bytes (a small read, what an idle connection waits with),
+  /// then, if it is longer, the rest (on_read_start); on_read hands it over.
   void do_read();
+  void on_read_start(beast::error_code ec, std::size_t n);
   void on_read(beast::error_code ec, std::size_t);
   void enqueue(std::string frame, bool binary);
   void do_write();
@@ -65,12 +68,18 @@ private:
   websocket::stream<maybe_tls_stream> ws_;
   server::impl& srv_;
   connection_slot slot_;
-  http::request<http::string_body> req_;
+  /// The upgrade request, kept only until the handshake is answered.
+  std::unique_ptr<http::request<http::string_body>> req_;
+  /// The message being read: what an idle connection holds is the small first read's request
+  /// (`first_read_bytes`); a longer message's buffer is released once it is handed over.
   beast::flat_buffer buffer_;
   std::unique_ptr<ws_handler> handler_;
-  std::deque<outgoing> queue_;
+  /// Frames waiting to be written. A list, not a deque: an empty std::deque still holds ≈ 600
+  /// bytes (its map and first node), and most connections have nothing queued most of the time.
+  std::list<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
-  websocket::close_reason close_reason_;
+  uint16_t close_code_ = 0; ///< with close_text_, what this side closes with
+  std::string close_text_;
   bool writing_ = false;
   bool close_requested_ = false;
   bool closing_ = false;
