@@ -153,26 +153,38 @@ caf::result<std::string> steward_state::remove(const std::string& user) {
                 std::string{"delete"}, user, std::string{})
       .then(
           [this, rp, user, directory](const std::vector<std::string>& revoked) mutable {
-            // The account is gone (no inbox can start for it now); its sessions are closing.
-            self->request(directory, step_timeout, atom::stop::value, user)
-                .then(
-                    [this, rp, user, n = revoked.size()](bool) mutable {
-                      auto rows = purge_rows(user);
-                      if (!rows) {
-                        rp.deliver(std::move(rows.error()));
-                        return;
-                      }
-                      (*rows)["tokens"] = n;
-                      json doc{{"command", "delete"},         {"user", user},
-                               {"node", ctx->self_name()},    {"tokens_revoked", n},
-                               {"removed", std::move(*rows)}, {"media_removed", purge_media(user)}};
-                      ctx->logs().info("user deleted by the administrator", {{"user", user}});
-                      rp.deliver(doc.dump());
-                    },
-                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            // The account is gone (no inbox can start for it now). The accounts worker told
+            // the registry of the revoked tokens before answering, so once the registry has
+            // answered this question it has told the live sessions why they end: they close
+            // with "account deleted" before their inbox stops under them.
+            self->request(ctx->registry, step_timeout, atom::exists::value, user)
+                .then([this, rp, user, directory, n = revoked.size()](
+                          bool) mutable { stop_and_purge(std::move(rp), directory, user, n); },
+                      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
+}
+
+void steward_state::stop_and_purge(caf::typed_response_promise<std::string> rp,
+                                   const directory_actor_t& directory, const std::string& user,
+                                   std::size_t tokens) {
+  self->request(directory, step_timeout, atom::stop::value, user)
+      .then(
+          [this, rp, user, tokens](bool) mutable {
+            auto rows = purge_rows(user);
+            if (!rows) {
+              rp.deliver(std::move(rows.error()));
+              return;
+            }
+            (*rows)["tokens"] = tokens;
+            json doc{{"command", "delete"},         {"user", user},
+                     {"node", ctx->self_name()},    {"tokens_revoked", tokens},
+                     {"removed", std::move(*rows)}, {"media_removed", purge_media(user)}};
+            ctx->logs().info("user deleted by the administrator", {{"user", user}});
+            rp.deliver(doc.dump());
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
 caf::expected<json> steward_state::purge_rows(const std::string& user) const {

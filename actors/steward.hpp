@@ -45,6 +45,10 @@ struct steward_state {
                                   const std::string& password);
   /// The account, then its running inbox, then its rows here.
   caf::result<std::string> remove(const std::string& user);
+  /// The rest of `remove` once the sessions were told: stops the inbox, removes the rows.
+  void stop_and_purge(caf::typed_response_promise<std::string> rp,
+                      const directory_actor_t& directory, const std::string& user,
+                      std::size_t tokens);
   /// The rows naming `user` in the media tables this node keeps (read grants, claims of
   /// unacknowledged media items, current avatar).
   net::json purge_media(const std::string& user) const;
