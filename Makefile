@@ -82,7 +82,7 @@ test-sanitize: deps
 	  -DTIDINGS_SANITIZE=address,undefined
 	cmake --build build-sanitize -j $(JOBS) \
 	  $(if $(SANITIZE_LABELS),--target $(addsuffix _tests,$(subst |, ,$(SANITIZE_LABELS))))
-	tests/sanitizers/run-ctest build-sanitize $(if $(SANITIZE_LABELS),-L '^($(SANITIZE_LABELS))$$')
+	tests/sanitizers/run-ctest build-sanitize -LE long $(if $(SANITIZE_LABELS),-L '^($(SANITIZE_LABELS))$$')
 
 # TSan over the integration tests (and the nodes they start).
 test-tsan: deps

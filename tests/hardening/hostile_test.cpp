@@ -213,7 +213,14 @@ TEST_CASE("a client that never reads is closed with 4004 and the node's memory s
                         << "never reads");
   // The stored messages may sit in RocksDB's memtable (up to their size); the write queue adds
   // at most its 1 MiB. Holding the flood for the deaf client as well would double it.
+#ifndef __SANITIZE_ADDRESS__
   CHECK(growth < flooded_kib + static_cast<long>(queue_bytes / 1024) + 48 * 1024);
+#else
+  // Under ASan (`make test-sanitize`) freed memory waits in its quarantine (256 MiB) and every
+  // allocation has shadow and redzones, so RSS says nothing about the node's own bound; the
+  // bound is checked by the uninstrumented suite, the close and the delivery below by both.
+  MESSAGE("ASan build: the RSS bound is checked only without sanitizers");
+#endif
   // The deaf client was closed with 4004 (it reads now: the close is at the end of its data).
   auto until = std::chrono::steady_clock::now() + 30s;
   while (!deaf.closed() && std::chrono::steady_clock::now() < until)

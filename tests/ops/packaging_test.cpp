@@ -159,7 +159,17 @@ TEST_CASE("the systemd unit runs the node as its own user, restarts it and harde
   CHECK(std::stoi(m[1]) > 5 + 5);
 }
 
-TEST_CASE("the container image installs every library the binaries load") {
+// The image is built from the plain build: a sanitized build (`make test-sanitize`) links other
+// libraries (the sanitizer runtimes, RocksDB's and Boost.System's shared libraries), so there
+// this case is skipped rather than asking the image for what it never runs.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool sanitized_build = true;
+#else
+constexpr bool sanitized_build = false;
+#endif
+
+TEST_CASE("the container image installs every library the binaries load" *
+          doctest::skip(sanitized_build)) {
   auto dockerfile = read_text(source_dir / "Dockerfile");
   auto last_from = dockerfile.rfind("\nFROM ");
   REQUIRE(last_from != std::string::npos);
