@@ -100,10 +100,12 @@ fuzz: fuzz-deps
 	$(if $(FUZZ_RUNS),FUZZ_RUNS=$(FUZZ_RUNS)) fuzz/run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The steady one-to-one table of docs/BENCHMARKS.md (QUICK=1: 10 s rows; BASELINE=DIR: also
-# run another build's node, interleaved), then Tidings and ejabberd side by side (bench/versus.py:
-# its section of docs/BENCHMARKS.md is rewritten, its plots go to docs/bench/).
+# run another build's node, interleaved) and, without QUICK, the knee search (the highest rate
+# with p99 under 100 ms and under 10 ms, ≈ 20 min: its section of docs/BENCHMARKS.md is
+# rewritten), then Tidings and ejabberd side by side (bench/versus.py: its section of
+# docs/BENCHMARKS.md is rewritten, its plots go to docs/bench/).
 bench: build bench-deps
-	python3 bench/matrix.py --build=$(BUILD_DIR) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline=$(BASELINE))
+	python3 bench/matrix.py --build=$(BUILD_DIR) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline=$(BASELINE)) --doc=docs/BENCHMARKS.md
 	python3 bench/versus.py --build=$(BUILD_DIR) $(if $(QUICK),--quick) --doc=docs/BENCHMARKS.md --plots=docs/bench
 
 # Node memory per idle session, 1k to 100k (issue 12; QUICK=1: up to 10k, ≈ 1 min): its section

@@ -142,6 +142,7 @@ def main():
     ap.add_argument("--body", type=int, default=100, help="mean body bytes")
     ap.add_argument("--sync", default="true", help="true | false (the node's storage.sync)")
     ap.add_argument("--node-arg", action="append", default=[], help="extra node option")
+    ap.add_argument("--bots-arg", action="append", default=[], help="extra tidings-bots option")
     ap.add_argument("--label", default="")
     ap.add_argument("--report", help="keep the bots' full JSON report here (one node only)")
     ap.add_argument("--nodes", type=int, default=1, help="nodes in a cluster on this machine")
@@ -183,7 +184,7 @@ def main():
                 reports.append(report)
                 bots.append(subprocess.Popen(
                     [bots_bin, f"--url=http://127.0.0.1:{ports[i]}", f"--scenario={scen_path}",
-                     f"--json={report}", "--no-progress"],
+                     f"--json={report}", "--no-progress"] + args.bots_arg,
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
             for b in bots:
                 _, status, usage = os.wait4(b.pid, 0)
