@@ -678,7 +678,7 @@ void inbox_state::start_ack(uint32_t device, uint64_t upto) {
       done();
       continue;
     }
-    self->request(home, receipt_timeout,
+    timed_request(home, receipt_timeout,
                   receipt_delivery{sender, receipt_item("delivered", log->user(), mids, now)})
         .then([done](uint64_t) { done(); },
               [state, done](const caf::error& err) {
@@ -820,7 +820,7 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
   auto sender_profile = ctx->profile_of(from);
   if (!sender_profile) // the sender's home node is down
     return refused(make_error(errc::unavailable));
-  self->request(ctx->profile_of(log->user()), receipt_timeout, atom::privacy::value, log->user())
+  timed_request(ctx->profile_of(log->user()), receipt_timeout, atom::privacy::value, log->user())
       .then(
           [this, from, accepted, keys, release, refused, sender_profile,
            done](bool exists, bool receipts, const std::string&) mutable {
@@ -829,7 +829,7 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
               done.deliver(true);
               return;
             }
-            self->request(sender_profile, receipt_timeout, atom::privacy::value, from)
+            timed_request(sender_profile, receipt_timeout, atom::privacy::value, from)
                 .then(
                     [this, from, accepted, keys, release, done](bool exists, bool receipts,
                                                                 const std::string&) mutable {
@@ -861,7 +861,7 @@ void inbox_state::send_read_receipt(read_promise done, const std::string& from,
     done.deliver(make_error(errc::unavailable));
     return;
   }
-  self->request(home, receipt_timeout,
+  timed_request(home, receipt_timeout,
                 receipt_delivery{from, receipt_item("read", log->user(), accepted, ctx->now())})
       .then(
           [this, keys, release, done](uint64_t) mutable {
@@ -957,6 +957,7 @@ void inbox_state::on_down(const caf::down_msg& dm) {
 }
 
 void inbox_state::schedule_check() {
+  ++checks_armed;
   // Armed only while there is something to check (no session, or an ack round to retry):
   // thousands of inboxes with live sessions cost no wake-ups at all.
   const auto& st = ctx->settings;
@@ -964,6 +965,8 @@ void inbox_state::schedule_check() {
   auto ms = std::max<int64_t>(std::max<int64_t>(st.tick_ms, st.inbox_idle_stop_ms / 12), remaining);
   if (!retry_acks.empty() || acking)
     ms = st.tick_ms;
+  else if (!replies.empty())
+    ms = std::min<int64_t>(ms, 5 * st.tick_ms); // a lost answer is seen at most 5 s late
   self->delayed_send(self, std::chrono::milliseconds(ms), atom::timer::value);
 }
 
@@ -977,6 +980,8 @@ void inbox_state::drain() {
 }
 
 void inbox_state::tick() {
+  --checks_armed;
+  replies.expire();
   if (!acking && !retry_acks.empty()) {
     for (const auto& [device, upto] : std::exchange(retry_acks, {})) {
       auto& pending = pending_acks[device];
@@ -984,10 +989,10 @@ void inbox_state::tick() {
     }
     next_ack();
   }
-  if (sessions.empty() && !acking && writes.empty() &&
+  if (sessions.empty() && !acking && writes.empty() && replies.empty() &&
       ctx->now() - last_active >= ctx->settings.inbox_idle_stop_ms)
     self->send(ctx->directory, atom::idle::value, log->user(), routed);
-  if (sessions.empty() || !retry_acks.empty())
+  if (sessions.empty() || !retry_acks.empty() || (!replies.empty() && checks_armed == 0))
     schedule_check(); // the directory may refuse the stop: check again later
 }
 

@@ -47,6 +47,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/deadlines.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/pending_writes.hpp"
@@ -109,6 +110,9 @@ struct inbox_state {
   bool acking = false;          ///< an ack round (receipts, then the removal) is running
   bool drain_requested = false; ///< tell the directory once the running ack is done
   bool stop_requested = false;  ///< quit once no write is in flight
+  /// Deadlines of the receipt and privacy requests (checked on `tick`, armed while any waits).
+  deadlines replies;
+  int checks_armed = 0;                      ///< `timer` messages on their way (schedule_check)
   std::map<uint32_t, uint64_t> pending_acks; ///< device -> highest ack that came while `acking`
   /// device -> an ack whose receipts could not all be stored: retried on tick
   std::map<uint32_t, uint64_t> retry_acks;
@@ -175,8 +179,15 @@ struct inbox_state {
   /// Quits now, or once the writes in flight have completed.
   void stop();
   void tick();
-  /// Arms the next `tick` (idle stop or ack retry) when one is needed.
+  /// Arms the next `tick` (idle stop, ack retry, or a request's deadline) when one is needed.
   void schedule_check();
+  /// `self->request(dest, ...)` with its deadline in `replies`, a `tick` armed to check it.
+  template <class Handle, class... Ts>
+  auto timed_request(const Handle& dest, std::chrono::milliseconds timeout, Ts&&... xs) {
+    if (checks_armed == 0)
+      schedule_check();
+    return replies.request(self, dest, timeout, std::forward<Ts>(xs)...);
+  }
   /// Pushes stored items to the sessions while their windows allow.
   void push_more();
   /// What the inspector shows of this inbox (depth and oldest item of what is durable).

@@ -187,7 +187,7 @@ void session_state::deliver(deliver_request d, const net::reply_to& to) {
   // (a retry of the cid stores it again: the same mid, which clients drop as a repeat).
   std::string copy_content = copies && d.to != user ? d.content : std::string{};
   auto recipient = d.to;
-  self->request(route, request_timeout, std::move(d))
+  replies.request(self, route, request_timeout, std::move(d))
       .then(
           [this, answered, failed, cid_copy, to, copy_content, recipient](const sent_reply& r) {
             if (copy_content.empty()) {
@@ -204,7 +204,7 @@ void session_state::deliver(deliver_request d, const net::reply_to& to) {
             auto home = ctx->directory_of(user);
             if (!item || !home)
               return failed(make_error(errc::unavailable));
-            self->request(home, request_timeout, receipt_delivery{user, std::move(*item)})
+            replies.request(self, home, request_timeout, receipt_delivery{user, std::move(*item)})
                 .then(
                     [this, answered, cid_copy, to, r](uint64_t) {
                       answered();
@@ -244,7 +244,7 @@ void session_state::ask(const Handle& dest, const net::reply_to& to, F on_value,
   auto send = [this](std::string frame, net::encoding frame_enc) {
     send_frame(std::move(frame), frame_enc);
   };
-  self->request(dest, request_timeout, std::forward<Ts>(xs)...)
+  replies.request(self, dest, request_timeout, std::forward<Ts>(xs)...)
       .then(reply_adapter<F>::make(std::move(on_value), to, send),
             [this, to](const caf::error& err) { send_failure(err, to); });
 }
@@ -365,7 +365,9 @@ void session_state::handle(net::read_request r) {
   if (!inbox) // still attaching (or re-attaching after the inbox stopped)
     return send_error(errc::unavailable, "the inbox is not attached yet, retry", r, jittered(200));
   net::reply_to to = r;
-  self->request(inbox, request_timeout, atom::read::value, std::move(r.from), std::move(r.mids))
+  replies
+      .request(self, inbox, request_timeout, atom::read::value, std::move(r.from),
+               std::move(r.mids))
       .then([this, to](bool) { ok(to); },
             [this, to](const caf::error& err) { send_failure(err, to); });
 }
@@ -460,6 +462,7 @@ void session_state::tick() {
   }
   if (now - last_frame >= ctx->settings.idle_timeout_ms)
     return close(1000, "idle timeout");
+  replies.expire(); // (a quarter of the idle timeout late at most: a safety net, see deadlines)
   schedule_tick();
 }
 

@@ -18,6 +18,7 @@
 #include <caf/all.hpp>
 
 #include "actors/context.hpp"
+#include "actors/deadlines.hpp"
 #include "actors/errors.hpp"
 #include "net/frames.hpp"
 #include "net/server.hpp"
@@ -44,6 +45,8 @@ struct session_state {
   /// until then sends wait in `held_sends`, so that none misses its `sent_copy`.
   bool devices_known = false;
   std::vector<std::pair<deliver_request, net::reply_to>> held_sends;
+  /// Deadlines of the requests on the message path (sends, reads, asks): checked on `tick`.
+  deadlines replies;
   net::encoding enc = net::encoding::json; ///< for frames the server starts
   attached_inbox inbox;
   uint64_t forwarded_upto = 0; ///< highest seq sent to the client on this connection
