@@ -161,7 +161,7 @@ void bot_lifecycle<P>::on_frame(uint32_t g, const std::string& data, bool binary
 template <class P> void bot_lifecycle<P>::went_live(int64_t t) {
   state = link::live;
   failed_attempts = 0;
-  self->send(ctx->collector, atom::ev_conn::value, index, t - connect_started);
+  self->send(ctx->collector, atom::ev_conn::value, index, t - connect_started, t);
   for (auto& rp : online_waiters)
     rp.deliver(true);
   online_waiters.clear();
