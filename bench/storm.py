@@ -59,7 +59,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from cluster import ONE_NODE_MAX, Cluster, Node, Script, Stop, wait_until  # noqa: E402
+from cluster import ONE_NODE_MAX, Cluster, Node, Script, Stop, cpu_s, wait_until  # noqa: E402
 from versus import stop_process  # noqa: E402
 
 TARGET_S = 10.0
@@ -149,7 +149,7 @@ def perf_top(data, out_path):
     r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
                         "--percent-limit", "1", "--sort", "dso,symbol"],
                        capture_output=True, text=True, timeout=300)
-    lines = [l for l in r.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    lines = [l.rstrip()[:140] for l in r.stdout.splitlines() if l.strip() and not l.startswith("#")]
     with open(out_path, "w") as f:
         f.write(r.stdout)
     return lines[:30]
@@ -201,6 +201,7 @@ def one_run(args, label, n, per_node, one_node_max, log, say):
             opened = sum(m.get("tidings_sessions_opened_total", 0) for m in ms)
             rss_before = [x.rss() for x in nodes]
             cpu_before = [x.cpu() for x in nodes]
+            bots_cpu_before = sum(cpu_s(b.proc.pid) or 0 for b in bots)
             if args.perf and mode == "drop":
                 os.makedirs(args.perf, exist_ok=True)
                 data = os.path.join(args.perf, f"{label}.perf.data")
@@ -214,6 +215,7 @@ def one_run(args, label, n, per_node, one_node_max, log, say):
             samples = []
             watched = watch_storm(cluster, n, opened, STORM_DEADLINE_S, samples)
             cpu_after = [x.cpu() for x in nodes]
+            bots_cpu = sum(cpu_s(b.proc.pid) or 0 for b in bots) - bots_cpu_before
             rss_after = [x.rss() for x in nodes]
             if perf:
                 stop_process(perf, signal.SIGINT)
@@ -224,6 +226,7 @@ def one_run(args, label, n, per_node, one_node_max, log, say):
                 f"{watched if watched is None else round(watched, 2)} s")
             storms.append({"mode": mode, "nodes_back_s": watched, "samples": samples,
                            "node_cpu_s": [round(a - b, 2) for a, b in zip(cpu_after, cpu_before)],
+                           "bots_cpu_s": round(bots_cpu, 2),
                            "node_rss_kib": [[a, b] for a, b in zip(rss_before, rss_after)]})
             time.sleep(1)  # the last welcomes reach the bots' reports
         for b in bots:
@@ -312,7 +315,7 @@ def markdown(res):
            f"0–{res['window_ms']} ms delay. **Target: {res['target_sessions']:,} token logins "
            f"within {TARGET_S:.0f} s.**", "",
            "| run | storm | back in (s) | nodes saw all back (s) | auth/s, mean over back-in "
-           "| connect+auth p50 / p90 / p99 / max (ms) | node CPU s (per node) "
+           "| connect+auth p50 / p90 / p99 / max (ms) | CPU s: nodes; bots "
            "| node RSS MiB before → after | failures, refusals | OK |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for run in res["runs"]:
@@ -338,7 +341,7 @@ def markdown(res):
                 f"| **{s['back_in_s']:.2f}** | {s['nodes_back_s'] if s['nodes_back_s'] is None else round(s['nodes_back_s'], 1)} "
                 f"| {s['established'] / max(s['back_in_s'], 0.001):,.0f} "
                 f"| {lat['p50']:.1f} / {lat['p90']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f} "
-                f"| {', '.join(f'{c:.1f}' for c in s['node_cpu_s'])} | {rss} "
+                f"| {', '.join(f'{c:.1f}' for c in s['node_cpu_s'])}; {s['bots_cpu_s']:.1f} | {rss} "
                 f"| {'; '.join(fails) or 'none'} | {'yes' if s['ok'] else '**no**'} |")
     out += ["", "Authentications per second after the storm (all bots processes together; "
             "second 1 = the first second after the drop):", "",
@@ -364,7 +367,7 @@ def main():
     ap.add_argument("--node", help="tidings-node binary (default BUILD/tools/tidings-node)")
     ap.add_argument("--bots", help="tidings-bots binary (default BUILD/bots/tidings-bots)")
     ap.add_argument("--quick", action="store_true", help="3,000 sessions each run")
-    ap.add_argument("--sessions", type=int, help="sessions of the cluster run (default 50,000)")
+    ap.add_argument("--sessions", type=int, help="sessions of the cluster run (default 50,000; 0: none)")
     ap.add_argument("--one-node", type=int, help="sessions of the one-node run (default 19,000; 0: none)")
     ap.add_argument("--window-ms", type=int, default=2000, help="bots come back within this")
     ap.add_argument("--password-logins", type=int, help="default 200 (--quick: 16; 0: none)")
@@ -373,7 +376,7 @@ def main():
     ap.add_argument("--json", help="write every figure here")
     ap.add_argument("--log", help="the nodes' and bots' output (default: a temporary file)")
     args = ap.parse_args()
-    n = args.sessions or (3_000 if args.quick else 50_000)
+    n = args.sessions if args.sessions is not None else (3_000 if args.quick else 50_000)
     one = args.one_node if args.one_node is not None else (3_000 if args.quick else ONE_NODE_MAX)
     pw_count = args.password_logins if args.password_logins is not None else (16 if args.quick else 200)
 
@@ -381,7 +384,7 @@ def main():
     log, say = script.log, script.say
     res = dict(script.identity("storm.py"), window_ms=args.window_ms, target_sessions=50_000,
                runs=[])
-    plan = [("cluster", n, math.ceil(n / 3), 0)]  # 3 nodes
+    plan = [("cluster", n, math.ceil(n / 3), 0)] if n else []  # 3 nodes
     if one:
         plan.append(("one node", one, one, one))
     try:
