@@ -114,8 +114,9 @@ bench-sessions: build bench-deps
 
 # Reconnect storm (issue 12): 50,000 idle sessions on 3 nodes drop at once and log in again
 # with their tokens, then the same with clean closes; then 19,000 on one node; then password
-# logins with the default argon2id (QUICK=1: 3,000 sessions each, ≈ 1.5 min). Its section of
-# docs/BENCHMARKS.md is rewritten. Not part of `make bench` (see bench/storm.py for its length).
+# logins with the default argon2id (QUICK=1: 6,000 and 4,000 sessions, ≈ 1 min). Its section of
+# docs/BENCHMARKS.md is rewritten. Not part of `make bench`: the full run takes ≈ 4 min on top of
+# it, most of it registering 69,000 users.
 bench-storm: build bench-deps
 	python3 bench/storm.py --build=$(BUILD_DIR) $(if $(QUICK),--quick) --doc=docs/BENCHMARKS.md
 
