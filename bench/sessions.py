@@ -31,168 +31,21 @@ deadline. --quick takes about 70 s here.
 
 import argparse
 import json
-import math
 import os
-import resource
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import steady  # noqa: E402  (free_port, node_metrics)
-from versus import loadavg, machine, replace_section, stop_process  # noqa: E402
+from cluster import ONE_NODE_MAX, PER_NODE, Cluster, Script, Stop, rss_kib, wait_until  # noqa: E402
 
-ONE_NODE_MAX = 19_000    # sessions one node can hold here (20,000 descriptors, hard)
-PER_NODE = 17_000        # share of each node of a cluster, at most
-PER_BOTS = 10_000        # connections of one bots process, at most
 CONNECT_RATE = 2_000     # sessions per second, all bots processes together
 FULL = [1_000, 5_000, 10_000, 19_000, 50_000, 100_000]
 QUICK = [1_000, 5_000, 10_000]
-
-
-class Stop(Exception):
-    """SIGINT or SIGTERM: clean up and leave."""
-
-
-def on_signal(signo, _frame):
-    raise Stop(f"signal {signo}")
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except FileNotFoundError:
-        pass
-    return None
-
-
-def layout(n, one_node_max=ONE_NODE_MAX, per_node=PER_NODE):
-    """(nodes, shares per node, bots processes per node) for n sessions."""
-    nodes = 1 if n <= one_node_max else math.ceil(n / per_node)
-    shares = [n // nodes + (1 if i < n % nodes else 0) for i in range(nodes)]
-    return nodes, shares, [math.ceil(s / PER_BOTS) for s in shares]
-
-
-def split(total, parts):
-    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
-
-
-class Node:
-    def __init__(self, binary, index, data_dir, cluster_args, log):
-        self.binary, self.index, self.data_dir = binary, index, data_dir
-        self.host = f"127.0.0.{11 + index}"
-        self.cluster_args, self.log = cluster_args, log
-        self.proc, self.port = None, None
-
-    def start(self, deadline_s=60):
-        cmd = [self.binary, "--port=0", f"--bind={self.host}", f"--data-dir={self.data_dir}",
-               "--storage.sync=false", "--net.max-connections=0",
-               "--limits.rate=100000", "--limits.burst=100000",
-               "--auth.argon2-ops=1", "--auth.argon2-mem-kib=64"] + self.cluster_args
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True,
-                                     start_new_session=True)
-        found = {}
-
-        def read():
-            for line in self.proc.stdout:  # drained to the end: the node never blocks on it
-                if line.startswith("listening on ") and "port" not in found:
-                    found["port"] = int(line.rsplit(":", 1)[1])
-                self.log.write(line)
-        threading.Thread(target=read, daemon=True).start()
-        end = time.monotonic() + deadline_s
-        while "port" not in found:
-            if self.proc.poll() is not None or time.monotonic() > end:
-                raise SystemExit(f"node {self.index} did not start (see the log)")
-            time.sleep(0.05)
-        self.port = found["port"]
-
-    @property
-    def url(self):
-        return f"http://{self.host}:{self.port}"
-
-    def rss(self):
-        return rss_kib(self.proc.pid)
-
-    def stop(self):
-        stop_process(self.proc)
-
-
-class Bots:
-    """One tidings-bots process: its users, its node, its source addresses."""
-
-    def __init__(self, binary, index, count, node, work, log):
-        self.binary, self.index, self.count, self.node = binary, index, count, node
-        self.sources = f"127.0.0.{100 + 2 * index},127.0.0.{101 + 2 * index}"
-        self.users_file = os.path.join(work, f"users{index}.txt")
-        self.work, self.log = work, log
-        self.proc, self.ready_rss, self.ready = None, None, threading.Event()
-
-    def scenario(self, connect, hold_s, rate):
-        phases = [{"name": "idle", "action": "hold", "duration_s": hold_s}]
-        if connect:
-            phases.insert(0, {"name": "log in", "action": "connect", "rate": rate,
-                              "timeout_s": self.count / rate + 180})
-        return {"name": "idle-sessions", "seed": 12 + self.index, "user_prefix": f"s{self.index}x",
-                "prepare_parallel": 8, "drain_timeout_s": 30,
-                "groups": [{"name": "idle", "bots": self.count, "contacts": 0,
-                            "behaviour": {"think_ms": None}}],
-                "phases": phases}
-
-    def start(self, connect, hold_s, rate):
-        path = os.path.join(self.work, f"scenario{self.index}-{int(connect)}.json")
-        with open(path, "w") as f:
-            json.dump(self.scenario(connect, hold_s, rate), f)
-        self.ready.clear()
-        self.proc = subprocess.Popen(
-            [self.binary, f"--url={self.node.url}", f"--scenario={path}", "--no-progress",
-             f"--users-file={self.users_file}", f"--source={self.sources}",
-             f"--json={os.path.join(self.work, f'report{self.index}.json')}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
-
-        def read():
-            for line in self.proc.stderr:
-                if line.startswith("users ready"):
-                    self.ready_rss = rss_kib(self.proc.pid)
-                    self.ready.set()
-                self.log.write(f"[bots {self.index}] {line}")
-        threading.Thread(target=read, daemon=True).start()
-
-    def wait(self, timeout):
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-    def stop(self):
-        stop_process(self.proc, signal.SIGINT)  # skip to the drain, report, exit
-
-    def prepared(self):
-        try:
-            with open(self.users_file) as f:
-                return sum(1 for line in f if len(line.split()) >= 3)
-        except OSError:
-            return 0
-
-
-def wait_until(what, check, deadline_s, step=0.2):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(step)
-    raise SystemExit(f"timed out ({deadline_s:.0f} s) waiting for {what}")
 
 
 def settle(nodes, seconds):
@@ -211,61 +64,33 @@ def one_point(args, n, hold_s, log, say):
     """Runs one count; returns its figures."""
     node_bin = args.node or os.path.join(args.build, "tools", "tidings-node")
     bots_bin = args.bots or os.path.join(args.build, "bots", "tidings-bots")
-    n_nodes, shares, bots_per_node = layout(n, args.one_node_max, args.per_node)
     work = tempfile.mkdtemp(prefix=f"sessions-{n}-")
-    nodes, bots = [], []
+    cluster = None
     try:
-        cluster_ports = [steady.free_port() for _ in range(n_nodes)]
-        peers = ",".join(f"n{i + 1}@127.0.0.{11 + i}:{p}" for i, p in enumerate(cluster_ports))
-        for i in range(n_nodes):
-            extra = [] if n_nodes == 1 else [
-                f"--cluster.node-id=n{i + 1}", f"--cluster.bind=127.0.0.{11 + i}",
-                f"--cluster.port={cluster_ports[i]}", f"--cluster.peers={peers}"]
-            nodes.append(Node(node_bin, i, os.path.join(work, f"data{i}"), extra, log))
-
-        def start_nodes():
-            for node in nodes:
-                node.start()
-            if n_nodes > 1:
-                wait_until("the cluster to form", lambda: all(
-                    steady.node_metrics(x.port, x.host).get("tidings_cluster_peers_up") == n_nodes - 1
-                    for x in nodes), 60)
-
-        start_nodes()
-        for i, node in enumerate(nodes):
-            for count in split(shares[i], bots_per_node[i]):
-                bots.append(Bots(bots_bin, len(bots), count, node, work, log))
+        cluster = Cluster(node_bin, bots_bin, n, work, log, args.one_node_max, args.per_node)
+        nodes, bots, n_nodes = cluster.nodes, cluster.bots, len(cluster.nodes)
+        cluster.start_nodes()
         # Users: registered and logged in once; the tokens are kept in the users files.
-        t0 = time.monotonic()
-        for b in bots:
-            b.start(connect=False, hold_s=0.1, rate=1)
-        for b in bots:
-            b.wait(timeout=600)
-        missing = [(b.index, b.count - b.prepared()) for b in bots if b.prepared() < b.count]
-        if missing:
-            raise SystemExit(f"users not prepared (bots process, missing): {missing}")
-        prepare_s = time.monotonic() - t0
+        prepare_s = cluster.prepare_users()
         say(f"{n}: {n} users ready in {prepare_s:.0f} s on {n_nodes} node(s)")
 
         # A clean heap: the nodes start again on the same data, then settle.
-        for node in nodes:
-            node.stop()
-        start_nodes()
+        cluster.restart_nodes()
         settle(nodes, 20)
         before = [n_.rss() for n_ in nodes]
 
         rate = max(1, CONNECT_RATE // len(bots))
         t0 = time.monotonic()
         for b in bots:
-            b.start(connect=True, hold_s=hold_s + 600, rate=rate)  # stopped by us after the hold
-        for b in bots:
-            if not b.ready.wait(timeout=120):
-                raise SystemExit(f"bots process {b.index} did not get its users ready")
-
-        def authenticated():
-            return [steady.node_metrics(x.port, x.host).get("tidings_sessions_authenticated", 0) for x in nodes]
+            b.start(b.scenario("idle-sessions", [
+                {"name": "log in", "action": "connect", "rate": rate,
+                 "timeout_s": b.count / rate + 180},
+                # stopped by us after the hold
+                {"name": "idle", "action": "hold", "duration_s": hold_s + 600}]), "connect")
+        cluster.wait_ready()
         deadline = n / CONNECT_RATE + 300
-        wait_until(f"{n} sessions authenticated", lambda: sum(authenticated()) >= n, deadline, 1)
+        wait_until(f"{n} sessions authenticated", lambda: sum(cluster.authenticated()) >= n,
+                   deadline, 1)
         connect_s = time.monotonic() - t0
         say(f"{n}: all authenticated after {connect_s:.0f} s; holding {hold_s:.0f} s")
         # Held: any session closed meanwhile shows as a lower count at the end.
@@ -274,10 +99,10 @@ def one_point(args, n, hold_s, log, say):
             time.sleep(min(5.0, max(0.0, end - time.monotonic())))
             if any(b.proc.poll() is not None for b in bots):
                 raise SystemExit("a bots process ended during the hold (see the log)")
-        held = authenticated()
+        held = cluster.authenticated()
         rss_with = [x.rss() for x in nodes]
         bots_with = [rss_kib(b.proc.pid) for b in bots]
-        live = [steady.node_metrics(x.port, x.host).get("tidings_sessions_live", 0) for x in nodes]
+        live = [x.metrics().get("tidings_sessions_live", 0) for x in nodes]
         for b in bots:
             b.stop()
         per_node = [{"node": i + 1, "host": nodes[i].host, "sessions": int(held[i]),
@@ -297,10 +122,8 @@ def one_point(args, n, hold_s, log, say):
             "ok": int(sum(held)) == n,
         }
     finally:
-        for b in bots:
-            b.stop()
-        for node in nodes:
-            node.stop()
+        if cluster:
+            cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -311,9 +134,7 @@ def mib(kib):
 
 
 def markdown(res):
-    out = [f"Run {res['started']} UTC, commit `{res['commit']}`, {res['machine']}; load average "
-           f"{res['load_before']} before, {res['load_after']} after. Command: `{res['command']}` "
-           f"({res['elapsed_min']:.1f} min). Sessions held {res['hold_s']:.0f} s after the last "
+    out = [Script.header(res) + f" Sessions held {res['hold_s']:.0f} s after the last "
            f"one authenticated.", "",
            "| sessions | nodes | bots processes | RSS per node before → with (MiB) "
            "| KiB/session per node | KiB/session overall | bots KiB/session | held |",
@@ -390,23 +211,9 @@ def main():
         (QUICK if args.quick else FULL)
     hold = args.hold if args.hold is not None else (10.0 if args.quick else 60.0)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    t_start = time.monotonic()
-    log_path = args.log or tempfile.mktemp(prefix="sessions-", suffix=".log")
-    log = open(log_path, "w", buffering=1)
-
-    def say(msg):
-        sys.stderr.write(f"[{time.monotonic() - t_start:5.0f}s] {msg}\n")
-
-    say(f"log: {log_path}")
-    res = {"started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-           "commit": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                                    capture_output=True, text=True).stdout.strip(),
-           "machine": machine(), "load_before": loadavg(), "hold_s": hold,
-           "command": "bench/sessions.py " + " ".join(sys.argv[1:]), "points": []}
+    script = Script("sessions", args.log)
+    log, say = script.log, script.say
+    res = dict(script.identity("sessions.py"), hold_s=hold, points=[])
     try:
         for n in counts:
             try:
@@ -418,26 +225,15 @@ def main():
     except Stop as e:
         say(f"stopped by {e}")
         raise SystemExit(130)
-    res["load_after"] = loadavg()
-    res["elapsed_min"] = (time.monotonic() - t_start) / 60
+    script.ended(res)
     compare = None
     if args.compare:
         with open(args.compare) as f:
             compare = json.load(f)
     if args.plot:
         res["plot"] = plot(res, args.plot, compare)
-    text = markdown(res)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
-    if args.doc:
-        replace_section(args.doc, "sessions", text)
-    ok = all(p.get("ok") for p in res["points"])
-    log.close()
-    if ok and not args.log:
-        os.unlink(log_path)  # kept (and named above) only when something failed
-    sys.exit(0 if ok else 1)
+    script.publish(res, markdown(res), all(p.get("ok") for p in res["points"]), args.json,
+                   args.doc, "sessions")
 
 
 if __name__ == "__main__":

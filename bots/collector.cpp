@@ -12,6 +12,10 @@ using nlohmann::json;
 namespace {
 
 constexpr auto sample_period = std::chrono::seconds(1);
+/// A phase's authentications are counted per 100 ms for its first 10 minutes (later ones
+/// fall into the last bin).
+constexpr std::size_t max_bins = 6000;
+constexpr double us_per_ms = 1000.0;
 
 double rate(uint64_t n, double seconds) {
   return seconds > 0 ? static_cast<double>(n) / seconds : 0.0;
@@ -32,7 +36,44 @@ double collector_state::seconds_since_start(int64_t t) const {
 }
 
 void collector_state::begin_phase(const std::string& phase_name, const std::string& action) {
-  phases.push_back({phase_name, action, ctx->now_ns(), figures.counters()});
+  auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  phases.push_back({phase_name, action, ctx->now_ns(), unix_ms, figures.counters(), {}});
+}
+
+void collector_state::on_connected(uint32_t bot, int64_t latency_ns, int64_t t) {
+  figures.on_connected(bot, latency_ns);
+  if (phases.empty())
+    return;
+  auto& p = phases.back();
+  auto& c = p.conns;
+  ++c.established;
+  c.latency.record(static_cast<uint64_t>(std::max<int64_t>(latency_ns, 0) / 1000));
+  c.last = std::max(c.last, t);
+  auto bin = std::min<std::size_t>(
+      static_cast<std::size_t>(std::max<int64_t>(t - p.start, 0) / 100'000'000), max_bins - 1);
+  if (c.per_100ms.size() <= bin)
+    c.per_100ms.resize(bin + 1, 0);
+  ++c.per_100ms[bin];
+}
+
+void collector_state::on_error(const std::string& code) {
+  figures.on_error(code);
+  if (!phases.empty())
+    ++phases.back().conns.errors[code];
+}
+
+void collector_state::on_closed(uint32_t bot, uint16_t code, const std::string& reason, bool opened,
+                                bool expected) {
+  figures.on_closed(bot, code, reason, opened, expected);
+  if (phases.empty())
+    return;
+  auto& c = phases.back().conns;
+  if (opened)
+    ++c.closes[std::to_string(code) + (expected ? "" : " unexpected")];
+  else
+    ++c.connect_errors[reason.substr(0, 80)];
 }
 
 void collector_state::sample() {
@@ -79,6 +120,18 @@ void collector_state::print_progress(const run_counters& now, const run_counters
   std::fflush(stdout);
 }
 
+json collector_state::connections_of(const phase_mark& p) {
+  const auto& c = p.conns;
+  auto last_s = c.last < 0 ? -1.0 : static_cast<double>(c.last - p.start) / 1e9;
+  return {{"established", c.established},
+          {"last_auth_s", last_s},
+          {"per_100ms", c.per_100ms},
+          {"latency_ms", c.latency.to_json(us_per_ms)},
+          {"errors", c.errors},
+          {"closes", c.closes},
+          {"connect_errors", c.connect_errors}};
+}
+
 json collector_state::report() const {
   auto out = figures.report();
   auto now = ctx->now_ns();
@@ -107,7 +160,9 @@ json collector_state::report() const {
                           {"received", received},
                           {"delivered_receipts", delivered},
                           {"sent_per_s", rate(sent, seconds)},
-                          {"received_per_s", rate(received, seconds)}});
+                          {"received_per_s", rate(received, seconds)},
+                          {"start_unix_ms", p.start_unix_ms},
+                          {"connections", connections_of(p)}});
   }
   // The measured part: from the first phase to the drain (or the end).
   auto first = phases.empty() ? now : phases.front().start;
@@ -157,10 +212,12 @@ caf::behavior collector_actor(caf::stateful_actor<collector_state>* self, const 
         f.on_receipt(e.at, e.by, e.read, e.mids, e.t);
       },
       [&f](atom::ev_stale) { f.on_stale_message(); },
-      [&f](atom::ev_error, const std::string& code) { f.on_error(code); },
-      [&f](atom::ev_conn, uint32_t bot, int64_t latency) { f.on_connected(bot, latency); },
-      [&f](atom::ev_close, uint32_t bot, uint16_t code, const std::string& reason, bool opened,
-           bool expected) { f.on_closed(bot, code, reason, opened, expected); },
+      [self](atom::ev_error, const std::string& code) { self->state.on_error(code); },
+      [self](atom::ev_conn, uint32_t bot, int64_t latency, int64_t t) {
+        self->state.on_connected(bot, latency, t);
+      },
+      [self](atom::ev_close, uint32_t bot, uint16_t code, const std::string& reason, bool opened,
+             bool expected) { self->state.on_closed(bot, code, reason, opened, expected); },
       [&f](atom::ev_count, const std::string& what, uint64_t n) { f.count(what, n); },
       [self](atom::phase, const std::string& name, const std::string& action) {
         self->state.begin_phase(name, action);

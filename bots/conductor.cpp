@@ -71,6 +71,10 @@ void conductor_state::begin(std::size_t index) {
     return step(e);
   }
   case k::hold:
+    if (p.until_signal && advances > 0) {
+      --advances;
+      return next_phase();
+    }
     return after_ms(p.duration_s * opts.time_scale * 1000, e);
   case k::silence:
   case k::speak:
@@ -238,6 +242,16 @@ void conductor_state::interrupt() {
   start_drain(interrupted_drain_s);
 }
 
+void conductor_state::advance() {
+  if (draining || finished)
+    return;
+  const auto& phases = ctx->plan->phases;
+  if (phase_index < phases.size() && phases[phase_index].action == phase::kind::hold &&
+      phases[phase_index].until_signal)
+    return next_phase(); // its timer goes stale with the next phase's epoch
+  ++advances;
+}
+
 caf::behavior conductor_actor(caf::stateful_actor<conductor_state>* self, const run_context* ctx,
                               std::vector<caf::actor> bots, conductor_options opts) {
   self->state.init(self, ctx, std::move(bots), opts);
@@ -249,6 +263,7 @@ caf::behavior conductor_actor(caf::stateful_actor<conductor_state>* self, const 
       },
       [self](atom::step, uint64_t e) { self->state.step(e); },
       [self](atom::interrupt) { self->state.interrupt(); },
+      [self](atom::advance) { self->state.advance(); },
   };
 }
 

@@ -10,7 +10,8 @@
 // message's delivered receipt back), `drain_timeout_s` passes, or the outstanding work has not
 // changed for `drain_stall_s` (the node is stuck, waiting longer would not help). Bots
 // acknowledge the drain command before the first check, so no send can begin after it.
-// Never blocks. An `interrupt` skips to the drain (a second one ends the run at once).
+// Never blocks. An `interrupt` skips to the drain (a second one ends the run at once); an
+// `advance` ends a hold phase marked until_signal (kept for the next one if none runs).
 
 #include <cstdint>
 #include <random>
@@ -53,12 +54,15 @@ struct conductor_state {
   uint64_t last_outstanding = UINT64_MAX; ///< drain checks: the last figure seen
   int64_t last_progress = 0;              ///< and when it last changed
   uint64_t not_online = 0;                ///< bots that missed a connect phase's deadline
+  uint64_t advances = 0;                  ///< advances not yet used by an until_signal hold
 
   void init(caf::event_based_actor* s, const run_context* c, std::vector<caf::actor> all,
             conductor_options o);
   void start();
   void step(uint64_t e);
   void interrupt();
+  /// Ends the current until_signal hold, or the next one as soon as it begins.
+  void advance();
 
 private:
   void begin(std::size_t index);

@@ -161,7 +161,7 @@ void bot_lifecycle<P>::on_frame(uint32_t g, const std::string& data, bool binary
 template <class P> void bot_lifecycle<P>::went_live(int64_t t) {
   state = link::live;
   failed_attempts = 0;
-  self->send(ctx->collector, atom::ev_conn::value, index, t - connect_started);
+  self->send(ctx->collector, atom::ev_conn::value, index, t - connect_started, t);
   for (auto& rp : online_waiters)
     rp.deliver(true);
   online_waiters.clear();
@@ -189,6 +189,12 @@ void bot_lifecycle<P>::on_closed(uint32_t g, uint16_t code, const std::string& r
   }
   if (away || !want_online)
     return;
+  if (expected) {
+    // Closed on purpose, and its time offline ended before the close completed (on_comeback
+    // found the connection still closing): it comes back now.
+    count("late_closes");
+    return connect();
+  }
   // Unexpected: reconnect after a jittered back-off.
   auto doublings = std::min(failed_attempts++, backoff_max_doublings);
   auto delay = backoff_base_ms * static_cast<double>(1u << doublings);

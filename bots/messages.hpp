@@ -55,6 +55,7 @@ using report = caf::atom_constant<caf::atom("report")>;
 using run = caf::atom_constant<caf::atom("run")>;
 using step = caf::atom_constant<caf::atom("step")>;
 using interrupt = caf::atom_constant<caf::atom("interrupt")>;
+using advance = caf::atom_constant<caf::atom("advance")>; ///< end an until_signal hold
 // collector's own timer
 using sample = caf::atom_constant<caf::atom("sample")>;
 } // namespace atom

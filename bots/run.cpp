@@ -25,10 +25,22 @@ void run_control::interrupt() {
     caf::anon_send(conductor_, atom::interrupt::value);
 }
 
+void run_control::advance() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (conductor_)
+    caf::anon_send(conductor_, atom::advance::value);
+  else
+    ++advances_;
+}
+
 void run_control::attach(caf::actor conductor) {
   std::lock_guard<std::mutex> guard{mtx_};
   conductor_ = std::move(conductor);
-  if (conductor_ && interrupted_)
+  if (!conductor_)
+    return;
+  for (; advances_ > 0; --advances_)
+    caf::anon_send(conductor_, atom::advance::value);
+  if (interrupted_)
     caf::anon_send(conductor_, atom::interrupt::value);
 }
 

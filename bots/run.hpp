@@ -30,6 +30,9 @@ public:
   /// Asks the run to stop early. Thread-safe; may be called before the run starts.
   void interrupt();
   bool interrupted() const { return interrupted_; }
+  /// Ends the run's current `until_signal` hold phase (or its next one). Thread-safe; may be
+  /// called before the run starts.
+  void advance();
 
   /// Used by run_load_test: the actor to tell (or nullptr once the run is over).
   void attach(caf::actor conductor);
@@ -38,6 +41,7 @@ private:
   std::mutex mtx_;
   caf::actor conductor_;
   std::atomic<bool> interrupted_{false};
+  uint64_t advances_ = 0; ///< asked for before the conductor was attached
 };
 
 struct run_options {

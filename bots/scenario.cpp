@@ -288,6 +288,7 @@ phase read_phase(const json& v, const std::string& where, const std::string& sou
     if (!r.has("duration_s"))
       r.fail("duration_s", "is required for a hold phase");
     p.duration_s = r.number("duration_s", 0, 0.001, 7 * 24 * 3600.0);
+    p.until_signal = r.boolean("until_signal", p.until_signal);
   }
   if (p.action == k::connect) {
     p.wait = r.boolean("wait", p.wait);

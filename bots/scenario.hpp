@@ -92,9 +92,13 @@ struct phase {
   std::optional<std::size_t> count; ///< connect/disconnect: how many (default: all that can)
   double rate = 0;                  ///< bots per second; 0: all at once
   double duration_s = 0;            ///< hold: how long
-  double timeout_s = 30;            ///< connect (with wait) and wait_drained: longest wait
-  bool wait = true;                 ///< connect: end only once the bots are online
-  bool drop = false;                ///< disconnect/reconnect: break the TCP connection
+  /// hold: also ends when the run is told to advance (SIGUSR1 to tidings-bots), so several
+  /// bots processes start their next phase together; an advance that comes before such a
+  /// hold began ends it as soon as it begins.
+  bool until_signal = false;
+  double timeout_s = 30; ///< connect (with wait) and wait_drained: longest wait
+  bool wait = true;      ///< connect: end only once the bots are online
+  bool drop = false;     ///< disconnect/reconnect: break the TCP connection
   distribution offline_ms = distribution::constant(1000); ///< reconnect: time offline
 };
 

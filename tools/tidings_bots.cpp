@@ -8,7 +8,8 @@
 // and the output are described in docs/LOADTEST.md. While stdout is a terminal a progress line is
 // rewritten every second; at the end a table is printed and, with --json, every figure and
 // histogram is written to FILE. SIGINT/SIGTERM skip to the drain (a second one ends the run at
-// once); the report is still printed.
+// once); the report is still printed. SIGUSR1 ends the current hold phase marked
+// `until_signal` (several bots processes can start a phase together).
 //
 // Exit status: 0 when the run passed, 1 when it lost, duplicated or misdelivered messages (or
 // could not run), 2 on usage errors (bad options, unreadable or invalid scenario).
@@ -87,15 +88,19 @@ struct bots_config : tidings::config::tool_config {
   }
 };
 
-/// Waits for SIGINT/SIGTERM (blocked in every thread) and interrupts the run; ends once
+/// Waits for SIGINT/SIGTERM (blocked in every thread) and interrupts the run, or for SIGUSR1
+/// and advances it past an until_signal hold; ends once
 /// `done` is set (checked every 200 ms).
 void watch_signals(const sigset_t& signals, tidings::bots::run_control& control,
                    const std::atomic<bool>& done) {
   timespec slice{0, 200'000'000};
   while (!done) {
     siginfo_t info;
-    if (sigtimedwait(&signals, &info, &slice) > 0) {
-      std::fprintf(stderr, "\ntidings-bots: signal %d: draining, then reporting\n", info.si_signo);
+    auto signo = sigtimedwait(&signals, &info, &slice);
+    if (signo == SIGUSR1) {
+      control.advance();
+    } else if (signo > 0) {
+      std::fprintf(stderr, "\ntidings-bots: signal %d: draining, then reporting\n", signo);
       control.interrupt();
     }
   }
@@ -108,6 +113,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 

@@ -89,25 +89,43 @@ private:
 
 } // namespace
 
+void listener::start(strand_socket socket) {
+  beast::error_code ignored;
+  auto address = socket.remote_endpoint(ignored).address().to_string();
+  if (auto slot = srv_.admit(address)) {
+    // Frames go out as soon as they are written: with Nagle, a frame written while the
+    // previous one is unacknowledged waits for the peer's delayed ACK (≈ 40 ms on Linux).
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<http_session>(std::move(socket), srv_, std::move(*slot))->run();
+  } else if (srv_.tls)
+    socket.close(ignored);
+  else
+    std::make_shared<refused_connection>(std::move(socket))->run();
+}
+
 void listener::on_accept(beast::error_code ec, strand_socket socket) {
   if (ec) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open())
       return;
     // Out of descriptors or similar: keep serving the connections we have.
     log_failure(ec, "accept");
-  } else {
-    beast::error_code ignored;
-    auto address = socket.remote_endpoint(ignored).address().to_string();
-    if (auto slot = srv_.admit(address)) {
-      // Frames go out as soon as they are written: with Nagle, a frame written while the
-      // previous one is unacknowledged waits for the peer's delayed ACK (≈ 40 ms on Linux).
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<http_session>(std::move(socket), srv_, std::move(*slot))->run();
-    } else if (srv_.tls)
-      socket.close(ignored);
-    else
-      std::make_shared<refused_connection>(std::move(socket))->run();
+    return do_accept();
   }
+  start(std::move(socket));
+  // More connections waiting in the backlog are taken now, a batch at a time: each
+  // asynchronous accept completes behind everything already queued on the I/O threads, so
+  // under a reconnect storm (thousands of reads and closes queued) one per pass would let
+  // the backlog fill and clients time out. The acceptor is non-blocking: an empty backlog
+  // answers would_block at once.
+  beast::error_code more;
+  acceptor_.non_blocking(true, more);
+  for (std::size_t i = 0; !more && i < accept_batch; ++i) {
+    auto next = acceptor_.accept(asio::make_strand(srv_.ioc), more);
+    if (!more)
+      start(std::move(next));
+  }
+  if (more && more != asio::error::would_block && more != asio::error::try_again)
+    log_failure(more, "accept");
   do_accept();
 }
 

@@ -3,9 +3,12 @@
 // an `http_session`, which reads request headers and hands a WebSocket upgrade of `/v1/ws` to a
 // `ws_session` (any request of a keep-alive connection may be the upgrade).
 // Concurrency: the acceptor runs on its own strand; close() may be called from any thread.
+// Each completed asynchronous accept also takes up to `accept_batch` more connections waiting
+// in the backlog (non-blocking), so accepting keeps pace while the I/O threads are busy.
 // Limits: an accept error other than shutdown (out of descriptors, say) is logged and the loop
 // goes on serving the connections it has.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "net/detail/beast.hpp"
@@ -31,6 +34,11 @@ public:
 private:
   void do_accept();
   void on_accept(beast::error_code ec, strand_socket socket);
+  /// An accepted connection: admitted (an http_session) or refused (503 overloaded).
+  void start(strand_socket socket);
+
+  /// Connections taken from the backlog after each asynchronous accept, at most.
+  static constexpr std::size_t accept_batch = 64;
 
   server::impl& srv_;
   tcp::acceptor acceptor_;

@@ -7,7 +7,9 @@
 namespace tidings::net::detail {
 
 /// True for the errors that end a connection in the ordinary way: operation_aborted, eof
-/// (TCP or HTTP end of stream), a closed WebSocket, a reset or broken connection, a timeout.
+/// (TCP or HTTP end of stream), a closed WebSocket, a reset, aborted, broken or no longer
+/// connected socket, a shut down one, a timeout. Clients end connections so all the time (a
+/// phone losing its network, a load test's bots exiting): these are not logged.
 bool ordinary_end(beast::error_code ec);
 
 /// Writes `tidings: net: <what>: <message>` to std::cerr unless `ordinary_end(ec)`.

@@ -28,9 +28,7 @@ constexpr auto bots_deadline = std::chrono::seconds(240);
 
 } // namespace
 
-/// Runs tidings-bots with `args`, its stdout and stderr into `dir`/output.txt, waiting at most
-/// bots_deadline for it to exit (then it is killed and the test fails).
-bots_run run_bots(const fs::path& dir, std::vector<std::string> args) {
+bots_child start_bots(const fs::path& dir, std::vector<std::string> args) {
   auto output = (dir / "output.txt").string();
   auto report = (dir / "report.json").string();
   args.insert(args.begin(), TIDINGS_BOTS_BINARY);
@@ -50,7 +48,13 @@ bots_run run_bots(const fs::path& dir, std::vector<std::string> args) {
   auto rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   REQUIRE_MESSAGE(rc == 0, "cannot start " << argv[0] << ": " << std::strerror(rc));
+  return {pid, dir};
+}
 
+bots_run finish_bots(const bots_child& child) {
+  auto output = (child.dir / "output.txt").string();
+  auto report = (child.dir / "report.json").string();
+  pid_t pid = child.pid;
   // Wait for the exit with a deadline: the pidfd becomes readable when the child ends.
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   REQUIRE(pidfd >= 0);
@@ -72,6 +76,10 @@ bots_run run_bots(const fs::path& dir, std::vector<std::string> args) {
   if (std::ifstream in{report}; in)
     out.report = json::parse(in, nullptr, false);
   return out;
+}
+
+bots_run run_bots(const fs::path& dir, std::vector<std::string> args) {
+  return finish_bots(start_bots(dir, std::move(args)));
 }
 
 void check_histogram(const json& h, const char* name) {

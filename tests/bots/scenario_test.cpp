@@ -203,3 +203,15 @@ TEST_CASE("contacts are distinct and never the bot itself and stay in their pool
   }
   CHECK(assign_contacts(plan, layout) == contacts); // reproducible from the seed
 }
+
+TEST_CASE("until_signal is read on hold phases only") {
+  auto doc = minimal();
+  CHECK_FALSE(parse_scenario(doc, "test.json").phases[1].until_signal);
+  doc["phases"][1]["until_signal"] = true;
+  CHECK(parse_scenario(doc, "test.json").phases[1].until_signal);
+  doc["phases"][1]["until_signal"] = "yes";
+  CHECK(rejection(doc).find("phases[1].until_signal") != std::string::npos);
+  doc = minimal();
+  doc["phases"][0]["until_signal"] = true;
+  CHECK(rejection(doc) == "test.json: phases[0].until_signal: unknown field");
+}
