@@ -864,23 +864,29 @@ void inbox_state::send_read_receipt(read_promise done, const std::string& from,
   timed_request(home, receipt_timeout,
                 receipt_delivery{from, receipt_item("read", log->user(), accepted, ctx->now())})
       .then(
-          [this, keys, release, done](uint64_t) mutable {
+          [this, keys, done](uint64_t) mutable {
             // Stored in the sender's inbox: the reader's `read` is answered. A second `read`
             // of the same messages sends nothing; if this write fails, a later `read` of them
             // repeats the receipt (clients drop repeats).
-            done.deliver(true);
-            storage::batch b;
-            for (const auto& key : keys)
-              b.del(storage::table::received, key);
-            submit(std::move(b), [keys, release](bool) { release(keys); });
+            reported(std::move(done), keys);
           },
-          [this, keys, release, done](const caf::error&) mutable {
+          [this, keys, release, done](const caf::error& err) mutable {
+            if (to_errc(err) == errc::not_found) // the sender's account is gone: none is due
+              return reported(std::move(done), keys);
             // Not stored (the sender's inbox was unavailable, overloaded or the node is
             // stopping): the `received` records stay, and the reader's client reads again.
             release(keys);
             node_metrics::add(ctx->metrics->read_receipts_failed);
             done.deliver(make_error(errc::unavailable));
           });
+}
+
+void inbox_state::reported(read_promise done, const std::vector<std::string>& keys) {
+  done.deliver(true);
+  storage::batch b;
+  for (const auto& key : keys)
+    b.del(storage::table::received, key);
+  submit(std::move(b), [this, keys](bool) { forget_reporting(keys); });
 }
 
 void inbox_state::push_more() {

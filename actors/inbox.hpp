@@ -237,6 +237,9 @@ private:
   void send_read_receipt(read_promise done, const std::string& from,
                          const std::vector<std::string>& accepted,
                          const std::vector<std::string>& keys);
+  /// A read receipt was stored (or none is due): answers the `read`, drops the `received`
+  /// records of `keys`.
+  void reported(read_promise done, const std::vector<std::string>& keys);
   void start_ack(uint32_t device, uint64_t upto);
   void finish_ack(uint32_t device, uint64_t upto, storage::batch received);
   /// The ack round of `device` for `upto` is over (`ok`: durable); runs what waited on it.

@@ -112,11 +112,20 @@ caf::result<std::string> profile_state::get(const std::string& viewer, const std
 }
 
 caf::result<bool, bool, std::string> profile_state::privacy(const std::string& user) {
+  auto now = ctx->now();
+  if (auto it = privacy_cache.find(user);
+      it != privacy_cache.end() && now - it->second.loaded < privacy_ttl_ms)
+    return {true, it->second.read_receipts, it->second.last_seen};
   auto p = load_profile(*ctx->store, user);
   if (p.failed)
     return make_error(errc::unavailable);
-  if (!p.value)
+  if (!p.value) {
+    privacy_cache.erase(user);
     return {false, false, std::string{"nobody"}};
+  }
+  if (privacy_cache.size() >= privacy_cache_max)
+    privacy_cache.clear();
+  privacy_cache[user] = {p.value->read_receipts, p.value->last_seen_privacy, now};
   return {true, p.value->read_receipts, p.value->last_seen_privacy};
 }
 
@@ -266,6 +275,8 @@ caf::expected<std::string> profile_state::apply(const std::string& user,
   b.put(storage::table::profiles, user, net::encode(p->to_json(), net::encoding::msgpack));
   if (!db.write(b).ok())
     return make_error(errc::unavailable);
+  if (auto it = privacy_cache.find(user); it != privacy_cache.end())
+    it->second = {p->read_receipts, p->last_seen_privacy, ctx->now()};
   return net::encode(public_view(user, *p, true), net::encoding::msgpack);
 }
 

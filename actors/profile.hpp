@@ -62,6 +62,18 @@ struct profile_state {
   caf::result<std::string> get(const std::string& viewer, const std::string& target);
   /// `user`'s privacy settings: (exists, read receipts on, last seen visibility).
   caf::result<bool, bool, std::string> privacy(const std::string& user);
+  /// Privacy settings of existing users recently asked for: every read receipt asks for both
+  /// sides' (two RocksDB reads and decodes each, without it). A change made here updates its
+  /// entry at once; an entry is trusted for `privacy_ttl_ms` (an account deleted meanwhile
+  /// may still show as existing that long: its receipts then fail as `not_found`, harmless).
+  struct privacy_entry {
+    bool read_receipts = true;
+    std::string last_seen;
+    int64_t loaded = 0; ///< ms, ctx->now()
+  };
+  std::unordered_map<std::string, privacy_entry> privacy_cache;
+  static constexpr int64_t privacy_ttl_ms = 10'000;
+  static constexpr std::size_t privacy_cache_max = 65'536; ///< emptied when full
   /// What `may_see_presence` needs to know of `target` for `viewer` (presence_facts fields).
   caf::result<bool, std::string, bool, bool> seen_by(const std::string& target,
                                                      const std::string& viewer);

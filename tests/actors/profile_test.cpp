@@ -120,3 +120,43 @@ TEST_CASE("a refused avatar is answered forbidden and frees the owner's queue") 
   CHECK(named);
   f.stop({refuse});
 }
+
+TEST_CASE("privacy settings are served from the shard's cache, and a change made there is "
+          "seen at once") {
+  actor_fixture f;
+  f.add_account("carol");
+  auto shard = f.ctx.profiles.front();
+  caf::scoped_actor self{*f.sys};
+  auto privacy = [&](const std::string& user) {
+    std::tuple<bool, bool, std::string> out{false, false, "?"};
+    self->request(shard, 5s, atom::privacy::value, user)
+        .receive(
+            [&](bool exists, bool receipts, const std::string& seen) {
+              out = {exists, receipts, seen};
+            },
+            [&](const caf::error& err) { FAIL("privacy: " << to_string(err)); });
+    return out;
+  };
+  CHECK(privacy("carol") == std::make_tuple(true, true, std::string{"everyone"}));
+  CHECK(privacy("nobody_here") == std::make_tuple(false, false, std::string{"nobody"}));
+  // A change through the shard updates the cached entry at once.
+  bool changed = false;
+  self->request(shard, 5s, atom::profile_set::value, std::string{"carol"},
+                net::encode(json{{"privacy", {{"read_receipts", false}, {"last_seen", "nobody"}}}},
+                            net::encoding::msgpack))
+      .receive([&](const std::string&) { changed = true; },
+               [&](const caf::error& err) { FAIL("set: " << to_string(err)); });
+  REQUIRE(changed);
+  CHECK(privacy("carol") == std::make_tuple(true, false, std::string{"nobody"}));
+  // The answer comes from the cache: carol's rows gone from storage behind the shard's back
+  // (only the administrator's delete does that) do not change it within the cache's time.
+  storage::batch b;
+  b.del(storage::table::accounts, "carol");
+  b.del(storage::table::profiles, "carol");
+  REQUIRE(f.store->write(b).ok());
+  CHECK(privacy("carol") == std::make_tuple(true, false, std::string{"nobody"}));
+  // A user who did not exist is not cached: once created, the next question sees them.
+  f.add_account("nobody_here");
+  CHECK(std::get<0>(privacy("nobody_here")));
+  f.stop({});
+}
