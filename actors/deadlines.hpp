@@ -93,7 +93,8 @@ private:
     return &*it;
   }
 
-  /// Drops settled entries from the front; compacts once they are half of the vector.
+  /// Drops settled entries from the front; once settled ones are half of the rest (they may
+  /// sit behind one that waits long), drops them all.
   void trim() {
     while (head_ < waiting_.size() && !waiting_[head_].on_expiry) {
       ++head_;
@@ -102,9 +103,19 @@ private:
     if (head_ == waiting_.size()) {
       waiting_.clear();
       head_ = 0;
-    } else if (head_ > 32 && head_ * 2 > waiting_.size()) {
+      return;
+    }
+    auto live = waiting_.size() - head_;
+    if (head_ > 32 && head_ * 2 > waiting_.size()) {
       waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
+    }
+    if (live > 32 && settled_ * 2 > live) {
+      // (Ids stay in order: the binary search of `find` still holds.)
+      waiting_.erase(std::remove_if(waiting_.begin() + static_cast<std::ptrdiff_t>(head_),
+                                    waiting_.end(), [](const entry& e) { return !e.on_expiry; }),
+                     waiting_.end());
+      settled_ = 0;
     }
   }
 

@@ -10,6 +10,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "net/detail/handler_memory.hpp"
 #include "net/detail/log_failure.hpp"
 #include "net/detail/server_impl.hpp"
 
@@ -97,15 +98,17 @@ void ws_session::on_accept(beast::error_code ec) {
 }
 
 void ws_session::do_read() {
-  ws_.async_read_some(buffer_, first_read_bytes,
-                      beast::bind_front_handler(&ws_session::on_read_start, shared_from_this()));
+  ws_.async_read_some(
+      buffer_, first_read_bytes,
+      recycled(beast::bind_front_handler(&ws_session::on_read_start, shared_from_this())));
 }
 
 void ws_session::on_read_start(beast::error_code ec, std::size_t n) {
   if (ec || ws_.is_message_done())
     return on_read(ec, n);
   // A longer message: the rest of it, appended (Beast checks read_message_max over the whole).
-  ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+  ws_.async_read(buffer_,
+                 recycled(beast::bind_front_handler(&ws_session::on_read, shared_from_this())));
 }
 
 void ws_session::on_read(beast::error_code ec, std::size_t) {
@@ -154,7 +157,7 @@ void ws_session::do_write() {
   writing_ = true;
   ws_.binary(queue_.front().binary);
   ws_.async_write(asio::buffer(queue_.front().data),
-                  beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+                  recycled(beast::bind_front_handler(&ws_session::on_write, shared_from_this())));
 }
 
 void ws_session::on_write(beast::error_code ec, std::size_t) {

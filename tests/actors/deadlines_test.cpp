@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <future>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -154,4 +156,36 @@ TEST_CASE("deadlines: an answered request runs its handler; a lost answer times 
   REQUIRE(seen.size() == 4);
   CHECK(seen[3].rfind("error", 0) == 0);
   me->send_exit(who, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("deadlines: random starts, answers and expiries agree with a plain model") {
+  // The model: a map of waiting ids. Answers come in any order, some never (they expire).
+  std::mt19937 rng{12345};
+  deadlines book;
+  std::map<uint64_t, bool> waiting; // id -> expired by the book (its handler ran)
+  std::size_t expiries = 0;
+  auto now = deadlines::clock::now();
+  for (int step = 0; step < 20000; ++step) {
+    auto roll = rng() % 100;
+    if (roll < 50 || waiting.empty()) {
+      auto id = book.start(1h, [&expiries] { ++expiries; });
+      CHECK(waiting.emplace(id, false).second);
+    } else if (roll < 98) {
+      // Mostly the oldest few, sometimes any: the head stays busy now and then.
+      auto pick = waiting.begin();
+      std::advance(pick, static_cast<long>(
+                             rng() % std::min<std::size_t>(waiting.size(), roll < 90 ? 3 : 1000)));
+      CHECK(book.settle(pick->first));
+      CHECK_FALSE(book.settle(pick->first));
+      waiting.erase(pick);
+    } else {
+      auto before = expiries;
+      CHECK(book.expire(now + 2h) == 0); // everything waiting is due
+      CHECK(expiries - before == waiting.size());
+      for (auto& [id, _] : waiting)
+        CHECK_FALSE(book.settle(id)); // already expired: the late answer is dropped
+      waiting.clear();
+    }
+    REQUIRE(book.size() == waiting.size());
+  }
 }
