@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include "client/detail/tls.hpp"
+#include "net/handler_memory.hpp"
 
 namespace tidings::bots {
 
@@ -166,8 +167,8 @@ private:
   }
 
   void do_read() {
-    ws_.async_read(buffer_,
-                   beast::bind_front_handler(&client_session::on_read, shared_from_this()));
+    ws_.async_read(buffer_, net::recycled(beast::bind_front_handler(&client_session::on_read,
+                                                                    shared_from_this())));
   }
 
   void on_read(error_code ec, std::size_t) {
@@ -201,8 +202,9 @@ private:
   void do_write() {
     writing_ = true;
     ws_.binary(queue_.front().binary);
-    ws_.async_write(asio::buffer(queue_.front().data),
-                    beast::bind_front_handler(&client_session::on_write, shared_from_this()));
+    ws_.async_write(
+        asio::buffer(queue_.front().data),
+        net::recycled(beast::bind_front_handler(&client_session::on_write, shared_from_this())));
   }
 
   void on_write(error_code ec, std::size_t) {

@@ -10,9 +10,9 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include "net/detail/handler_memory.hpp"
 #include "net/detail/log_failure.hpp"
 #include "net/detail/server_impl.hpp"
+#include "net/handler_memory.hpp"
 
 namespace tidings::net::detail {
 

@@ -18,7 +18,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace tidings::net::detail {
+namespace tidings::net {
 
 /// Free blocks per thread, in size classes of 256 bytes up to 4 KiB (larger: plain new).
 class block_cache {
@@ -91,4 +91,4 @@ template <class Handler> recycled_handler<std::decay_t<Handler>> recycled(Handle
   return {std::forward<Handler>(h)};
 }
 
-} // namespace tidings::net::detail
+} // namespace tidings::net
