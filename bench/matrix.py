@@ -16,7 +16,7 @@ measured point is kept and reused by the other bound. With --doc the result is w
 `knee` section of that Markdown file.
 
     bench/matrix.py --build=build [--quick] [--baseline=/path/to/old/build] [--json=FILE]
-                    [--doc=docs/BENCHMARKS.md] [--no-knee]
+                    [--doc=docs/BENCHMARKS.md] [--no-knee | --knee-only]
 """
 
 import argparse
@@ -168,13 +168,14 @@ def main():
     ap.add_argument("--json", help="write every row's figures here")
     ap.add_argument("--doc", help="write the knee search's section of this Markdown file")
     ap.add_argument("--no-knee", action="store_true", help="only the rows, no knee search")
+    ap.add_argument("--knee-only", action="store_true", help="only the knee search, no rows")
     args = ap.parse_args()
     hold = 10 if args.quick else 30
     results = []
     print("| build | durability | offered/s | delivered/s | p50 send→receive ms "
           "| p99 ms | lost | node µs/msg | bots µs/msg | node ctx switches/msg | result |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for sync, rate in (QUICK_ROWS if args.quick else ROWS):
+    for sync, rate in ([] if args.knee_only else QUICK_ROWS if args.quick else ROWS):
         builds = [("now", None)]
         if args.baseline:
             builds.append(("before", os.path.join(args.baseline, "tools", "tidings-node")))
