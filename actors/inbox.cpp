@@ -216,8 +216,7 @@ cached_item describe(uint64_t seq, std::string bytes) {
 
 } // namespace
 
-std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto, std::size_t max,
-                                                    bool described) {
+std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto, std::size_t max) {
   std::vector<cached_item> out;
   from = std::max(from, log->first_seq());
   if (upto >= from) // at most one item per seq: no regrowing for the usual short ranges
@@ -227,14 +226,10 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
     for (auto& entry : log->read(from, max)) {
       if (entry.seq > last)
         break;
-      if (described) {
-        out.push_back(describe(entry.seq, std::move(entry.item)));
-      } else {
-        out.emplace_back();
-        out.back().seq = entry.seq;
-        out.back().copy_of = copy_origin(entry.item);
-        out.back().bytes = std::move(entry.item);
-      }
+      out.emplace_back();
+      out.back().seq = entry.seq;
+      out.back().copy_of = copy_origin(entry.item);
+      out.back().bytes = std::move(entry.item);
     }
   }
   for (const auto& item : recent) {
@@ -242,21 +237,32 @@ std::vector<cached_item> inbox_state::items_between(uint64_t from, uint64_t upto
       break;
     if (item.seq < from)
       continue;
-    // Only what the caller uses is copied: an ack needs the description, a push the bytes.
+    // Only what a push uses is copied: the bytes.
     out.emplace_back();
     auto& copy = out.back();
     copy.seq = item.seq;
     copy.copy_of = item.copy_of;
-    if (described) {
-      copy.is_msg = item.is_msg;
-      copy.from = item.from;
-      copy.mid = item.mid;
-      copy.media_hash = item.media_hash;
-    } else {
-      copy.bytes = item.bytes;
-    }
+    copy.bytes = item.bytes;
   }
   return out;
+}
+
+template <class F> void inbox_state::each_described(uint64_t from, uint64_t upto, F&& f) {
+  from = std::max(from, log->first_seq());
+  if (from < recent_from) {
+    auto last = std::min(upto, recent_from - 1);
+    for (auto& entry : log->read(from, SIZE_MAX)) {
+      if (entry.seq > last)
+        break;
+      f(describe(entry.seq, std::move(entry.item)));
+    }
+  }
+  for (const auto& item : recent) {
+    if (item.seq > upto)
+      break;
+    if (item.seq >= from)
+      f(item);
+  }
 }
 
 caf::result<sent_reply> inbox_state::deliver(const std::string& from, const std::string& cid,
@@ -649,13 +655,13 @@ void inbox_state::start_ack(uint32_t device, uint64_t upto) {
   auto now = ctx->now();
   auto from = delivered_upto() + 1;
   if (upto >= from)
-    for (auto& item : items_between(from, upto, SIZE_MAX, true)) {
+    each_described(from, upto, [&](const cached_item& item) {
       if (!item.is_msg)
-        continue; // no receipt is ever generated for a receipt
+        return; // no receipt is ever generated for a receipt
       received.put(storage::table::received, received_key(log->user(), item.mid),
                    received_value(item.from, now));
-      by_sender[item.from].push_back(std::move(item.mid));
-    }
+      by_sender[item.from].push_back(item.mid);
+    });
   if (by_sender.empty())
     return finish_ack(device, upto, std::move(received));
   struct progress {
@@ -908,7 +914,7 @@ void inbox_state::push_to(live_session& s) {
          s.in_flight_bytes < st.push_window_bytes) {
     // Pushing needs only the bytes: items read back from RocksDB are not decoded.
     auto items =
-        items_between(s.pushed_upto + 1, written_upto, st.push_window - s.in_flight.size(), false);
+        items_between(s.pushed_upto + 1, written_upto, st.push_window - s.in_flight.size());
     if (items.empty()) {
       s.pushed_upto = written_upto; // only holes of failed writes are left
       break;
@@ -944,7 +950,7 @@ inbox_facts inbox_state::facts() {
   for (const auto& s : sessions)
     f.unacked += s.in_flight.size();
   if (f.depth > 0) {
-    auto oldest = items_between(first, written_upto, 1, false);
+    auto oldest = items_between(first, written_upto, 1);
     if (!oldest.empty())
       f.oldest_ts = item_time(oldest.front().bytes);
   }

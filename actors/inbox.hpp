@@ -224,11 +224,12 @@ private:
   void remember(cached_item item);
   /// Drops remembered items at or below `seq`.
   void forget_upto(uint64_t seq);
-  /// The items in [from, upto] (from memory where held, else from RocksDB); `described`: their
-  /// sender, mid and media (acks need them; items held in memory come without their bytes),
-  /// else their bytes only (pushes).
-  std::vector<cached_item> items_between(uint64_t from, uint64_t upto, std::size_t max,
-                                         bool described);
+  /// At most `max` items in [from, upto] (from memory where held, else from RocksDB), with
+  /// their bytes only (pushes).
+  std::vector<cached_item> items_between(uint64_t from, uint64_t upto, std::size_t max);
+  /// Calls `f(const cached_item&)` for each item in [from, upto] with its sender, mid and media
+  /// (acks): those held in memory in place, without a copy; older ones read from RocksDB.
+  template <class F> void each_described(uint64_t from, uint64_t upto, F&& f);
   /// Stores the read receipt for `accepted` (whose `received` keys are `keys`) in `from`'s
   /// inbox, then forgets the keys; on failure they stay for a later `read`.
   /// The `received` keys of a read receipt that was stored or given up: a later `read` of them
