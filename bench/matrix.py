@@ -84,12 +84,20 @@ def knee_passes(r, bound_ms):
 
 
 def bracket(points, bound_ms):
-    """(highest passing rate below the lowest failing one, lowest failing rate): None if unknown."""
-    failing = [rate for rate, r in points.items() if not knee_passes(r, bound_ms)]
-    hi = min(failing) if failing else None
-    passing = [rate for rate, r in points.items()
-               if knee_passes(r, bound_ms) and (hi is None or rate < hi)]
-    return (max(passing) if passing else None), hi
+    """(highest passing rate, lowest failing rate above it): None where there is none. A failing
+    point below a passing one is noise (this machine is shared) and is reported as such."""
+    passing = [rate for rate, r in points.items() if knee_passes(r, bound_ms)]
+    lo = max(passing) if passing else None
+    failing = [rate for rate, r in points.items()
+               if not knee_passes(r, bound_ms) and (lo is None or rate > lo)]
+    return lo, (min(failing) if failing else None)
+
+
+def noisy(points, bound_ms):
+    """Failing rates below the knee: the search's bracket ignores them."""
+    lo, _ = bracket(points, bound_ms)
+    return sorted(rate for rate, r in points.items()
+                  if lo is not None and rate < lo and not knee_passes(r, bound_ms))
 
 
 def next_rate(points, bound_ms):
@@ -131,8 +139,9 @@ def knee_markdown(searches, hold, command, started, elapsed_s, load_before, load
            f"delivers ≥ 95 % of the offered rate and p99 send→received is within the bound.",
            "",
            "| durability | p99 bound | knee: highest passing offered/s | its p99 ms "
-           "| lowest failing offered/s | its p99 ms · delivered/s |",
-           "|---|---|---|---|---|---|"]
+           "| lowest failing offered/s above | its p99 ms · delivered/s "
+           "| failing points below the knee (noise) |",
+           "|---|---|---|---|---|---|---|"]
     for sync, points in searches:
         for bound in KNEE_BOUNDS_MS:
             lo, hi = bracket(points, bound)
@@ -143,7 +152,8 @@ def knee_markdown(searches, hold, command, started, elapsed_s, load_before, load
                     if hi else "–")
             out.append(f"| {'sync' if sync == 'true' else 'no sync'} | {bound} ms "
                        f"| {f'{lo:,}' if lo else 'none (below 100/s)'} "
-                       f"| {cell(lo, 'p99_recv_ms', '{:,.1f}')} | {f'{hi:,}' if hi else '–'} | {fail} |")
+                       f"| {cell(lo, 'p99_recv_ms', '{:,.1f}')} | {f'{hi:,}' if hi else '–'} | {fail} "
+                       f"| {', '.join(f'{x:,}' for x in noisy(points, bound)) or '–'} |")
     out += ["", "Every point measured:", "",
             "| durability | offered/s | delivered/s | p50 ms | p99 ms | lost | node µs/msg "
             "| bots µs/msg |", "|---|---|---|---|---|---|---|---|"]
