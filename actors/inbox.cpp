@@ -970,8 +970,8 @@ void inbox_state::on_down(const caf::down_msg& dm) {
 
 void inbox_state::schedule_check() {
   ++checks_armed;
-  // Armed only while there is something to check (no session, or an ack round to retry):
-  // thousands of inboxes with live sessions cost no wake-ups at all.
+  // Armed only while there is something to check (no session, an ack round to retry, an
+  // answer awaited): thousands of idle inboxes with live sessions cost no wake-ups at all.
   const auto& st = ctx->settings;
   auto remaining = st.inbox_idle_stop_ms - (ctx->now() - last_active);
   auto ms = std::max<int64_t>(std::max<int64_t>(st.tick_ms, st.inbox_idle_stop_ms / 12), remaining);
