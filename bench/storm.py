@@ -189,6 +189,8 @@ def one_run(args, label, n, per_node, one_node_max, log, say):
     try:
         cluster = Cluster(node_bin, bots_bin, n, work, log, one_node_max, per_node)
         nodes, bots = cluster.nodes, cluster.bots
+        for node in nodes:
+            node.cluster_args = node.cluster_args + args.node_arg
         cluster.start_nodes()
         prepare_s = cluster.prepare_users()
         say(f"{label}: {n} users ready in {prepare_s:.0f} s on {len(nodes)} node(s), "
@@ -330,7 +332,7 @@ def markdown(res):
            "| connect+auth p50 / p90 / p99 / max (ms) | CPU s: nodes; bots "
            "| node RSS MiB before → after | failures other than `overloaded` "
            "| `overloaded` refusals (retried) | every bot back | no failure | ≤ 10 s |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in res["runs"]:
         if "storms" not in run:
             out.append(f"| {run['label']} | – | – | – | – | – | – | – | FAIL: {run.get('error')} "
@@ -395,6 +397,8 @@ def main():
     ap.add_argument("--doc", help="replace the storm section of this Markdown file")
     ap.add_argument("--json", help="write every figure here")
     ap.add_argument("--log", help="the nodes' and bots' output (default: a temporary file)")
+    ap.add_argument("--node-arg", action="append", default=[],
+                    help="one more option for every node (e.g. --node-arg=--net.max-pending-auth=256)")
     args = ap.parse_args()
     n = args.sessions if args.sessions is not None else (6_000 if args.quick else 50_000)
     one = args.one_node if args.one_node is not None else (4_000 if args.quick else ONE_NODE_MAX)

@@ -172,7 +172,7 @@ struct server_options {
   /// (ws_peer::admitted) or end; an upgrade past it gets `503 overloaded` with a `retry_ms`
   /// spreading the refused clients over the time the node needs for them
   /// (net/detail/admission.hpp) and is closed. Plain HTTP requests are not counted. 0: no limit.
-  std::size_t max_pending_auth = 1024;
+  std::size_t max_pending_auth = 8192;
   std::atomic<int64_t>* pending_auth = nullptr;      ///< if set: holds the pending count (gauge)
   std::atomic<uint64_t>* upgrades_refused = nullptr; ///< if set: counts upgrades refused past it
   /// With both set, every connection speaks TLS (`https://`, `wss://`): PEM certificate chain

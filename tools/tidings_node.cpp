@@ -58,7 +58,7 @@ struct node_config : tidings::config::tool_config {
   size_t header_timeout_ms = 10'000;
   size_t max_connections = 10'000;
   size_t max_connections_per_address = 0;
-  size_t max_pending_auth = 1024;
+  size_t max_pending_auth = 8192;
   std::string tls_certificate;
   std::string tls_key;
   std::string tls_passphrase;
