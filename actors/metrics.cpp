@@ -221,6 +221,12 @@ std::string node_metrics::render() const {
   x.single("tidings_connections_refused_total", "counter",
            "TCP connections refused past the connection limits (total or per address).",
            connections_refused.load(std::memory_order_relaxed));
+  x.single("tidings_sessions_pending", "gauge",
+           "WebSocket sessions between their upgrade request and their welcome (logging in).",
+           sessions_pending.load());
+  x.single("tidings_sessions_refused_total", "counter",
+           "WebSocket upgrades answered 503 overloaded past --net.max-pending-auth.",
+           sessions_refused.load(std::memory_order_relaxed));
   x.single("tidings_overload_refusals_total", "counter",
            "Requests refused by a service whose queue was full.", overload_refusals.load());
   x.single("tidings_handoff_queued", "gauge",

@@ -130,9 +130,11 @@ struct node_metrics {
   std::atomic<uint64_t> frames_paused{0}; ///< times a connection's reading paused (net/)
   counter overload_refusals;              ///< requests refused by a shared actor's bounded queue
   std::atomic<uint64_t> connections_refused{0}; ///< TCP connections refused past the limits (net/)
-  gauge handoff_queued{0};                      ///< sends kept for home nodes that were down
-  counter handoff_replayed;                     ///< of those, delivered to their home
-  counter handoff_dropped;                      ///< of those, dropped at replay (no such user)
+  gauge sessions_pending{0}; ///< WebSocket sessions between upgrade and welcome (net/)
+  std::atomic<uint64_t> sessions_refused{0}; ///< upgrades refused past max_pending_auth (net/)
+  gauge handoff_queued{0};                   ///< sends kept for home nodes that were down
+  counter handoff_replayed;                  ///< of those, delivered to their home
+  counter handoff_dropped;                   ///< of those, dropped at replay (no such user)
   counter logins_ok;
   counter logins_failed; ///< wrong password, unknown user, or locked out
   counter registrations;

@@ -104,6 +104,8 @@ node::node(caf::actor_system& sys, node_options opts) : sys_(sys), opts_(std::mo
   opts_.server.frame_limit = ctx_.settings.frame_limit;
   opts_.server.reads_paused = &metrics_.frames_paused;
   opts_.server.connections_refused = &metrics_.connections_refused;
+  opts_.server.pending_auth = &metrics_.sessions_pending;
+  opts_.server.upgrades_refused = &metrics_.sessions_refused;
   ctx_.directory = spawn_counted(sys_, directory_actor, &ctx_);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, opts_.account_workers); ++i)
     ctx_.accounts.push_back(sys_.spawn<caf::detached>(accounts_actor, &ctx_));

@@ -99,6 +99,7 @@ void session_state::authenticate(const std::string& token, const net::reply_to& 
             ctx->metrics->sessions_authenticated++;
             self->attach_functor([m = ctx->metrics] { m->sessions_authenticated--; });
             ctx->logs().info("session authenticated", {{"conn", self->id()}, {"user", user}});
+            peer->admitted(); // frees its place among the sessions logging in (net/)
             send_frame(net::welcome_frame(to, user, ctx->now()), to.enc);
             attach();
           },

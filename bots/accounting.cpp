@@ -266,7 +266,8 @@ json accounting::report() const {
                {"connect", connect_.to_json(us_per_ms)}};
   json connections{{"established", connects_}, {"failed", connect_failures_},
                    {"max_live", max_live_},    {"live", counters_.live},
-                   {"closes", closes_},        {"connect_errors", connect_errors_}};
+                   {"closes", closes_},        {"connect_errors", connect_errors_},
+                   {"refused", refused_}};
   json failures = json::array();
   auto fail_if = [&](uint64_t n, const char* what) {
     if (n > 0)

@@ -78,6 +78,8 @@ public:
   /// A bot's connection ended; `opened`: the WebSocket was up; `expected`: the bot ended it.
   void on_closed(uint32_t bot, uint16_t code, const std::string& reason, bool opened,
                  bool expected);
+  /// A connection refused explicitly (`overloaded` with a retry_ms), retried: not a failure.
+  void on_refused(const std::string& code) { ++refused_[code]; }
   void count(const std::string& name, uint64_t n = 1) { counts_[name] += n; }
 
   // -- reading -------------------------------------------------------------
@@ -148,6 +150,7 @@ private:
   std::map<std::string, uint64_t> failed_by_code_;
   std::map<std::string, uint64_t> closes_;
   std::map<std::string, uint64_t> connect_errors_;
+  std::map<std::string, uint64_t> refused_;
   std::map<std::string, uint64_t> counts_;
 
   latency_histogram send_to_sent_;

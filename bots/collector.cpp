@@ -76,6 +76,12 @@ void collector_state::on_closed(uint32_t bot, uint16_t code, const std::string& 
     ++c.connect_errors[reason.substr(0, 80)];
 }
 
+void collector_state::on_refused(const std::string& code) {
+  figures.on_refused(code);
+  if (!phases.empty())
+    ++phases.back().conns.refused[code];
+}
+
 void collector_state::sample() {
   auto now = figures.counters();
   auto t = ctx->now_ns();
@@ -129,7 +135,8 @@ json collector_state::connections_of(const phase_mark& p) {
           {"latency_ms", c.latency.to_json(us_per_ms)},
           {"errors", c.errors},
           {"closes", c.closes},
-          {"connect_errors", c.connect_errors}};
+          {"connect_errors", c.connect_errors},
+          {"refused", c.refused}};
 }
 
 json collector_state::report() const {
@@ -218,6 +225,7 @@ caf::behavior collector_actor(caf::stateful_actor<collector_state>* self, const 
       },
       [self](atom::ev_close, uint32_t bot, uint16_t code, const std::string& reason, bool opened,
              bool expected) { self->state.on_closed(bot, code, reason, opened, expected); },
+      [self](atom::ev_refuse, const std::string& code) { self->state.on_refused(code); },
       [&f](atom::ev_count, const std::string& what, uint64_t n) { f.count(what, n); },
       [self](atom::phase, const std::string& name, const std::string& action) {
         self->state.begin_phase(name, action);

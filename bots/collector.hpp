@@ -31,6 +31,7 @@ struct collector_state {
     std::vector<uint64_t> per_100ms; ///< authentications per 100 ms since the phase began
     int64_t last = -1;               ///< run clock of the last authentication (-1: none)
     std::map<std::string, uint64_t> errors, closes, connect_errors;
+    std::map<std::string, uint64_t> refused; ///< connections refused explicitly, by code
   };
 
   struct phase_mark {
@@ -62,6 +63,8 @@ struct collector_state {
   void on_error(const std::string& code);
   void on_closed(uint32_t bot, uint16_t code, const std::string& reason, bool opened,
                  bool expected);
+  /// A connection was refused explicitly (`overloaded`, with a retry_ms): not a failure.
+  void on_refused(const std::string& code);
   /// The full report (without the run's identity, which the caller adds).
   nlohmann::json report() const;
 

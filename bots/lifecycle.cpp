@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "bots/bot.hpp"
 #include "bots/xmpp_bot.hpp"
@@ -13,6 +14,8 @@ namespace {
 /// Back-off before reconnecting after an unexpected close: 250 ms doubling up to 8 s.
 constexpr double backoff_base_ms = 250;
 constexpr uint32_t backoff_max_doublings = 5;
+/// A refused connection comes back after the node's retry_ms (+0–10 %), at most this.
+constexpr double max_retry_ms = 60'000;
 
 /// Forwards one connection's events to its actor, tagged with the connection's generation.
 class actor_link : public connection_events {
@@ -24,6 +27,9 @@ public:
   }
   void on_closed(uint16_t code, std::string reason, bool opened) override {
     caf::anon_send(owner_, atom::wsclosed::value, gen_, code, std::move(reason), opened);
+  }
+  void on_refused(std::string code, int64_t retry_ms) override {
+    caf::anon_send(owner_, atom::wsrefused::value, gen_, std::move(code), retry_ms);
   }
 
 private:
@@ -171,16 +177,31 @@ template <class P> void bot_lifecycle<P>::went_live(int64_t t) {
 }
 
 template <class P>
+void bot_lifecycle<P>::on_refused(uint32_t g, const std::string& code, int64_t retry_ms) {
+  if (g != gen)
+    return;
+  refused_code = code;
+  refused_retry_ms = retry_ms;
+}
+
+template <class P>
 void bot_lifecycle<P>::on_closed(uint32_t g, uint16_t code, const std::string& reason,
                                  bool opened) {
   if (g != gen)
     return;
   bool expected = closing_on_purpose;
+  // The node refused the upgrade: `overloaded` is an explicit refusal, not a failure.
+  auto refusal = std::exchange(refused_code, std::string{});
+  auto retry_ms = std::exchange(refused_retry_ms, int64_t{-1});
+  bool overloaded = !opened && refusal == "overloaded";
   state = link::offline;
   conn = nullptr;
   ++behaviour_epoch;
   proto().session_closed(code);
-  self->send(ctx->collector, atom::ev_close::value, index, code, reason, opened, expected);
+  if (overloaded)
+    self->send(ctx->collector, atom::ev_refuse::value, refusal);
+  else
+    self->send(ctx->collector, atom::ev_close::value, index, code, reason, opened, expected);
   if (failed) { // retrying cannot help
     for (auto& rp : online_waiters)
       rp.deliver(caf::make_error(caf::sec::request_receiver_down, P::refused_now));
@@ -195,10 +216,19 @@ void bot_lifecycle<P>::on_closed(uint32_t g, uint16_t code, const std::string& r
     count("late_closes");
     return connect();
   }
-  // Unexpected: reconnect after a jittered back-off.
-  auto doublings = std::min(failed_attempts++, backoff_max_doublings);
-  auto delay = backoff_base_ms * static_cast<double>(1u << doublings);
-  delay *= std::uniform_real_distribution<double>{1.0, 1.5}(rng);
+  double delay = 0;
+  if (!opened && retry_ms >= 0) {
+    // Refused with a retry_ms: back when the node said, a little later (bounded), and an
+    // `overloaded` refusal does not grow the back-off of failures.
+    delay = std::min(static_cast<double>(retry_ms), max_retry_ms) *
+            std::uniform_real_distribution<double>{1.0, 1.1}(rng);
+    failed_attempts += overloaded ? 0 : 1;
+  } else {
+    // Unexpected: reconnect after a jittered back-off.
+    auto doublings = std::min(failed_attempts++, backoff_max_doublings);
+    delay = backoff_base_ms * static_cast<double>(1u << doublings);
+    delay *= std::uniform_real_distribution<double>{1.0, 1.5}(rng);
+  }
   away = true;
   after_ms(delay, atom::comeback::value, ++comeback_epoch);
 }

@@ -6,8 +6,9 @@
 // back with anon_send, tagged with a generation so events of an old connection are ignored),
 // where the session is (offline, connecting, logging in, live, closing), the conductor's wishes
 // (online, talking, draining) and the behaviour timers: the send loop, the reconnect behaviour,
-// the return from `away`, the back-off after an unexpected close, keep-alives. It chooses the
-// peers and reports connections, closes and counters to the collector.
+// the return from `away`, the back-off after an unexpected close, the wait a refused connection
+// was told (`overloaded` with retry_ms: counted apart, not a failure), keep-alives. It chooses
+// the peers and reports connections, closes, refusals and counters to the collector.
 // The protocol's state struct P derives from bot_lifecycle<P> (CRTP) and holds only the wire:
 // its login steps, how a message, an ack, a read and a keep-alive are written, how frames are
 // read, and what happens to unanswered sends when a session ends. It provides (private, with
@@ -68,6 +69,8 @@ template <class P> struct bot_lifecycle {
   bool failed = false;      ///< the server refused the login: no more connection attempts
   bool closing_on_purpose = false;
   uint32_t failed_attempts = 0;
+  std::string refused_code;      ///< the node refused the current connection's upgrade with
+  int64_t refused_retry_ms = -1; ///< this error code and retry_ms (-1: none)
   int64_t connect_started = 0;
   int64_t last_write = 0;
   std::vector<caf::typed_response_promise<bool>> online_waiters;
@@ -96,6 +99,7 @@ template <class P> struct bot_lifecycle {
   void on_open(uint32_t g);
   void on_frame(uint32_t g, const std::string& data, bool binary, int64_t t);
   void on_closed(uint32_t g, uint16_t code, const std::string& reason, bool opened);
+  void on_refused(uint32_t g, const std::string& code, int64_t retry_ms);
 
   // timers
   void on_think(uint64_t e);
@@ -150,6 +154,9 @@ caf::behavior bot_behavior(caf::stateful_actor<P>* self, run_context* ctx, uint3
       },
       [self](atom::wsclosed, uint32_t g, uint16_t code, const std::string& reason, bool opened) {
         self->state.on_closed(g, code, reason, opened);
+      },
+      [self](atom::wsrefused, uint32_t g, const std::string& code, int64_t retry_ms) {
+        self->state.on_refused(g, code, retry_ms);
       },
       [self](atom::think, uint64_t e) { self->state.on_think(e); },
       [self](atom::ackdue) { self->state.on_ack_due(); },

@@ -20,6 +20,7 @@ namespace atom {
 using wsopen = caf::atom_constant<caf::atom("wsopen")>;
 using wsframe = caf::atom_constant<caf::atom("wsframe")>;
 using wsclosed = caf::atom_constant<caf::atom("wsclosed")>;
+using wsrefused = caf::atom_constant<caf::atom("wsrefused")>; ///< the upgrade was refused
 // conductor -> bot
 using online = caf::atom_constant<caf::atom("online")>;   ///< go online; answers once live
 using offline = caf::atom_constant<caf::atom("offline")>; ///< go offline (close or drop)
@@ -46,6 +47,7 @@ using ev_stale = caf::atom_constant<caf::atom("ev_stale")>;
 using ev_error = caf::atom_constant<caf::atom("ev_error")>;
 using ev_conn = caf::atom_constant<caf::atom("ev_conn")>;
 using ev_close = caf::atom_constant<caf::atom("ev_close")>;
+using ev_refuse = caf::atom_constant<caf::atom("ev_refuse")>; ///< a connection refused (code)
 using ev_count = caf::atom_constant<caf::atom("ev_count")>;
 // conductor -> collector
 using phase = caf::atom_constant<caf::atom("phase")>;

@@ -17,6 +17,8 @@
 
 #include <netinet/in.h>
 
+#include <nlohmann/json.hpp>
+
 #include "client/detail/tls.hpp"
 #include "net/handler_memory.hpp"
 
@@ -144,12 +146,16 @@ private:
   }
 
   void upgrade() {
+    answer_ = std::make_unique<websocket::response_type>();
     ws_.async_handshake(
-        setup_.host, setup_.opts.target,
+        *answer_, setup_.host, setup_.opts.target,
         beast::bind_front_handler(&client_session::on_handshake, shared_from_this()));
   }
 
   void on_handshake(error_code ec) {
+    auto answer = std::move(answer_);
+    if (ec == websocket::error::upgrade_declined && !dropped_)
+      return refused(*answer);
     if (ec)
       return fail(ec, "handshake");
     beast::get_lowest_layer(ws_).expires_never();
@@ -255,6 +261,23 @@ private:
     // Pending operations complete with operation_aborted and finish().
   }
 
+  /// The node answered the upgrade with an HTTP status instead of 101: a protocol error body
+  /// (`overloaded` and its retry_ms) is reported as a refusal.
+  void refused(const websocket::response_type& answer) {
+    auto body = nlohmann::json::parse(answer.body(), nullptr, false);
+    std::string code;
+    if (body.is_object() && body.contains("error") && body["error"].is_string())
+      code = body["error"].get<std::string>();
+    if (!code.empty() && events_) {
+      auto retry = body.contains("retry_ms") && body["retry_ms"].is_number_integer()
+                       ? body["retry_ms"].get<int64_t>()
+                       : int64_t{-1};
+      events_->on_refused(code, retry);
+    }
+    finish(close_abnormal, "handshake: HTTP " + std::to_string(answer.result_int()) +
+                               (code.empty() ? "" : " " + code));
+  }
+
   void fail(error_code ec, const char* stage) {
     if (dropped_)
       return finish(close_abnormal, "dropped by the bot");
@@ -279,6 +302,7 @@ private:
   session_setup setup_;
   std::unique_ptr<connection_events> events_;
   beast::flat_buffer buffer_;
+  std::unique_ptr<websocket::response_type> answer_; ///< the upgrade's answer, while awaited
   std::deque<outgoing> queue_;
   websocket::close_reason close_reason_;
   bool opened_ = false;

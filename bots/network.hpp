@@ -37,6 +37,13 @@ public:
   /// The connection has ended (or failed to open: `opened` false). `code` is the peer's close
   /// code, close_abnormal if there was none; `reason` the close reason or the error text.
   virtual void on_closed(uint16_t code, std::string reason, bool opened) = 0;
+  /// The node answered the upgrade with an HTTP error carrying the protocol's error body
+  /// (`503 {"error":"overloaded","retry_ms":N}`): its code and retry_ms (-1 if none). Called
+  /// just before on_closed (`opened` false).
+  virtual void on_refused(std::string code, int64_t retry_ms) {
+    (void)code;
+    (void)retry_ms;
+  }
 };
 
 /// One client WebSocket connection. Thread-safe.

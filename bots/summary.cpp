@@ -85,6 +85,8 @@ std::string render_summary(const json& r) {
       << "  max live " << u(c, "max_live") << "  closes: " << counts(c["closes"]) << "\n";
   if (c.contains("connect_errors") && !c["connect_errors"].empty())
     out << "            connect errors: " << counts(c["connect_errors"]) << "\n";
+  if (c.contains("refused") && !c["refused"].empty())
+    out << "            refused (retried): " << counts(c["refused"]) << "\n";
   out << "errors      " << counts(r["errors"]) << "\n";
   out << "counters    " << counts(r["counters"]) << "\n";
   if (r.contains("phases") && !r["phases"].empty()) {

@@ -67,6 +67,15 @@ http_response error_response(unsigned status, std::string_view code, std::string
           std::nullopt};
 }
 
+http_response overloaded_response(std::string_view message, int64_t retry_ms) {
+  json body{{"error", "overloaded"}, {"message", message}, {"retry_ms", retry_ms}};
+  return {503,
+          "application/json",
+          body.dump(),
+          {{"Retry-After", std::to_string((std::max<int64_t>(retry_ms, 1) + 999) / 1000)}},
+          std::nullopt};
+}
+
 std::optional<http_request> parse_http_request(std::string_view bytes, std::size_t body_limit,
                                                std::string* error) {
   namespace http = detail::http;

@@ -64,6 +64,10 @@ struct http_response {
 /// `{"error":CODE,"message":TEXT}` with `status`: the protocol's HTTP error body.
 http_response error_response(unsigned status, std::string_view code, std::string_view message);
 
+/// `503 {"error":"overloaded","message":TEXT,"retry_ms":N}` with `Retry-After` (N in whole
+/// seconds, rounded up): the answer to a request refused for load.
+http_response overloaded_response(std::string_view message, int64_t retry_ms);
+
 /// Completes one HTTP request. Call exactly once, from any thread.
 using http_reply = std::function<void(http_response)>;
 
@@ -103,6 +107,9 @@ public:
   /// connection reads at most `read_credits` frames ahead of these calls, then pauses
   /// reading (TCP backpressure reaches the client) until the application catches up.
   virtual void frame_done() = 0;
+  /// The session is logged in (welcomed): it no longer counts against `max_pending_auth`.
+  /// Idempotent; the end of the connection frees its place anyway.
+  virtual void admitted() {}
 };
 
 /// The application's end of one WebSocket connection.
@@ -161,6 +168,13 @@ struct server_options {
   std::size_t max_connections = 10'000;
   std::size_t max_connections_per_address = 0;
   std::atomic<uint64_t>* connections_refused = nullptr; ///< if set: counts refused connections
+  /// WebSocket sessions at once between their upgrade request and their welcome
+  /// (ws_peer::admitted) or end; an upgrade past it gets `503 overloaded` with a `retry_ms`
+  /// spreading the refused clients over the time the node needs for them
+  /// (net/detail/admission.hpp) and is closed. Plain HTTP requests are not counted. 0: no limit.
+  std::size_t max_pending_auth = 8192;
+  std::atomic<int64_t>* pending_auth = nullptr;      ///< if set: holds the pending count (gauge)
+  std::atomic<uint64_t>* upgrades_refused = nullptr; ///< if set: counts upgrades refused past it
   /// With both set, every connection speaks TLS (`https://`, `wss://`): PEM certificate chain
   /// and private key (encrypted with `tls_passphrase`, if set). start() throws if they do not
   /// load.

@@ -58,6 +58,7 @@ struct node_config : tidings::config::tool_config {
   size_t header_timeout_ms = 10'000;
   size_t max_connections = 10'000;
   size_t max_connections_per_address = 0;
+  size_t max_pending_auth = 8192;
   std::string tls_certificate;
   std::string tls_key;
   std::string tls_passphrase;
@@ -143,6 +144,9 @@ struct node_config : tidings::config::tool_config {
              "open TCP connections before new ones get 503 overloaded (0: no limit)")
         .add(max_connections_per_address, "max-connections-per-address",
              "open TCP connections per source address before the same (0: no limit)")
+        .add(max_pending_auth, "max-pending-auth",
+             "WebSocket sessions between upgrade and welcome before new upgrades get 503 "
+             "overloaded with a retry_ms (0: no limit)")
         .add(tls_certificate, "tls-certificate",
              "PEM certificate (chain) for clients; with tls-key the port speaks TLS only "
              "(https://, wss://)")
@@ -335,6 +339,7 @@ std::string node_options_of(const node_config& cfg, tidings::node_options& opts)
       std::chrono::milliseconds(std::max<size_t>(1, cfg.header_timeout_ms));
   opts.server.max_connections = cfg.max_connections;
   opts.server.max_connections_per_address = cfg.max_connections_per_address;
+  opts.server.max_pending_auth = cfg.max_pending_auth;
   opts.server.tls_certificate = cfg.tls_certificate;
   opts.server.tls_key = cfg.tls_key;
   opts.server.tls_passphrase = cfg.tls_passphrase;

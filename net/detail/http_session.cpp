@@ -89,6 +89,16 @@ void http_session::on_header(beast::error_code ec, std::size_t) {
       keep_alive_ = false;
       return write(error_response(404, "not_found", "no such endpoint"));
     }
+    if (!srv_.admission.enter()) {
+      // Refused before the WebSocket handshake: an HTTP answer the client can read.
+      if (srv_.opts.upgrades_refused != nullptr)
+        srv_.opts.upgrades_refused->fetch_add(1, std::memory_order_relaxed);
+      keep_alive_ = false;
+      version_ = req.version();
+      linger_ = !head_->is_done();
+      return write(overloaded_response("too many sessions logging in, retry after retry_ms",
+                                       srv_.admission.retry_ms(admission::clock::now())));
+    }
     http::request_parser<http::string_body> full{std::move(*head_)};
     stream_.next_layer().expires_never(); // the WebSocket session sets its own timeouts
     std::make_shared<ws_session>(std::move(stream_), srv_, std::move(slot_))->run(full.release());

@@ -54,14 +54,14 @@ public:
 
   void run() {
     thread_local std::minstd_rand rng{std::random_device{}()};
-    auto retry_ms = 1000 + static_cast<int>(rng() % 1000);
-    auto body = std::string{R"({"error":"overloaded","message":"too many connections, retry",)"} +
-                R"("retry_ms":)" + std::to_string(retry_ms) + "}";
-    answer_ = "HTTP/1.1 503 Service Unavailable\r\nServer: tidings\r\n"
-              "Content-Type: application/json\r\nRetry-After: " +
-              std::to_string((retry_ms + 999) / 1000) +
-              "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
-              "\r\n\r\n" + body;
+    auto res = overloaded_response("too many connections, retry",
+                                   1000 + static_cast<int64_t>(rng() % 1000));
+    answer_ =
+        "HTTP/1.1 503 Service Unavailable\r\nServer: tidings\r\nContent-Type: " + res.content_type;
+    for (const auto& [name, value] : res.headers)
+      answer_ += "\r\n" + name + ": " + value;
+    answer_ += "\r\nConnection: close\r\nContent-Length: " + std::to_string(res.body.size()) +
+               "\r\n\r\n" + res.body;
     stream_.expires_after(std::chrono::seconds(2));
     asio::async_write(stream_, asio::buffer(answer_),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {

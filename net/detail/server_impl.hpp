@@ -1,7 +1,8 @@
 #pragma once
 // `server::impl`: what the listener and the sessions share with the server: the options, the
 // application, the io_context and its threads, the TLS context, the set of open WebSocket
-// connections and the count of open TCP connections (total and per source address).
+// connections, the count of open TCP connections (total and per source address) and the
+// admission of sessions logging in (thread-safe itself).
 // Concurrency: `sessions` and `stopping` are guarded by `mtx` (sessions call add/remove from
 // their strands); the connection counts by `conn_mtx` (the listener admits, any strand
 // releases); the rest is set up by start() before any I/O thread runs.
@@ -21,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include "net/detail/admission.hpp"
 #include "net/detail/beast.hpp"
 #include "net/detail/listener.hpp"
 #include "net/server.hpp"
@@ -59,6 +61,7 @@ struct server::impl {
   mutable std::mutex conn_mtx;
   std::size_t open = 0;                                     ///< admitted TCP connections
   std::unordered_map<std::string, std::size_t> per_address; ///< of those, by source address
+  detail::admission admission{opts.max_pending_auth, opts.pending_auth}; ///< sessions logging in
   detail::asio::io_context ioc;
   std::optional<detail::asio::executor_work_guard<detail::asio::io_context::executor_type>> work;
   detail::listener listener{*this}; ///< after `ioc`: its acceptor runs on a strand of it

@@ -71,6 +71,11 @@ void ws_session::abandon() {
   finish();
 }
 
+void ws_session::admitted() {
+  if (pending_.exchange(false))
+    srv_.admission.leave(true);
+}
+
 void ws_session::on_accept(beast::error_code ec) {
   if (ec) {
     log_failure(ec, "websocket handshake");
@@ -202,6 +207,8 @@ void ws_session::finish() {
   if (finished_)
     return;
   finished_ = true;
+  if (pending_.exchange(false))
+    srv_.admission.leave(false);
   if (handler_) {
     uint16_t code = close_requested_ ? close_code_ : static_cast<uint16_t>(ws_.reason().code);
     handler_->on_close(code != 0 ? code : 1006);
@@ -228,6 +235,11 @@ void ws_peer_impl::close(uint16_t code, std::string reason) {
 void ws_peer_impl::frame_done() {
   if (auto s = session_.lock())
     s->frame_done();
+}
+
+void ws_peer_impl::admitted() {
+  if (auto s = session_.lock())
+    s->admitted();
 }
 
 } // namespace tidings::net::detail

@@ -29,7 +29,8 @@ namespace tidings::net::detail {
 
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
-  /// Takes over the connection (plaintext or TLS) and its slot from the HTTP session.
+  /// Takes over the connection (plaintext or TLS) and its slot from the HTTP session, and the
+  /// place it took in `srv.admission` (given back when welcomed or at the end).
   ws_session(maybe_tls_stream&& stream, server::impl& srv, connection_slot slot);
   ~ws_session();
 
@@ -44,6 +45,8 @@ public:
   void frame_done();
   /// Ends the session after the I/O threads have stopped (no handler will run again).
   void abandon();
+  /// The application welcomed the session: its admission place is free. Any thread.
+  void admitted();
 
 private:
   struct outgoing {
@@ -87,6 +90,7 @@ private:
   bool registered_ = false;
   std::atomic<std::size_t> unprocessed_{0}; ///< frames handed to the handler, not yet done
   std::atomic<bool> paused_{false};         ///< reading waits for frame_done
+  std::atomic<bool> pending_{true};         ///< holds a place in srv_.admission
 };
 
 /// The application's handle on a connection; does not keep the connection alive.
@@ -96,6 +100,7 @@ public:
   void send(std::string frame, bool binary) override;
   void close(uint16_t code, std::string reason) override;
   void frame_done() override;
+  void admitted() override;
 
 private:
   std::weak_ptr<ws_session> session_;

@@ -83,3 +83,35 @@ TEST_CASE("an until_signal hold ends on SIGUSR1 and the storm phase reports ever
   CHECK(phases[2]["start_unix_ms"].get<int64_t>() >= phases[1]["start_unix_ms"].get<int64_t>());
   CHECK(phases[0]["connections"]["established"] == bots);
 }
+
+TEST_CASE("bots refused with overloaded count it apart, come back after its retry_ms and all log "
+          "in") {
+  // One session may log in at a time: 60 bots connecting at once are mostly refused at first.
+  node_process node{{"--net.max-pending-auth=1", "--limits.rate=1000000", "--limits.burst=1000000",
+                     "--auth.argon2-ops=1", "--auth.argon2-mem-kib=8192"}};
+  node.start();
+  temp_dir dir;
+  constexpr int bots = 60;
+  std::ofstream scenario{dir.path / "crowd.json"};
+  scenario << R"({"name": "crowd", "user_prefix": "crowd",
+    "groups": [{"name": "idle", "bots": 60, "contacts": 0, "behaviour": {"think_ms": null}}],
+    "phases": [{"name": "log in", "action": "connect", "rate": 0},
+               {"name": "after", "action": "hold", "duration_s": 0.2}]})";
+  scenario.close();
+  auto child = start_bots(
+      dir.path, {"--url=" + node.url(), "--scenario=" + (dir.path / "crowd.json").string()});
+  auto run = finish_bots(child);
+  INFO("tidings-bots output:\n" << run.output);
+  CHECK(run.status == 0);
+  REQUIRE(run.report.is_object());
+  const auto& login = run.report["phases"][0]["connections"];
+  CHECK(login["established"] == bots);
+  auto refused = login["refused"].value("overloaded", 0);
+  CHECK(refused > 0);
+  CHECK(login["connect_errors"].empty()); // a refusal is not a connection failure
+  CHECK(login["errors"].empty());
+  CHECK(run.report["connections"]["failed"] == 0);
+  CHECK(run.report["connections"]["refused"].value("overloaded", 0) == refused);
+  CHECK(gauge(node.ep(), "tidings_sessions_refused_total") == refused);
+  CHECK(gauge(node.ep(), "tidings_sessions_opened_total") == bots); // a refusal opens nothing
+}

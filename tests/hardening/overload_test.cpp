@@ -65,6 +65,81 @@ TEST_CASE("past its connection limit a node answers 503 overloaded and serves th
   CHECK(metric(ep, "tidings_connections_refused_total") >= 6);
 }
 
+namespace {
+
+/// A WebSocket upgrade of /v1/ws as a plain HTTP call: its answer when it is refused.
+client::http_response upgrade_call(const client::endpoint& ep) {
+  return http_call(ep, "GET", "/v1/ws", {}, "application/json", {}, 10s,
+                   {{"Connection", "Upgrade"},
+                    {"Upgrade", "websocket"},
+                    {"Sec-WebSocket-Version", "13"},
+                    {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
+}
+
+/// The message of what `connect` threw ("" if it connected).
+std::string refusal_of(client::ws_client& ws) {
+  try {
+    ws.connect();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("past its bound on sessions logging in a node answers upgrades 503 overloaded with a "
+          "retry_ms; a retry succeeds once a place is free, and plain HTTP is never refused") {
+  node_process node{test_args({"--net.max-pending-auth=3"})};
+  node.start();
+  auto ep = node.ep();
+  auto a = make_user(ep, "pend_a");
+  auto b = make_user(ep, "pend_b");
+  auto c = make_user(ep, "pend_c");
+  // Three upgraded connections that have not authenticated yet hold the three places.
+  std::vector<std::unique_ptr<client::ws_client>> waiting;
+  for (int i = 0; i < 3; ++i) {
+    waiting.push_back(std::make_unique<client::ws_client>(ep));
+    waiting.back()->connect();
+  }
+  CHECK(metric(ep, "tidings_sessions_pending") == 3);
+  // A fourth upgrade is answered at once: 503 overloaded, a retry_ms and Retry-After.
+  auto refused = upgrade_call(ep);
+  CHECK(refused.status == 503);
+  CHECK(refused.json_body()["error"] == "overloaded");
+  auto retry = refused.json_body()["retry_ms"].get<int64_t>();
+  CHECK(retry >= 225);
+  CHECK(retry <= 30'000);
+  CHECK(std::stoll(refused.header("retry-after")) * 1000 >= retry);
+  client::ws_client late{ep};
+  auto why = refusal_of(late);
+  CHECK(why.find("503") != std::string::npos);
+  CHECK(why.find("overloaded") != std::string::npos);
+  // Plain HTTP is not counted against it: health checks and password logins go on.
+  CHECK(http_call(ep, "GET", "/healthz").status == 200);
+  CHECK(!client::login(ep, c.name, c.password).empty());
+  // A welcome frees its place before the welcome is sent: the next upgrade is admitted at once
+  // and logs in; then the node is full again.
+  CHECK(waiting[0]->auth(a.token)["type"] == "welcome");
+  auto admitted = open_session(ep, b.token);
+  CHECK(metric(ep, "tidings_sessions_pending") == 2);
+  waiting.push_back(std::make_unique<client::ws_client>(ep));
+  waiting.back()->connect();
+  CHECK(upgrade_call(ep).status == 503);
+  // A connection that ends before its welcome frees its place too (once the node has seen the
+  // close): the retry succeeds.
+  waiting[1]->close();
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (metric(ep, "tidings_sessions_pending") > 2 && std::chrono::steady_clock::now() < until)
+    ;
+  CHECK(metric(ep, "tidings_sessions_pending") == 2);
+  auto retried = open_session(ep, c.token);
+  CHECK(metric(ep, "tidings_sessions_refused_total") == 3);
+  // The admitted sessions work as ever.
+  send_texts(admitted, c.name, "pend", 3);
+  CHECK(receive_items(retried, "msg", 3).size() == 3);
+}
+
 TEST_CASE("a session past its in-flight and rate limits gets overloaded and rate_limited, and "
           "retrying with the same cid loses nothing") {
   node_process node{{"--limits.max-inflight=4", "--limits.rate=2000", "--limits.burst=50",
