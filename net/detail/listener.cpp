@@ -16,7 +16,8 @@
 
 namespace tidings::net::detail {
 
-listener::listener(server::impl& srv) : srv_(srv), acceptor_(asio::make_strand(srv.ioc)) {}
+listener::listener(server::impl& srv)
+    : srv_(srv), acceptor_(asio::make_strand(srv.ioc)), pause_(acceptor_.get_executor()) {}
 
 uint16_t listener::open(const tcp::endpoint& ep) {
   acceptor_.open(ep.protocol());
@@ -34,6 +35,7 @@ void listener::close() {
   asio::post(acceptor_.get_executor(), [this] {
     beast::error_code ignored;
     acceptor_.close(ignored);
+    pause_.cancel();
   });
 }
 
@@ -107,9 +109,7 @@ void listener::on_accept(beast::error_code ec, strand_socket socket) {
   if (ec) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open())
       return;
-    // Out of descriptors or similar: keep serving the connections we have.
-    log_failure(ec, "accept");
-    return do_accept();
+    return pause_after(ec);
   }
   start(std::move(socket));
   // More connections waiting in the backlog are taken now, a batch at a time: each
@@ -125,8 +125,20 @@ void listener::on_accept(beast::error_code ec, strand_socket socket) {
       start(std::move(next));
   }
   if (more && more != asio::error::would_block && more != asio::error::try_again)
-    log_failure(more, "accept");
+    return pause_after(more);
   do_accept();
+}
+
+void listener::pause_after(beast::error_code ec) {
+  // Out of descriptors or similar: keep serving the connections we have, and try again in a
+  // moment (the connection waiting in the backlog stays there; retrying at once would fail the
+  // same way, as fast as the CPU allows).
+  log_failure(ec, "accept");
+  pause_.expires_after(error_pause);
+  pause_.async_wait([this](beast::error_code waited) {
+    if (!waited && acceptor_.is_open())
+      do_accept();
+  });
 }
 
 } // namespace tidings::net::detail

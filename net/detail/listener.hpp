@@ -8,8 +8,11 @@
 // Limits: an accept error other than shutdown (out of descriptors, say) is logged and the loop
 // goes on serving the connections it has.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include "net/detail/beast.hpp"
 #include "net/server.hpp"
@@ -34,6 +37,8 @@ public:
 private:
   void do_accept();
   void on_accept(beast::error_code ec, strand_socket socket);
+  /// Logs an accept error and accepts again after `error_pause`.
+  void pause_after(beast::error_code ec);
   /// An accepted connection: admitted (an http_session) or refused (503 overloaded).
   void start(strand_socket socket);
 
@@ -42,6 +47,10 @@ private:
 
   server::impl& srv_;
   tcp::acceptor acceptor_;
+  /// After an accept error (out of descriptors, say): the next accept waits `error_pause`, so
+  /// a full descriptor table is not a busy loop of failing accepts.
+  asio::steady_timer pause_;
+  static constexpr std::chrono::milliseconds error_pause{100};
 };
 
 } // namespace tidings::net::detail

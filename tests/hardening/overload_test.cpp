@@ -4,8 +4,17 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "client/http.hpp"
 #include "tests/hardening/hardening.hpp"
@@ -226,4 +235,73 @@ TEST_CASE("a session past its in-flight and rate limits gets overloaded and rate
     b.send(json{{"type", "ack"}, {"upto", (*f)["seq"]}});
   }
   CHECK(delivered == mids);
+}
+
+namespace {
+
+/// CPU time (user + system) of process `pid` in clock ticks, from /proc/PID/stat.
+long cpu_ticks(int pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat{std::istreambuf_iterator<char>{in}, {}};
+  std::istringstream rest{stat.substr(stat.rfind(')') + 2)};
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14)
+      utime = std::stol(field);
+    if (i == 15)
+      stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+} // namespace
+
+TEST_CASE("out of descriptors a node pauses its accepts instead of spinning, then recovers") {
+  node_process node{test_args({})};
+  node.start();
+  auto ep = node.ep();
+  REQUIRE(http_call(ep, "GET", "/healthz").status == 200);
+  // Leave the node two descriptors: of eight connections it accepts two, the rest wait in the
+  // kernel's backlog while every accept fails with EMFILE.
+  std::size_t open = 0;
+  for ([[maybe_unused]] const auto& fd :
+       std::filesystem::directory_iterator{"/proc/" + std::to_string(node.pid()) + "/fd"})
+    ++open;
+  rlimit old{};
+  REQUIRE(::prlimit(node.pid(), RLIMIT_NOFILE, nullptr, &old) == 0);
+  rlimit low = old;
+  low.rlim_cur = open + 2;
+  REQUIRE(::prlimit(node.pid(), RLIMIT_NOFILE, &low, nullptr) == 0);
+  std::vector<int> socks;
+  for (int i = 0; i < 8; ++i) {
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(s >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(ep.port);
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    REQUIRE(::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socks.push_back(s);
+  }
+  // Its CPU over the next second (a measuring window): a loop of failing accepts takes a whole
+  // core (≈ 100 ticks); pausing 100 ms after each failure, a few.
+  auto before = cpu_ticks(node.pid());
+  std::this_thread::sleep_for(1s);
+  auto used = cpu_ticks(node.pid()) - before;
+  CHECK(used < 30);
+  // Descriptors back: the waiting connections are taken and the node serves again.
+  REQUIRE(::prlimit(node.pid(), RLIMIT_NOFILE, &old, nullptr) == 0);
+  for (int s : socks)
+    ::close(s);
+  auto until = std::chrono::steady_clock::now() + 10s;
+  unsigned status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < until) {
+    try {
+      status = http_call(ep, "GET", "/healthz").status;
+    } catch (const std::exception&) {
+      status = 0;
+    }
+  }
+  CHECK(status == 200);
 }
