@@ -813,13 +813,12 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     return;
   }
   reporting.insert(keys.begin(), keys.end());
-  auto release = [this](const std::vector<std::string>& reported) { forget_reporting(reported); };
   // Either side switching read receipts off means no read receipt (as in WhatsApp); each
   // side's setting is asked of the profile shard that owns it. A setting that cannot be read
   // fails this `read` (never sent against a setting not checked): the client reads again,
   // reads are idempotent.
-  auto refused = [this, keys, release, done](const caf::error&) mutable {
-    release(keys);
+  auto refused = [this, keys, done](const caf::error&) mutable {
+    forget_reporting(keys);
     node_metrics::add(ctx->metrics->read_receipts_failed);
     done.deliver(make_error(errc::unavailable));
   };
@@ -828,19 +827,19 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     return refused(make_error(errc::unavailable));
   timed_request(ctx->profile_of(log->user()), receipt_timeout, atom::privacy::value, log->user())
       .then(
-          [this, from, accepted, keys, release, refused, sender_profile,
-           done](bool exists, bool receipts, const std::string&) mutable {
+          [this, from, accepted, keys, refused, sender_profile, done](bool exists, bool receipts,
+                                                                      const std::string&) mutable {
             if (!exists || !receipts) {
-              release(keys);
+              forget_reporting(keys);
               done.deliver(true);
               return;
             }
             timed_request(sender_profile, receipt_timeout, atom::privacy::value, from)
                 .then(
-                    [this, from, accepted, keys, release, done](bool exists, bool receipts,
-                                                                const std::string&) mutable {
+                    [this, from, accepted, keys, done](bool exists, bool receipts,
+                                                       const std::string&) mutable {
                       if (!exists || !receipts) {
-                        release(keys);
+                        forget_reporting(keys);
                         done.deliver(true);
                         return;
                       }
@@ -859,10 +858,9 @@ void inbox_state::forget_reporting(const std::vector<std::string>& keys) {
 void inbox_state::send_read_receipt(read_promise done, const std::string& from,
                                     const std::vector<std::string>& accepted,
                                     const std::vector<std::string>& keys) {
-  auto release = [this](const std::vector<std::string>& reported) { forget_reporting(reported); };
   auto home = ctx->directory_of(from);
   if (!home) { // the sender's home node is down: the client reads again
-    release(keys);
+    forget_reporting(keys);
     node_metrics::add(ctx->metrics->read_receipts_failed);
     done.deliver(make_error(errc::unavailable));
     return;
@@ -876,12 +874,12 @@ void inbox_state::send_read_receipt(read_promise done, const std::string& from,
             // repeats the receipt (clients drop repeats).
             reported(std::move(done), keys);
           },
-          [this, keys, release, done](const caf::error& err) mutable {
+          [this, keys, done](const caf::error& err) mutable {
             if (to_errc(err) == errc::not_found) // the sender's account is gone: none is due
               return reported(std::move(done), keys);
             // Not stored (the sender's inbox was unavailable, overloaded or the node is
             // stopping): the `received` records stay, and the reader's client reads again.
-            release(keys);
+            forget_reporting(keys);
             node_metrics::add(ctx->metrics->read_receipts_failed);
             done.deliver(make_error(errc::unavailable));
           });

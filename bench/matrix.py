@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from versus import loadavg, machine, replace_section  # noqa: E402
+from versus import fmt, loadavg, machine, replace_section  # noqa: E402
 
 ROWS = [  # (storage.sync, offered messages per second)
     ("true", 1000),
@@ -65,11 +65,14 @@ def run(build, node, sync, rate, hold, label):
     return json.loads(lines[-1])
 
 
+def durability(sync):
+    return "sync" if sync == "true" else "no sync"
+
+
 def row(r):
-    def f(key, fmt="{:,.0f}"):
-        v = r.get(key)
-        return fmt.format(v) if isinstance(v, (int, float)) else "–"
-    return (f"| {r.get('label','')} | {'sync' if r.get('sync') == 'true' else 'no sync'} "
+    def f(key, spec="{:,.0f}"):
+        return fmt(r.get(key), spec)
+    return (f"| {r.get('label','')} | {durability(r.get('sync'))} "
             f"| {f('offered_per_s')} | {f('delivered_per_s')} | {f('p50_recv_ms', '{:,.1f}')} "
             f"| {f('p99_recv_ms', '{:,.1f}')} | {f('lost')} | {f('node_us_per_msg', '{:,.0f}')} "
             f"| {f('bots_us_per_msg', '{:,.0f}')} | {f('node_ctxsw_per_msg', '{:,.1f}')} "
@@ -124,7 +127,7 @@ def knee_search(build, sync, hold, say):
                 break
             r = run(build, None, sync, rate, hold, "knee")
             points[rate], runs = r, runs + 1
-            say(f"knee {'sync' if sync == 'true' else 'no sync'} {rate:,}/s: delivered "
+            say(f"knee {durability(sync)} {rate:,}/s: delivered "
                 f"{r.get('delivered_per_s', 0):,.0f}/s, p99 {r.get('p99_recv_ms', float('nan')):,.1f} ms,"
                 f" lost {r.get('lost')}")
     return points
@@ -146,11 +149,10 @@ def knee_markdown(searches, hold, command, started, elapsed_s, load_before, load
         for bound in KNEE_BOUNDS_MS:
             lo, hi = bracket(points, bound)
             def cell(rate, key, spec):
-                v = points[rate].get(key) if rate else None
-                return spec.format(v) if isinstance(v, (int, float)) else "–"
+                return fmt(points[rate].get(key) if rate else None, spec)
             fail = (f"{cell(hi, 'p99_recv_ms', '{:,.1f}')} · {cell(hi, 'delivered_per_s', '{:,.0f}')}"
                     if hi else "–")
-            out.append(f"| {'sync' if sync == 'true' else 'no sync'} | {bound} ms "
+            out.append(f"| {durability(sync)} | {bound} ms "
                        f"| {f'{lo:,}' if lo else 'none (below 100/s)'} "
                        f"| {cell(lo, 'p99_recv_ms', '{:,.1f}')} | {f'{hi:,}' if hi else '–'} | {fail} "
                        f"| {', '.join(f'{x:,}' for x in noisy(points, bound)) or '–'} |")
@@ -159,11 +161,9 @@ def knee_markdown(searches, hold, command, started, elapsed_s, load_before, load
             "| bots µs/msg |", "|---|---|---|---|---|---|---|---|"]
     for sync, points in searches:
         for rate in sorted(points):
-            r = points[rate]
-            def f(key, spec="{:,.0f}"):
-                v = r.get(key)
-                return spec.format(v) if isinstance(v, (int, float)) else "–"
-            out.append(f"| {'sync' if sync == 'true' else 'no sync'} | {rate:,} "
+            def f(key, spec="{:,.0f}", r=points[rate]):
+                return fmt(r.get(key), spec)
+            out.append(f"| {durability(sync)} | {rate:,} "
                        f"| {f('delivered_per_s')} | {f('p50_recv_ms', '{:,.1f}')} "
                        f"| {f('p99_recv_ms', '{:,.1f}')} | {f('lost')} | {f('node_us_per_msg')} "
                        f"| {f('bots_us_per_msg')} |")
