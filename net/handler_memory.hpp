@@ -8,7 +8,10 @@
 // this project's stream type is ≈ 1,064 bytes, so every frame written was a fresh malloc and
 // free of a block large enough to make glibc consolidate its fast bins
 // (`malloc_consolidate`, ≈ 3 % of a saturated node; docs/BENCHMARKS.md, issue 18). Here each
-// thread keeps a few free blocks of each size class up to 4 KiB instead.
+// thread keeps free blocks of each size class up to 4 KiB instead: up to 64 per class, since
+// a connection's operations may start on one I/O thread and end on the other and a saturated
+// node completes them in bursts (8 per class missed ≈ one write in ten at 4,000 messages/s).
+// A thread holds at most what it freed in one such burst: ≈ 80 KiB for the write class.
 //
 // Use: wrap the completion handler, `ws.async_write(buf, recycled(handler))`; Asio and Beast
 // allocate every intermediate operation of that call with the handler's associated allocator.
@@ -48,8 +51,8 @@ public:
 
 private:
   static constexpr std::size_t granule = 256;
-  static constexpr std::size_t classes = 16;  ///< up to 4 KiB
-  static constexpr std::size_t per_class = 8; ///< free blocks kept per class and thread
+  static constexpr std::size_t classes = 16;   ///< up to 4 KiB
+  static constexpr std::size_t per_class = 64; ///< free blocks kept per class and thread
 
   static std::size_t size_class(std::size_t bytes) { return (bytes + granule - 1) / granule - 1; }
 

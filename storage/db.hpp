@@ -143,6 +143,9 @@ public:
   /// Deletes every key in [begin, end).
   void delete_range(table t, std::string_view begin, std::string_view end);
   std::size_t count() const;
+  /// Room for `ops` more ops of keys and values of `bytes` in all: one allocation instead of a
+  /// buffer grown by doubling (a removal of many items, an import).
+  void reserve(std::size_t ops, std::size_t bytes);
 
 private:
   friend class db;

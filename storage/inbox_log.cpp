@@ -72,11 +72,14 @@ uint64_t inbox_log::stage_remove(uint64_t upto, batch& b) {
   // Point deletes, not DeleteRange: every iterator over a memtable holding range tombstones
   // re-fragments them, which dominated the node's CPU under load. Reads start at first_seq_
   // (iterate_lower_bound), so these tombstones are never scanned.
+  auto first = first_key(user_);
+  auto key_bytes = user_.size() + 1 + 8; // an item key: user, NUL, big-endian seq
+  b.reserve(upto - first_seq_ + 2, (upto - first_seq_ + 1) * key_bytes + first.size() + 8);
   for (uint64_t seq = first_seq_; seq <= upto; ++seq)
     b.del(table::inbox, item_key(user_, seq));
   // The first live seq also bounds the next seq from below once these items are gone (see the
   // constructor): one meta key per removal.
-  b.put(table::inbox_meta, first_key(user_), be64(upto + 1));
+  b.put(table::inbox_meta, first, be64(upto + 1));
   return upto + 1;
 }
 
