@@ -19,7 +19,9 @@
 
 namespace tidings::bots {
 
+class event_queue;
 class network;
+class timer_wheel;
 
 struct run_context {
   const scenario* plan = nullptr;
@@ -29,7 +31,11 @@ struct run_context {
   std::vector<std::vector<uint32_t>> contacts; ///< bot -> the bots it sends to
   std::unordered_map<std::string, uint32_t> bot_of_user;
   network* net = nullptr;
+  /// The bots' behaviour timers (nullptr: CAF's delayed_send).
+  timer_wheel* timers = nullptr;
   caf::actor collector;
+  /// The bots' reports to the collector, batched (nullptr: one message each).
+  event_queue* events = nullptr;
   int64_t (*now_ns)() = nullptr;
   /// The server speaks XMPP (xmpp_bot actors), not the Tidings protocol; nullptr for Tidings.
   const xmpp_options* xmpp = nullptr;
