@@ -13,9 +13,6 @@ using nlohmann::json;
 namespace {
 
 constexpr auto sample_period = std::chrono::seconds(1);
-/// How often the collector takes the bots' queued reports (a few hundred per take at 10,000
-/// messages/s): late enough to batch, early enough for the timeline and progress line.
-constexpr auto take_period = std::chrono::milliseconds(5);
 /// A phase's authentications are counted per 100 ms for its first 10 minutes (later ones
 /// fall into the last bin).
 constexpr std::size_t max_bins = 6000;
@@ -249,7 +246,6 @@ caf::behavior collector_actor(caf::stateful_actor<collector_state>* self, const 
                               bool show_progress) {
   self->state.init(self, ctx, show_progress);
   self->delayed_send(self, sample_period, atom::sample::value);
-  self->delayed_send(self, take_period, atom::evtake::value);
   auto reports = report_handlers(self);
   self->state.events = reports;
   // Whatever the bots queued before a question or a mark counts in its answer.
@@ -272,10 +268,7 @@ caf::behavior collector_actor(caf::stateful_actor<collector_state>* self, const 
         self->state.sample();
         self->delayed_send(self, sample_period, atom::sample::value);
       },
-      [self](atom::evtake) {
-        self->state.take_events();
-        self->delayed_send(self, take_period, atom::evtake::value);
-      }}
+      [self](atom::evtake) { self->state.take_events(); }}
       .or_else(reports);
 }
 

@@ -13,6 +13,7 @@
 // with the very handlers a direct send would reach.
 // Concurrency: push() from any thread; take() by the one consumer (the collector).
 
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -22,9 +23,20 @@ namespace tidings::bots {
 
 class event_queue {
 public:
+  /// `nudge` is called (outside the lock) by the push that finds the queue empty, so the
+  /// collector takes the queue soon after (it arms the collector's `evtake` timer).
+  explicit event_queue(std::function<void()> nudge = {}) : nudge_(std::move(nudge)) {}
+
   void push(caf::message event) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    events_.push_back(std::move(event));
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      events_.push_back(std::move(event));
+      first = !armed_;
+      armed_ = true;
+    }
+    if (first && nudge_)
+      nudge_();
   }
 
   /// Moves every event pushed so far into `into` (cleared first, its capacity reused).
@@ -32,11 +44,14 @@ public:
     into.clear();
     std::lock_guard<std::mutex> guard{mtx_};
     into.swap(events_);
+    armed_ = false;
   }
 
 private:
+  std::function<void()> nudge_;
   std::mutex mtx_;
   std::vector<caf::message> events_;
+  bool armed_ = false; ///< nudged since the last take
 };
 
 } // namespace tidings::bots

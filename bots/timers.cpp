@@ -9,7 +9,7 @@ namespace tidings::bots {
 
 timer_wheel::timer_wheel(std::chrono::microseconds tick, std::size_t slots)
     : epoch_(clock::now()), tick_(std::max(tick, std::chrono::microseconds(1))),
-      slots_(std::max<std::size_t>(slots, 2)) {
+      slots_((std::max<std::size_t>(slots, 64) + 63) / 64 * 64), occupied_(slots_.size() / 64) {
   thread_ = std::thread{[this] {
     pthread_setname_np(pthread_self(), "bots.timers"); // as profilers show it
     run();
@@ -35,9 +35,14 @@ void timer_wheel::schedule(double ms, caf::strong_actor_ptr receiver,
   if (stopped_ || !receiver)
     return; // destroyed when the caller's arguments are (outside the lock's scope here)
   auto due = std::max(nearest, done_ + 1);
-  slots_[due % slots_.size()].push_back({due, std::move(receiver), std::move(content)});
-  if (count_++ == 0)
+  auto index = static_cast<std::size_t>(due % slots_.size());
+  slots_[index].push_back({due, std::move(receiver), std::move(content)});
+  occupied_[index / 64] |= uint64_t{1} << (index % 64);
+  ++count_;
+  if (due < wake_at_) { // earlier than the thread means to wake up (or it sleeps for good)
+    wake_at_ = due;
     cv_.notify_one();
+  }
 }
 
 std::size_t timer_wheel::pending() const {
@@ -58,26 +63,49 @@ void timer_wheel::stop() {
   std::vector<std::vector<entry>> dropped;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    dropped.swap(slots_);
+    for (auto& slot : slots_) {
+      dropped.push_back(std::move(slot));
+      slot.clear();
+    }
+    std::fill(occupied_.begin(), occupied_.end(), 0);
     count_ = 0;
   }
+}
+
+uint64_t timer_wheel::next_busy_tick() const {
+  const auto n = slots_.size();
+  const auto words = occupied_.size();
+  const auto start = static_cast<std::size_t>((done_ + 1) % n);
+  // The word of `start` from its bit on, the other words, then that word below its bit.
+  for (std::size_t k = 0; k <= words; ++k) {
+    auto w = (start / 64 + k) % words;
+    auto bits = occupied_[w];
+    if (k == 0)
+      bits &= ~uint64_t{0} << (start % 64);
+    else if (k == words)
+      bits &= (uint64_t{1} << (start % 64)) - 1;
+    if (bits != 0) {
+      auto slot = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+      return done_ + 1 + (slot + n - start) % n;
+    }
+  }
+  return never;
 }
 
 void timer_wheel::run() {
   std::vector<entry> due;
   std::unique_lock<std::mutex> lock{mtx_};
   while (!stopped_) {
-    if (count_ == 0) {
-      cv_.wait(lock, [this] { return stopped_ || count_ > 0; });
-      continue;
-    }
     auto now = tick_of(clock::now());
-    if (now > done_) {
+    if (count_ > 0 && now > done_) {
       // Every slot from the last delivered tick to this one; one turn at most (after a long
-      // pause every slot once, then sorted).
+      // sleep every slot once, then sorted).
       auto span = std::min<uint64_t>(now - done_, slots_.size());
       for (auto k = done_ + 1; k <= done_ + span; ++k) {
-        auto& slot = slots_[k % slots_.size()];
+        auto index = static_cast<std::size_t>(k % slots_.size());
+        auto& slot = slots_[index];
+        if (slot.empty())
+          continue;
         auto keep = slot.begin();
         for (auto it = slot.begin(); it != slot.end(); ++it) {
           if (it->due <= now)
@@ -86,23 +114,30 @@ void timer_wheel::run() {
             *(keep - 1) = std::move(*it);
         }
         slot.erase(keep, slot.end());
+        if (slot.empty())
+          occupied_[index / 64] &= ~(uint64_t{1} << (index % 64));
       }
       if (span == slots_.size())
         std::stable_sort(due.begin(), due.end(),
                          [](const entry& a, const entry& b) { return a.due < b.due; });
       count_ -= due.size();
-      done_ = now;
-      if (!due.empty()) {
-        lock.unlock();
-        for (auto& e : due)
-          e.receiver->enqueue(std::move(e.content), nullptr);
-        due.clear();
-        lock.lock();
-        continue; // delivering took time: look at the clock again
-      }
     }
-    cv_.wait_until(lock, epoch_ + tick_ * static_cast<int64_t>(done_ + 1),
-                   [this] { return stopped_; });
+    done_ = std::max(done_, now);
+    if (!due.empty()) {
+      lock.unlock();
+      for (auto& e : due)
+        e.receiver->enqueue(std::move(e.content), nullptr);
+      due.clear();
+      lock.lock();
+      continue; // delivering took time: look at the clock again
+    }
+    // Sleep until the first tick with a timer in its slot (perhaps of a later turn: then it
+    // wakes once for nothing), or until schedule() sets an earlier one.
+    wake_at_ = count_ == 0 ? never : next_busy_tick();
+    if (wake_at_ == never)
+      cv_.wait(lock);
+    else
+      cv_.wait_until(lock, epoch_ + tick_ * static_cast<int64_t>(wake_at_));
   }
 }
 

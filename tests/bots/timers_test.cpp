@@ -134,3 +134,17 @@ TEST_CASE_FIXTURE(wheel_fixture, "timer wheel: stop() destroys what is pending, 
   CHECK(next_value(self, 100ms) == UINT64_MAX); // nothing arrives (waits past the 30 ms one)
   wheel.stop();                                 // idempotent
 }
+
+TEST_CASE_FIXTURE(wheel_fixture, "timer wheel: an earlier timer wakes it; later turns wait") {
+  timer_wheel wheel{1ms, 64}; // one turn: 64 ms
+  caf::scoped_actor self{sys};
+  auto t0 = std::chrono::steady_clock::now();
+  wheel.after_ms(150, self, uint64_t{150}); // two turns and more ahead: the thread sleeps on it
+  wheel.after_ms(10, self, uint64_t{10});   // due long before: wakes the thread
+  CHECK(next_value(self) == 10);
+  CHECK(std::chrono::steady_clock::now() - t0 < 140ms);
+  wheel.after_ms(70, self, uint64_t{70}); // more than a turn from now, before the 150 one
+  CHECK(next_value(self) == 70);
+  CHECK(next_value(self) == 150);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 149500us);
+}
