@@ -125,11 +125,12 @@ void bot_state::on_msg(net::value_ref frame, int64_t t) {
     ours = digits > 0 && number <= UINT32_MAX;
   }
   if (!ours) {
-    report(atom::ev_stale::value);
+    self->send(ctx->collector, atom::ev_stale::value);
     return;
   }
   auto key = make_key(static_cast<uint32_t>(sender), static_cast<uint32_t>(number));
-  report(atom::ev_recv::value, received_event{key, index, mid, t, gen, after_ack});
+  self->send(ctx->collector, atom::ev_recv::value,
+             received_event{key, index, mid, t, gen, after_ack});
   if (!draining && does->read_share > 0 &&
       std::uniform_real_distribution<double>{0, 1}(rng) < does->read_share)
     after_ms(does->read_delay_ms.sample(rng), atom::readdue::value, gen, from, mid);
@@ -148,7 +149,7 @@ void bot_state::on_receipt(net::value_ref frame, int64_t t) {
       if (m.is_string())
         ev.mids.emplace_back(m.str());
   }
-  report(atom::ev_rcpt::value, std::move(ev));
+  self->send(ctx->collector, atom::ev_rcpt::value, std::move(ev));
 }
 
 void bot_state::on_sent(net::value_ref frame, int64_t t) {
@@ -156,12 +157,13 @@ void bot_state::on_sent(net::value_ref frame, int64_t t) {
   auto it = pending.find(number);
   if (it != pending.end())
     pending.erase(it);
-  report(atom::ev_sent::value, make_key(index, number), std::string{text_of(frame, "mid")}, t);
+  self->send(ctx->collector, atom::ev_sent::value, make_key(index, number),
+             std::string{text_of(frame, "mid")}, t);
 }
 
 void bot_state::on_error(const json& frame) {
   const auto& code = text_of(frame, "code");
-  report(atom::ev_error::value, code);
+  self->send(ctx->collector, atom::ev_error::value, code);
   bool retryable = code == "rate_limited" || code == "overloaded" || code == "unavailable";
   auto retry = frame.find("retry_ms");
   double retry_ms =
@@ -199,7 +201,7 @@ void bot_state::on_error(const json& frame) {
   }
   if (it->second.media && code == "forbidden")
     count("media_refused");
-  report(atom::ev_fail::value, make_key(index, number), code);
+  self->send(ctx->collector, atom::ev_fail::value, make_key(index, number), code);
   pending.erase(it);
 }
 
@@ -303,7 +305,7 @@ void bot_state::send_one() {
     frames::send_text(bytes, ctx->plan->enc, number, cid_buf, recipient, body_buf);
   }
   auto t = ctx->now_ns();
-  report(atom::ev_send::value, make_key(index, number), to, media, t);
+  self->send(ctx->collector, atom::ev_send::value, make_key(index, number), to, media, t);
   auto& p = pending[number] = pending_send{std::move(bytes), to, media, true};
   transmit(p.frame, binary());
 }

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <sstream>
 
-#include "bots/events.hpp"
 #include "bots/messages.hpp"
 
 namespace tidings::bots {
@@ -200,19 +199,10 @@ json collector_state::report() const {
   return out;
 }
 
-void collector_state::take_events() {
-  if (ctx->events == nullptr)
-    return;
-  ctx->events->take(taken);
-  for (auto& event : taken)
-    events(event);
-  taken.clear();
-}
-
-namespace {
-
-/// The bots' reports, queued or sent.
-caf::message_handler report_handlers(caf::stateful_actor<collector_state>* self) {
+caf::behavior collector_actor(caf::stateful_actor<collector_state>* self, const run_context* ctx,
+                              bool show_progress) {
+  self->state.init(self, ctx, show_progress);
+  self->delayed_send(self, sample_period, atom::sample::value);
   auto& f = self->state.figures;
   return {
       [&f](atom::ev_send, uint64_t key, uint32_t to, bool media, int64_t t) {
@@ -237,39 +227,21 @@ caf::message_handler report_handlers(caf::stateful_actor<collector_state>* self)
              bool expected) { self->state.on_closed(bot, code, reason, opened, expected); },
       [self](atom::ev_refuse, const std::string& code) { self->state.on_refused(code); },
       [&f](atom::ev_count, const std::string& what, uint64_t n) { f.count(what, n); },
-  };
-}
-
-} // namespace
-
-caf::behavior collector_actor(caf::stateful_actor<collector_state>* self, const run_context* ctx,
-                              bool show_progress) {
-  self->state.init(self, ctx, show_progress);
-  self->delayed_send(self, sample_period, atom::sample::value);
-  auto reports = report_handlers(self);
-  self->state.events = reports;
-  // Whatever the bots queued before a question or a mark counts in its answer.
-  return caf::message_handler{
       [self](atom::phase, const std::string& name, const std::string& action) {
-        self->state.take_events();
         self->state.begin_phase(name, action);
       },
       [self](atom::outstand) {
-        self->state.take_events();
         return std::make_tuple(self->state.figures.outstanding(), self->state.figures.live());
       },
       [self](atom::report) {
-        self->state.take_events();
         self->state.sample();
         return self->state.report().dump();
       },
       [self](atom::sample) {
-        self->state.take_events();
         self->state.sample();
         self->delayed_send(self, sample_period, atom::sample::value);
       },
-      [self](atom::evtake) { self->state.take_events(); }}
-      .or_else(reports);
+  };
 }
 
 } // namespace tidings::bots

@@ -2,10 +2,8 @@
 // collector actor: the one owner of a run's figures.
 //
 // Owns: an `accounting` (every message, receipt, connection and error), the phase boundaries
-// and a per-second timeline. Bots report to it through the run's event queue (events.hpp),
-// which it takes every few milliseconds and before anything it marks or answers (or with
-// plain sends, without a queue); the conductor tells it when phases begin and asks it how
-// much work is still outstanding. Once a second it samples the
+// and a per-second timeline. Bots report to it with plain sends; the conductor tells it when
+// phases begin and asks it how much work is still outstanding. Once a second it samples the
 // counters and the latencies of that second and, when `progress` is set (stdout is a
 // terminal), rewrites one progress line.
 // Never blocks; handles every message in O(1) except `report` (one pass over all messages).
@@ -54,11 +52,6 @@ struct collector_state {
   int64_t started = 0;
   run_counters last_sample;
   std::size_t progress_width = 0;
-  caf::behavior events;            ///< the handlers of the bots' reports (ev_send, ...)
-  std::vector<caf::message> taken; ///< the last batch taken from ctx->events
-
-  /// Handles every report the bots have queued in ctx->events so far, in their order.
-  void take_events();
 
   void init(caf::event_based_actor* s, const run_context* c, bool show_progress);
   /// A new phase starts now (the previous one ends). The phase named "drain" ends the

@@ -19,7 +19,6 @@
 
 namespace tidings::bots {
 
-class event_queue;
 class network;
 class timer_wheel;
 
@@ -34,8 +33,6 @@ struct run_context {
   /// The bots' behaviour timers (nullptr: CAF's delayed_send).
   timer_wheel* timers = nullptr;
   caf::actor collector;
-  /// The bots' reports to the collector, batched (nullptr: one message each).
-  event_queue* events = nullptr;
   int64_t (*now_ns)() = nullptr;
   /// The server speaks XMPP (xmpp_bot actors), not the Tidings protocol; nullptr for Tidings.
   const xmpp_options* xmpp = nullptr;

@@ -167,7 +167,7 @@ void bot_lifecycle<P>::on_frame(uint32_t g, const std::string& data, bool binary
 template <class P> void bot_lifecycle<P>::went_live(int64_t t) {
   state = link::live;
   failed_attempts = 0;
-  report(atom::ev_conn::value, index, t - connect_started, t);
+  self->send(ctx->collector, atom::ev_conn::value, index, t - connect_started, t);
   for (auto& rp : online_waiters)
     rp.deliver(true);
   online_waiters.clear();
@@ -199,9 +199,9 @@ void bot_lifecycle<P>::on_closed(uint32_t g, uint16_t code, const std::string& r
   ++behaviour_epoch;
   proto().session_closed(code);
   if (overloaded)
-    report(atom::ev_refuse::value, refusal);
+    self->send(ctx->collector, atom::ev_refuse::value, refusal);
   else
-    report(atom::ev_close::value, index, code, reason, opened, expected);
+    self->send(ctx->collector, atom::ev_close::value, index, code, reason, opened, expected);
   if (failed) { // retrying cannot help
     for (auto& rp : online_waiters)
       rp.deliver(caf::make_error(caf::sec::request_receiver_down, P::refused_now));
@@ -310,7 +310,7 @@ template <class P> void bot_lifecycle<P>::transmit(std::string bytes, bool binar
 }
 
 template <class P> void bot_lifecycle<P>::count(const char* what, uint64_t n) {
-  report(atom::ev_count::value, std::string{what}, n);
+  self->send(ctx->collector, atom::ev_count::value, std::string{what}, n);
 }
 
 template struct bot_lifecycle<bot_state>;

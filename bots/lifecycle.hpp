@@ -42,7 +42,6 @@
 #include <caf/all.hpp>
 
 #include "bots/context.hpp"
-#include "bots/events.hpp"
 #include "bots/messages.hpp"
 #include "bots/network.hpp"
 #include "bots/timers.hpp"
@@ -120,13 +119,6 @@ protected:
   uint32_t choose_peer();
   void schedule_think();
   void count(const char* what, uint64_t n = 1);
-  /// Reports `xs...` (ev_send, ev_recv, ...) to the collector: through the run's event queue
-  /// (batched, in order), or as a message of its own without one.
-  template <class... Ts> void report(Ts&&... xs) {
-    if (ctx->events != nullptr)
-      return ctx->events->push(caf::make_message(std::forward<Ts>(xs)...));
-    self->send(ctx->collector, std::forward<Ts>(xs)...);
-  }
   /// A behaviour timer: `a, xs...` comes back to this bot in `ms` (on the run's timer wheel,
   /// 1 ms resolution; through CAF's clock without one). Stale ones are told apart by epochs.
   template <class Atom, class... Ts> void after_ms(double ms, Atom a, Ts&&... xs) {

@@ -58,9 +58,8 @@ using run = caf::atom_constant<caf::atom("run")>;
 using step = caf::atom_constant<caf::atom("step")>;
 using interrupt = caf::atom_constant<caf::atom("interrupt")>;
 using advance = caf::atom_constant<caf::atom("advance")>; ///< end an until_signal hold
-// collector's own timers
+// collector's own timer
 using sample = caf::atom_constant<caf::atom("sample")>;
-using evtake = caf::atom_constant<caf::atom("evtake")>; ///< take the bots' queued reports
 } // namespace atom
 
 /// A `msg` item a bot received (one per frame, repeats included).

@@ -9,7 +9,6 @@
 #include "bots/collector.hpp"
 #include "bots/conductor.hpp"
 #include "bots/context.hpp"
-#include "bots/events.hpp"
 #include "bots/messages.hpp"
 #include "bots/network.hpp"
 #include "bots/timers.hpp"
@@ -136,11 +135,6 @@ json run_load_test(caf::actor_system& sys, const run_options& opts) {
   ctx.net = &net;
   timer_wheel timers;
   ctx.timers = &timers;
-  // The collector takes the bots' reports this long after the first of a batch: a few
-  // hundred per take at 10,000 messages/s, soon enough for the timeline and progress line.
-  constexpr double take_after_ms = 5;
-  event_queue events{[&] { timers.after_ms(take_after_ms, ctx.collector, atom::evtake::value); }};
-  ctx.events = &events;
   auto users = opts.xmpp ? register_xmpp_users(sys, net, *opts.xmpp, prep) : prepare_users(prep);
   if (opts.progress)
     log("\n");

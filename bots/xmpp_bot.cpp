@@ -72,7 +72,7 @@ void xmpp_bot_state::read_frame(const std::string& data, bool, int64_t t) {
   }
   if (name == "failure" && logging_in(login_step::auth)) {
     failed = true; // wrong password or unknown user: retrying cannot help
-    report(atom::ev_error::value, "sasl_" + xmpp::error_condition(*e));
+    self->send(ctx->collector, atom::ev_error::value, "sasl_" + xmpp::error_condition(*e));
     return end_connection(false);
   }
   if (name == "enabled" && logging_in(login_step::binding))
@@ -86,7 +86,7 @@ void xmpp_bot_state::read_frame(const std::string& data, bool, int64_t t) {
     return schedule_flush();
   }
   if (name == "error") { // <stream:error/>: the server ends the stream next
-    report(atom::ev_error::value, "stream_" + xmpp::error_condition(*e));
+    self->send(ctx->collector, atom::ev_error::value, "stream_" + xmpp::error_condition(*e));
     return;
   }
   if (name == "open" || name == "close")
@@ -102,7 +102,7 @@ void xmpp_bot_state::on_features(const xml_element& e) {
                              [](const xml_element& m) { return m.text == "PLAIN"; });
     if (!plain) {
       failed = true;
-      report(atom::ev_error::value, std::string{"sasl_plain_not_offered"});
+      self->send(ctx->collector, atom::ev_error::value, std::string{"sasl_plain_not_offered"});
       return end_connection(false);
     }
     step = login_step::auth;
@@ -126,7 +126,7 @@ void xmpp_bot_state::on_stanza(const xml_element& e, int64_t t) {
   auto id = e.attr_or_empty("id");
   if (logging_in(login_step::binding) && id == "bind") {
     if (type != "result") {
-      report(atom::ev_error::value, "bind_" + xmpp::error_condition(e));
+      self->send(ctx->collector, atom::ev_error::value, "bind_" + xmpp::error_condition(e));
       return end_connection(false);
     }
     // Session, stream management and presence need no answer before the next: pipelined.
@@ -146,9 +146,9 @@ void xmpp_bot_state::on_message(const xml_element& e, int64_t t) {
   auto from = e.attr_or_empty("from");
   if (e.attr_or_empty("type") == "error") {
     auto code = "xmpp_" + xmpp::error_condition(e);
-    report(atom::ev_error::value, code);
+    self->send(ctx->collector, atom::ev_error::value, code);
     if (auto number = xmpp::run_number(id, run))
-      report(atom::ev_fail::value, make_key(index, *number), code);
+      self->send(ctx->collector, atom::ev_fail::value, make_key(index, *number), code);
     return;
   }
   auto by = ctx->bot_of(std::string{xmpp::local_part(from)});
@@ -162,7 +162,7 @@ void xmpp_bot_state::on_message(const xml_element& e, int64_t t) {
     ev.read = marker[0] == 'd';
     ev.mids.emplace_back(m->attr_or_empty("id"));
     ev.t = t;
-    report(atom::ev_rcpt::value, std::move(ev));
+    self->send(ctx->collector, atom::ev_rcpt::value, std::move(ev));
     return;
   }
   const auto* body = e.child("body");
@@ -170,11 +170,12 @@ void xmpp_bot_state::on_message(const xml_element& e, int64_t t) {
     return count("other_message");
   auto number = xmpp::run_number(body->text, run);
   if (!number || by < 0) {
-    report(atom::ev_stale::value);
+    self->send(ctx->collector, atom::ev_stale::value);
     return;
   }
   auto key = make_key(static_cast<uint32_t>(by), *number);
-  report(atom::ev_recv::value, received_event{key, index, std::string{id}, t, gen, false});
+  self->send(ctx->collector, atom::ev_recv::value,
+             received_event{key, index, std::string{id}, t, gen, false});
   std::string sender{xmpp::bare(from)};
   if (e.child("request", xmpp::ns_receipts) != nullptr) {
     receipts_due.emplace_back(sender, std::string{id});
@@ -189,13 +190,14 @@ void xmpp_bot_state::on_acked(uint64_t h, int64_t t) {
   while (!in_flight.empty() && in_flight.front().stanza <= h) {
     auto number = in_flight.front().number;
     in_flight.pop_front();
-    report(atom::ev_sent::value, make_key(index, number), message_id(number), t);
+    self->send(ctx->collector, atom::ev_sent::value, make_key(index, number), message_id(number),
+               t);
   }
 }
 
 void xmpp_bot_state::fail_unacked(const char* code) {
   for (const auto& u : in_flight)
-    report(atom::ev_fail::value, make_key(index, u.number), std::string{code});
+    self->send(ctx->collector, atom::ev_fail::value, make_key(index, u.number), std::string{code});
   if (!in_flight.empty())
     count("unacked_at_close", in_flight.size());
   in_flight.clear();
@@ -268,7 +270,8 @@ void xmpp_bot_state::send_one() {
   std::string body = cid;
   body += ' ';
   body.resize(std::clamp(size, cid.size() + 1, max_body_bytes), 'x');
-  report(atom::ev_send::value, make_key(index, number), to, false, ctx->now_ns());
+  self->send(ctx->collector, atom::ev_send::value, make_key(index, number), to, false,
+             ctx->now_ns());
   write(xmpp::chat(ctx->users[to].name + jid_suffix, message_id(number), body), true);
   in_flight.push_back({out_stanzas, number});
   write(xmpp::request_ack(), false);
