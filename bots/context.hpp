@@ -20,6 +20,7 @@
 namespace tidings::bots {
 
 class network;
+class timer_wheel;
 
 struct run_context {
   const scenario* plan = nullptr;
@@ -29,6 +30,8 @@ struct run_context {
   std::vector<std::vector<uint32_t>> contacts; ///< bot -> the bots it sends to
   std::unordered_map<std::string, uint32_t> bot_of_user;
   network* net = nullptr;
+  /// The bots' behaviour timers (nullptr: CAF's delayed_send).
+  timer_wheel* timers = nullptr;
   caf::actor collector;
   int64_t (*now_ns)() = nullptr;
   /// The server speaks XMPP (xmpp_bot actors), not the Tidings protocol; nullptr for Tidings.

@@ -44,6 +44,7 @@
 #include "bots/context.hpp"
 #include "bots/messages.hpp"
 #include "bots/network.hpp"
+#include "bots/timers.hpp"
 
 namespace tidings::bots {
 
@@ -118,7 +119,11 @@ protected:
   uint32_t choose_peer();
   void schedule_think();
   void count(const char* what, uint64_t n = 1);
+  /// A behaviour timer: `a, xs...` comes back to this bot in `ms` (on the run's timer wheel,
+  /// 1 ms resolution; through CAF's clock without one). Stale ones are told apart by epochs.
   template <class Atom, class... Ts> void after_ms(double ms, Atom a, Ts&&... xs) {
+    if (ctx->timers != nullptr)
+      return ctx->timers->after_ms(ms, self, a, std::forward<Ts>(xs)...);
     auto delay = std::chrono::microseconds(static_cast<int64_t>(std::max(ms, 0.0) * 1000));
     self->delayed_send(self, delay, a, std::forward<Ts>(xs)...);
   }

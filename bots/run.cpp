@@ -11,6 +11,7 @@
 #include "bots/context.hpp"
 #include "bots/messages.hpp"
 #include "bots/network.hpp"
+#include "bots/timers.hpp"
 #include "bots/users.hpp"
 #include "bots/xmpp_bot.hpp"
 
@@ -132,6 +133,8 @@ json run_load_test(caf::actor_system& sys, const run_options& opts) {
   }
   network net{opts.node, net_opts, &steady_now_ns};
   ctx.net = &net;
+  timer_wheel timers;
+  ctx.timers = &timers;
   auto users = opts.xmpp ? register_xmpp_users(sys, net, *opts.xmpp, prep) : prepare_users(prep);
   if (opts.progress)
     log("\n");
@@ -181,7 +184,8 @@ json run_load_test(caf::actor_system& sys, const run_options& opts) {
     caf::anon_send_exit(ctx.collector, caf::exit_reason::user_shutdown);
   }
   sys.await_all_actors_done();
-  net.stop(); // pending I/O handlers hold bot handles: release them while the system lives
+  net.stop();    // pending I/O handlers hold bot handles: release them while the system lives
+  timers.stop(); // so do pending timers
   ctx.collector = nullptr;
   if (!failure.empty())
     throw std::runtime_error("the run failed: " + failure);
