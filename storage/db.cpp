@@ -300,6 +300,8 @@ rocksdb::Status db::impl::open_handle() {
   options.listeners.push_back(std::make_shared<no_auto_recovery>());
   rocksdb::ColumnFamilyOptions cf_opts;
   cf_opts.level_compaction_dynamic_level_bytes = true;
+  if (opts.memtable_bytes > 0)
+    cf_opts.write_buffer_size = opts.memtable_bytes;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opts);
   // Queue-shaped tables (written once, deleted once acknowledged or expired): an SST file

@@ -69,6 +69,9 @@ struct db_options {
   db_options(std::string p = {}, bool s = true) : path(std::move(p)), sync(s) {}
   std::string path;
   bool sync = true; ///< fsync the WAL on every batch before acknowledging it
+  /// Size of each table's memtable (RocksDB's write_buffer_size) before it is flushed to a
+  /// level-0 file; 0 keeps RocksDB's default (64 MiB). See docs/OPERATIONS.md.
+  std::size_t memtable_bytes = 0;
   /// Fault injection for tests: when set and it returns true, `get` of that key fails as a
   /// RocksDB I/O error would. Never set in production.
   std::function<bool(table, std::string_view key)> read_fault;

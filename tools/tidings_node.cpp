@@ -43,6 +43,7 @@ struct node_config : tidings::config::tool_config {
   std::string data_dir = "./data";
   bool sync = true;
   size_t group_commit_us = 0;
+  size_t memtable_mb = 0;
   size_t io_threads = 2;
   size_t push_window = 256;
   size_t push_window_bytes = 4 << 20;
@@ -129,7 +130,9 @@ struct node_config : tidings::config::tool_config {
     section("storage", "storage")
         .add(sync, "sync", "fsync the write-ahead log before acknowledging a write")
         .add(group_commit_us, "group-commit-us",
-             "at most one durable write per this many microseconds (0: back to back)");
+             "at most one durable write per this many microseconds (0: back to back)")
+        .add(memtable_mb, "memtable-mb",
+             "MiB a table's memtable holds before it is flushed (0: RocksDB's 64)");
     section("net", "network front")
         .add(io_threads, "io-threads", "threads running the HTTP/WebSocket front")
         .add(drain_ms, "drain-ms",
@@ -347,6 +350,7 @@ std::string node_options_of(const node_config& cfg, tidings::node_options& opts)
     return "net.tls-certificate and net.tls-key go together";
   opts.db.path = cfg.data_dir;
   opts.db.sync = cfg.sync;
+  opts.db.memtable_bytes = cfg.memtable_mb << 20;
   opts.writer.commit_interval = std::chrono::microseconds(cfg.group_commit_us);
   auto& s = opts.settings;
   s.push_window = cfg.push_window;
