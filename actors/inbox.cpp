@@ -615,6 +615,10 @@ std::string receipt_item(const char* status, const std::string& by,
                          const std::vector<std::string>& mids, int64_t ts) {
   // Keys in json's order: the bytes net::encode of the same object gives.
   std::string out;
+  auto bytes = 64 + by.size() + std::char_traits<char>::length(status);
+  for (const auto& mid : mids)
+    bytes += mid.size() + 2;
+  out.reserve(bytes); // one allocation instead of a string grown mid by mid
   net::msgpack_writer w{out};
   w.map(5).str("by").str(by).str("mids").array(static_cast<uint32_t>(mids.size()));
   for (const auto& mid : mids)
@@ -813,12 +817,14 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     return;
   }
   reporting.insert(keys.begin(), keys.end());
+  auto r =
+      std::make_shared<const read_report>(read_report{from, std::move(accepted), std::move(keys)});
   // Either side switching read receipts off means no read receipt (as in WhatsApp); each
   // side's setting is asked of the profile shard that owns it. A setting that cannot be read
   // fails this `read` (never sent against a setting not checked): the client reads again,
   // reads are idempotent.
-  auto refused = [this, keys, done](const caf::error&) mutable {
-    forget_reporting(keys);
+  auto refused = [this, r, done](const caf::error&) mutable {
+    forget_reporting(r->keys);
     node_metrics::add(ctx->metrics->read_receipts_failed);
     done.deliver(make_error(errc::unavailable));
   };
@@ -827,23 +833,22 @@ void inbox_state::read(const std::string& from, const std::vector<std::string>& 
     return refused(make_error(errc::unavailable));
   timed_request(ctx->profile_of(log->user()), receipt_timeout, atom::privacy::value, log->user())
       .then(
-          [this, from, accepted, keys, refused, sender_profile, done](bool exists, bool receipts,
-                                                                      const std::string&) mutable {
+          [this, r, refused, sender_profile, done](bool exists, bool receipts,
+                                                   const std::string&) mutable {
             if (!exists || !receipts) {
-              forget_reporting(keys);
+              forget_reporting(r->keys);
               done.deliver(true);
               return;
             }
-            timed_request(sender_profile, receipt_timeout, atom::privacy::value, from)
+            timed_request(sender_profile, receipt_timeout, atom::privacy::value, r->from)
                 .then(
-                    [this, from, accepted, keys, done](bool exists, bool receipts,
-                                                       const std::string&) mutable {
+                    [this, r, done](bool exists, bool receipts, const std::string&) mutable {
                       if (!exists || !receipts) {
-                        forget_reporting(keys);
+                        forget_reporting(r->keys);
                         done.deliver(true);
                         return;
                       }
-                      send_read_receipt(std::move(done), from, accepted, keys);
+                      send_read_receipt(std::move(done), r);
                     },
                     refused);
           },
@@ -855,42 +860,41 @@ void inbox_state::forget_reporting(const std::vector<std::string>& keys) {
     reporting.erase(key);
 }
 
-void inbox_state::send_read_receipt(read_promise done, const std::string& from,
-                                    const std::vector<std::string>& accepted,
-                                    const std::vector<std::string>& keys) {
-  auto home = ctx->directory_of(from);
+void inbox_state::send_read_receipt(read_promise done, read_report_ptr r) {
+  auto home = ctx->directory_of(r->from);
   if (!home) { // the sender's home node is down: the client reads again
-    forget_reporting(keys);
+    forget_reporting(r->keys);
     node_metrics::add(ctx->metrics->read_receipts_failed);
     done.deliver(make_error(errc::unavailable));
     return;
   }
-  timed_request(home, receipt_timeout,
-                receipt_delivery{from, receipt_item("read", log->user(), accepted, ctx->now())})
+  timed_request(
+      home, receipt_timeout,
+      receipt_delivery{r->from, receipt_item("read", log->user(), r->accepted, ctx->now())})
       .then(
-          [this, keys, done](uint64_t) mutable {
+          [this, r, done](uint64_t) mutable {
             // Stored in the sender's inbox: the reader's `read` is answered. A second `read`
             // of the same messages sends nothing; if this write fails, a later `read` of them
             // repeats the receipt (clients drop repeats).
-            reported(std::move(done), keys);
+            reported(std::move(done), r);
           },
-          [this, keys, done](const caf::error& err) mutable {
+          [this, r, done](const caf::error& err) mutable {
             if (to_errc(err) == errc::not_found) // the sender's account is gone: none is due
-              return reported(std::move(done), keys);
+              return reported(std::move(done), r);
             // Not stored (the sender's inbox was unavailable, overloaded or the node is
             // stopping): the `received` records stay, and the reader's client reads again.
-            forget_reporting(keys);
+            forget_reporting(r->keys);
             node_metrics::add(ctx->metrics->read_receipts_failed);
             done.deliver(make_error(errc::unavailable));
           });
 }
 
-void inbox_state::reported(read_promise done, const std::vector<std::string>& keys) {
+void inbox_state::reported(read_promise done, read_report_ptr r) {
   done.deliver(true);
   storage::batch b;
-  for (const auto& key : keys)
+  for (const auto& key : r->keys)
     b.del(storage::table::received, key);
-  submit(std::move(b), [this, keys](bool) { forget_reporting(keys); });
+  submit(std::move(b), [this, r](bool) { forget_reporting(r->keys); });
 }
 
 void inbox_state::push_more() {

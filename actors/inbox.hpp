@@ -39,6 +39,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -230,17 +231,24 @@ private:
   /// Calls `f(const cached_item&)` for each item in [from, upto] with its sender, mid and media
   /// (acks): those held in memory in place, without a copy; older ones read from RocksDB.
   template <class F> void each_described(uint64_t from, uint64_t upto, F&& f);
-  /// Stores the read receipt for `accepted` (whose `received` keys are `keys`) in `from`'s
-  /// inbox, then forgets the keys; on failure they stay for a later `read`.
+  /// A read receipt on its way: the messages of `from` a `read` accepted and their `received`
+  /// keys. Shared (not copied) by the steps of a read (two privacy checks, the store in the
+  /// sender's inbox, the removal of the records), each a callback that holds it.
+  struct read_report {
+    std::string from;
+    std::vector<std::string> accepted;
+    std::vector<std::string> keys;
+  };
+  using read_report_ptr = std::shared_ptr<const read_report>;
   /// The `received` keys of a read receipt that was stored or given up: a later `read` of them
   /// is taken again.
   void forget_reporting(const std::vector<std::string>& keys);
-  void send_read_receipt(read_promise done, const std::string& from,
-                         const std::vector<std::string>& accepted,
-                         const std::vector<std::string>& keys);
+  /// Stores the read receipt of `r` in its sender's inbox, then forgets the keys; on failure
+  /// they stay for a later `read`.
+  void send_read_receipt(read_promise done, read_report_ptr r);
   /// A read receipt was stored (or none is due): answers the `read`, drops the `received`
-  /// records of `keys`.
-  void reported(read_promise done, const std::vector<std::string>& keys);
+  /// records of `r`.
+  void reported(read_promise done, read_report_ptr r);
   void start_ack(uint32_t device, uint64_t upto);
   void finish_ack(uint32_t device, uint64_t upto, storage::batch received);
   /// The ack round of `device` for `upto` is over (`ok`: durable); runs what waited on it.
